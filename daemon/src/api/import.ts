@@ -1,0 +1,79 @@
+// Parses a bulk import body (JSON or CSV) into rows, each validated against MachineInput.
+import { parse as parseCsv } from 'csv-parse/sync'
+import { Compile } from 'typebox/compile'
+import { MachineInputSchema } from './schemas.js'
+import { describeSchemaErrors, type FieldError } from './validation.js'
+import { RackbootError } from '../errors.js'
+
+export interface ImportRow { row: number; line?: number; input: unknown; problems: FieldError[] }
+
+const check = Compile(MachineInputSchema)
+export const MAX_IMPORT_ROWS = 50_000
+
+/** CSV columns and the MachineInput field each fills. */
+export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'state', 'netboot'] as const
+const ALIASES: Record<string, typeof CSV_COLUMNS[number]> = { mac: 'macs', ip: 'ipv4', address: 'ipv4' }
+
+function validate (input: unknown, row: number): FieldError[] {
+  if (check.Check(input)) return []
+  return describeSchemaErrors(check.Errors(input) as Iterable<any>, '', input)
+}
+
+export function parseImport (body: unknown, contentType: string): ImportRow[] {
+  if (/^(text|application)\/csv\b/i.test(contentType)) return fromCsv(String(body))
+  const list = Array.isArray(body) ? body : (body !== null && typeof body === 'object' && Array.isArray((body as { machines?: unknown }).machines) ? (body as { machines: unknown[] }).machines : null)
+  if (list === null) throw new RackbootError('RB_VALIDATION', 'body must be a JSON array of machines, {"machines": [...]}, or CSV (content-type text/csv)', 'body')
+  if (list.length === 0) throw new RackbootError('RB_VALIDATION', 'body has no machines to import', 'body')
+  if (list.length > MAX_IMPORT_ROWS) throw new RackbootError('RB_VALIDATION', `body has ${list.length} machines; at most ${MAX_IMPORT_ROWS} per import`, 'body')
+  return list.map((input, i) => ({ row: i + 1, input, problems: validate(input, i + 1) }))
+}
+
+function fromCsv (text: string): ImportRow[] {
+  let records: Array<{ record: Record<string, string>; info: { lines: number } }>
+  try {
+    records = parseCsv(text, { columns: (header: string[]) => header.map(h => h.trim().toLowerCase()), skip_empty_lines: true, trim: true, info: true, bom: true, comment: '#' })
+  } catch (err) {
+    throw new RackbootError('RB_VALIDATION', `the CSV cannot be parsed: ${(err as Error).message}`, 'body')
+  }
+  if (records.length === 0) throw new RackbootError('RB_VALIDATION', 'the CSV has a header but no rows', 'body')
+  if (records.length > MAX_IMPORT_ROWS) throw new RackbootError('RB_VALIDATION', `the CSV has ${records.length} rows; at most ${MAX_IMPORT_ROWS} per import`, 'body')
+  const header = Object.keys(records[0]?.record ?? {})
+  const unknown = header.filter(h => !(CSV_COLUMNS as readonly string[]).includes(h) && ALIASES[h] === undefined)
+  if (unknown.length > 0) throw new RackbootError('RB_VALIDATION', `unknown CSV column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}; known: ${CSV_COLUMNS.join(', ')}`, 'body')
+
+  return records.map(({ record, info }, i) => {
+    const input: Record<string, unknown> = {}
+    const problems: FieldError[] = []
+    const bmc: Record<string, string> = {}
+    for (const [rawKey, value] of Object.entries(record)) {
+      if (value === '') continue
+      const key = ALIASES[rawKey] ?? rawKey
+      switch (key) {
+        case 'macs': input.macs = value.split(/[\s;|]+/).filter(s => s !== ''); break
+        case 'labels': {
+          const labels: Record<string, string> = {}
+          for (const pair of value.split(/[;]+/).map(s => s.trim()).filter(s => s !== '')) {
+            const eq = pair.indexOf('=')
+            if (eq <= 0) { problems.push({ field: 'labels', message: `${JSON.stringify(pair)} is not key=value` }); continue }
+            labels[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim()
+          }
+          input.labels = labels
+          break
+        }
+        case 'netboot': {
+          const v = value.toLowerCase()
+          if (['true', 'yes', '1'].includes(v)) input.netboot = true
+          else if (['false', 'no', '0'].includes(v)) input.netboot = false
+          else problems.push({ field: 'netboot', message: `${JSON.stringify(value)} is not true/false` })
+          break
+        }
+        case 'bmc_address': bmc.address = value; break
+        case 'bmc_mac': bmc.mac = value; break
+        default: input[key] = value
+      }
+    }
+    if (Object.keys(bmc).length > 0) input.bmc = bmc
+    const row = i + 1
+    return { row, line: info.lines, input, problems: problems.length > 0 ? problems : validate(input, row) }
+  })
+}

@@ -1,0 +1,112 @@
+// /api/v1/machines: register, list, look up, change and remove machines; bulk import.
+import Type from 'typebox'
+import type { Api, ApiDeps } from '../app.js'
+import { ErrorSchema, IdParams, Limit, MachineInputSchema, MachinePatchSchema, MachineSchema, MachineState, Page, type MachineInputBody } from '../schemas.js'
+import { RackbootError } from '../../errors.js'
+import { parseLabelSelector, type LabelSelector } from '../../store/machines.js'
+import { parseImport } from '../import.js'
+import type { MachinePatch } from '../../store/index.js'
+
+const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema }
+
+export const ListQuery = Type.Object({
+  lan: Type.Optional(Type.String({ description: 'Only machines on this LAN.' })),
+  state: Type.Optional(MachineState),
+  label: Type.Optional(Type.Array(Type.String(), { description: 'Label selectors, ANDed: `key=value`, `key!=value` or `key` (present). Repeat the parameter for several.' })),
+  mac: Type.Optional(Type.String({ description: 'The machine with this MAC (any notation): a page of 0 or 1.' })),
+  hostname: Type.Optional(Type.String({ description: 'The machine with this hostname: a page of 0 or 1.' })),
+  limit: Limit,
+  after: Type.Optional(Type.String({ pattern: '^\\d+$', description: 'Cursor: the `next` of the previous page.' }))
+}, { additionalProperties: false })
+
+export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Promise<void> {
+  const { store } = deps
+  const actor = (req: { identity: { name: string } | null }) => `api:${req.identity?.name ?? '?'}`
+
+  app.post('/machines', {
+    schema: { tags: ['machines'], summary: 'Register a machine', body: MachineInputSchema, response: { 201: MachineSchema, ...errors } }
+  }, async (req, reply) => {
+    const m = store.write(() => store.machines.create(req.body, actor(req)))
+    return reply.code(201).header('location', `/api/v1/machines/${m.id}`).send(m)
+  })
+
+  app.get('/machines', {
+    schema: { tags: ['machines'], summary: 'List machines (filters, label selectors, cursor pagination); ?mac= looks one up by MAC', querystring: ListQuery, response: { 200: Page(MachineSchema), ...errors } }
+  }, async (req) => {
+    const q = req.query
+    const labels: LabelSelector[] = (q.label ?? []).map((s, i) => {
+      const sel = parseLabelSelector(s)
+      if (sel === null) throw new RackbootError('RB_VALIDATION', `querystring.label[${i}] ${JSON.stringify(s)} is not a selector (key=value, key!=value or key)`, `querystring.label[${i}]`)
+      return sel
+    })
+    const items = store.machines.list({
+      ...(q.lan === undefined ? {} : { lan: q.lan }),
+      ...(q.state === undefined ? {} : { state: q.state }),
+      ...(q.mac === undefined ? {} : { mac: q.mac }),
+      ...(q.hostname === undefined ? {} : { hostname: q.hostname }),
+      labels,
+      ...(q.after === undefined ? {} : { after: Number(q.after) }),
+      limit: q.limit + 1
+    })
+    const more = items.length > q.limit
+    if (more) items.length = q.limit
+    return { items, next: more ? String(items[items.length - 1]?.id) : null }
+  })
+
+  app.get('/machines/:id', {
+    schema: { tags: ['machines'], summary: 'Get a machine', params: IdParams, response: { 200: MachineSchema, ...errors } }
+  }, async (req) => {
+    const m = store.machines.get(req.params.id)
+    if (m === null) throw new RackbootError('RB_NOT_FOUND', `machine ${req.params.id} does not exist`, 'params.id')
+    return m
+  })
+
+  app.patch('/machines/:id', {
+    schema: { tags: ['machines'], summary: 'Change a machine (only the fields given)', params: IdParams, body: MachinePatchSchema, response: { 200: MachineSchema, ...errors } }
+  }, async (req) => store.write(() => store.machines.update(req.params.id, req.body as MachinePatch, actor(req))))
+
+  app.delete('/machines/:id', {
+    schema: { tags: ['machines'], summary: 'Remove a machine (its events stay)', params: IdParams, response: { 204: Type.Null(), ...errors } }
+  }, async (req, reply) => {
+    store.write(() => store.machines.delete(req.params.id, actor(req)))
+    return reply.code(204).send(null)
+  })
+
+  // CSV arrives as text; JSON goes through Fastify's parser.
+  app.addContentTypeParser(['text/csv', 'application/csv'], { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
+
+  app.post('/machines::import', {
+    schema: {
+      tags: ['machines'],
+      summary: 'Bulk import: a JSON array of machines (or {"machines": [...]}) or CSV with a header row. All or nothing.',
+      body: Type.Unsafe<unknown>({ description: 'JSON array of MachineInput, {"machines": [...]}, or text/csv' }),
+      response: { 201: Type.Object({ created: Type.Integer(), machines: Type.Array(MachineSchema) }), ...errors }
+    }
+  }, async (req, reply) => {
+    const rows = parseImport(req.body, req.headers['content-type'] ?? '')
+    const who = actor(req)
+    const created = store.write(() => {
+      const out = []
+      const problems: Array<{ row: number; line?: number; field?: string; code: string; message: string }> = []
+      for (const r of rows) {
+        const where = { row: r.row, ...(r.line === undefined ? {} : { line: r.line }) }
+        if (r.problems.length > 0) {
+          for (const p of r.problems) problems.push({ ...where, field: p.field, code: 'RB_VALIDATION', message: `row ${r.row}: ${p.field} ${p.message}` })
+          continue
+        }
+        try {
+          out.push(store.machines.create(r.input as MachineInputBody, who))
+        } catch (err) {
+          if (!(err instanceof RackbootError)) throw err
+          problems.push({ ...where, ...(err.field === undefined ? {} : { field: err.field }), code: err.code, message: `row ${r.row}: ${err.message}` })
+        }
+      }
+      if (problems.length > 0) {
+        throw new RackbootError('RB_IMPORT_INVALID', `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${new Set(problems.map(p => p.row)).size} of ${rows.length} rows; nothing was imported`, undefined, problems)
+      }
+      store.events.append({ actor: who, type: 'machines.imported', detail: { count: out.length } })
+      return out
+    })
+    return reply.code(201).send({ created: created.length, machines: created })
+  })
+}

@@ -1,0 +1,138 @@
+// Request and response schemas of the inventory API (JSON Schema via TypeBox; also the OpenAPI document).
+import Type, { type Static, type TSchema } from 'typebox'
+import { MAC_PATTERN } from '../net/ipv4.js'
+import { MACHINE_STATES } from '../store/lifecycle.js'
+import { Ipv4, LanName } from '../config/schema.js'
+
+/** `type: [T, 'null']` rather than anyOf: clearer errors and faster serialisation. */
+const Nullable = <T extends TSchema>(s: T) => Type.Unsafe<Static<T> | null>({ ...s, type: [(s as unknown as { type: string }).type, 'null'] })
+
+export const HOSTNAME_PATTERN = '^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$'
+export const LABEL_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$'
+
+export const MacString = Type.String({ pattern: MAC_PATTERN, description: 'MAC address: aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff (stored as aa:bb:cc:dd:ee:ff).' })
+export const MachineState = Type.Enum([...MACHINE_STATES], { description: 'Lifecycle state.' })
+const Labels = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), Type.String({ maxLength: 63 }), { additionalProperties: false, maxProperties: 64, description: 'Free-form key/value labels (selectors use them).' })
+const Name = (description: string) => Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description })
+
+const inputProperties = {
+  hostname: Type.String({ pattern: HOSTNAME_PATTERN, description: 'Hostname (RFC 1123), unique; stored in lowercase.' }),
+  macs: Type.Array(MacString, { minItems: 1, maxItems: 8, description: 'The machine\'s NIC MACs, boot NIC first. Each MAC belongs to one machine only.' }),
+  lan: LanName,
+  ipv4: Nullable(Ipv4('Reserved IPv4 address on its LAN: inside the subnet, outside the dynamic pool and reserved ranges; unique per LAN. null: none (a pool address).')),
+  image: Nullable(Name('Netboot image name (images/<name>).')),
+  role: Nullable(Name('Role, e.g. control-plane or worker.')),
+  labels: Labels,
+  bmc: Type.Object({
+    address: Type.Optional(Nullable(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$', description: 'BMC address (IPv4 or host name).' }))),
+    mac: Type.Optional(Nullable(MacString))
+  }, { additionalProperties: false, description: 'Baseboard management controller.' }),
+  state: MachineState,
+  netboot: Type.Boolean({ description: 'Netboot on the next power-on (true) or boot from disk (false).' })
+}
+
+export const MachineInputSchema = Type.Object({
+  hostname: inputProperties.hostname,
+  macs: inputProperties.macs,
+  lan: inputProperties.lan,
+  ipv4: Type.Optional(inputProperties.ipv4),
+  image: Type.Optional(inputProperties.image),
+  role: Type.Optional(inputProperties.role),
+  labels: Type.Optional(inputProperties.labels),
+  bmc: Type.Optional(inputProperties.bmc),
+  state: Type.Optional(inputProperties.state),
+  netboot: Type.Optional(inputProperties.netboot)
+}, { additionalProperties: false, $id: 'MachineInput', description: 'A machine to register.' })
+
+export const MachinePatchSchema = Type.Object(
+  Object.fromEntries(Object.entries(inputProperties).map(([k, v]) => [k, Type.Optional(v)])) as { [K in keyof typeof inputProperties]: ReturnType<typeof Type.Optional<typeof inputProperties[K]>> },
+  { additionalProperties: false, minProperties: 1, description: 'Fields to change; null clears a nullable field. `macs` replaces the whole list.' })
+
+export const MachineSchema = Type.Object({
+  id: Type.Integer(),
+  hostname: Type.String(),
+  macs: Type.Array(Type.String()),
+  lan: Type.String(),
+  ipv4: Nullable(Type.String()),
+  image: Nullable(Type.String()),
+  role: Nullable(Type.String()),
+  labels: Type.Record(Type.String(), Type.String()),
+  bmc: Type.Object({ address: Nullable(Type.String()), mac: Nullable(Type.String()) }),
+  state: MachineState,
+  netboot: Type.Boolean(),
+  arch: Nullable(Type.String({ description: 'Client architecture seen at the last boot (DHCP option 93).' })),
+  uuid: Nullable(Type.String({ description: 'SMBIOS UUID seen at the last boot (DHCP option 97).' })),
+  firstSeen: Nullable(Type.String({ format: 'date-time' })),
+  lastSeen: Nullable(Type.String({ format: 'date-time' })),
+  createdAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' })
+}, { $id: 'Machine' })
+
+export const Page = <T extends TSchema>(item: T) => Type.Object({
+  items: Type.Array(item),
+  next: Nullable(Type.String({ description: 'Cursor for the next page (pass as `after`); null on the last page.' }))
+})
+
+export const ErrorSchema = Type.Object({
+  code: Type.String({ description: 'Stable RB_* code (see README, "Error codes").' }),
+  message: Type.String(),
+  field: Type.Optional(Type.String({ description: 'The request field at fault, e.g. body.macs[0].' })),
+  errors: Type.Optional(Type.Array(Type.Object({
+    row: Type.Optional(Type.Integer({ description: 'Import row (1 = first record).' })),
+    line: Type.Optional(Type.Integer({ description: 'CSV line number.' })),
+    field: Type.Optional(Type.String()),
+    code: Type.String(),
+    message: Type.String()
+  })))
+}, { $id: 'Error' })
+
+export const LanSchema = Type.Object({
+  name: Type.String(),
+  interface: Nullable(Type.String()),
+  relay: Type.Boolean(),
+  subnet: Type.String(),
+  address: Type.String(),
+  gateway: Nullable(Type.String()),
+  dns: Type.Array(Type.String()),
+  leaseTime: Type.Integer({ description: 'Seconds.' }),
+  unknownMachines: Type.String(),
+  pool: Nullable(Type.Object({
+    range: Type.String(),
+    size: Type.Integer(),
+    leased: Type.Integer({ description: 'Active (offered or bound, unexpired) leases inside the pool.' }),
+    free: Type.Integer()
+  })),
+  machines: Type.Integer({ description: 'Machines registered on this LAN.' }),
+  reservations: Type.Integer({ description: 'Machines with a reserved address on this LAN.' }),
+  activeLeases: Type.Integer({ description: 'Active leases on this LAN, reserved and pool.' })
+})
+
+export const LeaseSchema = Type.Object({
+  lan: Type.String(),
+  ipv4: Type.String(),
+  mac: Type.String(),
+  machineId: Nullable(Type.Integer()),
+  state: Type.String(),
+  clientId: Nullable(Type.String()),
+  hostname: Nullable(Type.String()),
+  startsAt: Type.String({ format: 'date-time' }),
+  expiresAt: Type.String({ format: 'date-time' }),
+  updatedAt: Type.String({ format: 'date-time' })
+})
+
+export const EventSchema = Type.Object({
+  id: Type.Integer(),
+  ts: Type.String({ format: 'date-time' }),
+  actor: Type.String({ description: 'Who: an API token name, or a service (dhcp, tftp, boot, system).' }),
+  type: Type.String({ description: 'What, e.g. machine.created, lease.bound, dhcp.wrong-lan.' }),
+  machineId: Nullable(Type.Integer()),
+  lan: Nullable(Type.String()),
+  mac: Nullable(Type.String()),
+  detail: Type.Record(Type.String(), Type.Unknown())
+})
+
+export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, description: 'Machine id.' }) })
+export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size (1-1000).' })
+
+export type MachineInputBody = Static<typeof MachineInputSchema>
+export type MachinePatchBody = Static<typeof MachinePatchSchema>

@@ -1,0 +1,69 @@
+// Opens the SQLite database: WAL, foreign keys, numbered SQL migrations.
+import Database from 'better-sqlite3'
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export type Db = Database.Database
+
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url))
+
+export interface Migration { version: number; name: string; sql: string }
+
+export function migrations (): Migration[] {
+  return readdirSync(MIGRATIONS_DIR)
+    .filter(f => /^\d{3}-[a-z0-9-]+\.sql$/.test(f))
+    .sort()
+    .map(f => ({ version: Number(f.slice(0, 3)), name: f, sql: readFileSync(join(MIGRATIONS_DIR, f), 'utf8') }))
+}
+
+export class StoreError extends Error {
+  constructor (readonly code: string, message: string) { super(message); this.name = 'StoreError' }
+}
+
+/**
+ * Opens (creating if needed) `<dataDir>/rackboot.db`, or an in-memory database for ':memory:'.
+ * synchronous=FULL: a commit (a lease before its ACK, an API write before its 2xx) survives
+ * power loss, not only a crash of the process.
+ */
+export function openDb (dataDir: string): Db {
+  let db: Db
+  if (dataDir === ':memory:') {
+    db = new Database(':memory:')
+  } else {
+    mkdirSync(dataDir, { recursive: true, mode: 0o750 })
+    db = new Database(join(dataDir, 'rackboot.db'))
+    db.pragma('journal_mode = WAL')
+  }
+  db.pragma('synchronous = FULL')
+  db.pragma('foreign_keys = ON')
+  db.pragma('busy_timeout = 5000')
+  migrate(db)
+  return db
+}
+
+function migrate (db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number
+  const all = migrations()
+  const latest = all.at(-1)?.version ?? 0
+  if (current > latest) {
+    throw new StoreError('RB_STORE_TOO_NEW', `the database is at schema version ${current}, newer than this rackboot (${latest}); upgrade rackboot`)
+  }
+  for (const m of all) {
+    if (m.version <= current) continue
+    db.transaction(() => {
+      db.exec(m.sql)
+      db.pragma(`user_version = ${m.version}`)
+    }).immediate()
+  }
+}
+
+/** Prepares each distinct SQL text once (list queries are built from their filters). */
+export function statementCache (db: Db): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>()
+  return (sql) => {
+    let s = cache.get(sql)
+    if (s === undefined) { s = db.prepare(sql); cache.set(sql, s) }
+    return s
+  }
+}

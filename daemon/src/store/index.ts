@@ -1,0 +1,54 @@
+// The store: one SQLite database behind narrow, synchronous interfaces.
+import type { Lan } from '../config/lan.js'
+import { openDb, type Db } from './db.js'
+import { EventLog } from './events.js'
+import { LeaseStore } from './leases.js'
+import { MachineStore } from './machines.js'
+import { TokenStore } from './tokens.js'
+
+export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number }
+
+export class Store {
+  readonly db: Db
+  readonly events: EventLog
+  readonly machines: MachineStore
+  readonly tokens: TokenStore
+  readonly leases: LeaseStore
+  readonly now: () => number
+
+  constructor (opts: StoreOptions) {
+    this.now = opts.now ?? Date.now
+    this.db = openDb(opts.dataDir)
+    this.events = new EventLog(this.db, this.now)
+    this.machines = new MachineStore(this.db, this.events, opts.lans, this.now)
+    this.tokens = new TokenStore(this.db, this.now)
+    this.leases = new LeaseStore(this.db)
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction: all of it commits or none of it does.
+   * Events appended inside are published to subscribers only after the commit.
+   */
+  write<T> (fn: () => T): T {
+    let result: T
+    try {
+      result = this.db.transaction(fn).immediate()
+    } catch (err) {
+      this.events.discard()
+      throw err
+    }
+    this.events.flush()
+    return result
+  }
+
+  close (): void {
+    if (!this.db.open) return
+    this.db.pragma('wal_checkpoint(TRUNCATE)')
+    this.db.close()
+  }
+}
+
+export type { Machine, MachineInput, MachinePatch, MachineFilter, LabelSelector } from './machines.js'
+export type { RbEvent, EventFilter, EventInput } from './events.js'
+export type { Lease, LeaseFilter, LeaseState } from './leases.js'
+export type { ApiToken, TokenIdentity } from './tokens.js'

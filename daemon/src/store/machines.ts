@@ -1,0 +1,295 @@
+// Machines and their MACs: the inventory's core table, with the rules that keep it consistent.
+import type { Db } from './db.js'
+import { statementCache } from './db.js'
+import type { EventLog } from './events.js'
+import { canTransition, type MachineState } from './lifecycle.js'
+import type { Lan } from '../config/lan.js'
+import { reservationProblem } from '../config/lan.js'
+import { formatIpv4, normalizeMac, parseIpv4 } from '../net/ipv4.js'
+import { RackbootError } from '../errors.js'
+
+export interface Machine {
+  id: number
+  hostname: string
+  macs: string[]
+  lan: string
+  ipv4: string | null
+  image: string | null
+  role: string | null
+  labels: Record<string, string>
+  bmc: { address: string | null; mac: string | null }
+  state: MachineState
+  netboot: boolean
+  arch: string | null
+  uuid: string | null
+  firstSeen: string | null
+  lastSeen: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface MachineInput {
+  hostname: string
+  macs: string[]
+  lan: string
+  ipv4?: string | null
+  image?: string | null
+  role?: string | null
+  labels?: Record<string, string>
+  bmc?: { address?: string | null; mac?: string | null }
+  state?: MachineState
+  netboot?: boolean
+}
+
+export type MachinePatch = Partial<MachineInput>
+
+export interface LabelSelector { key: string; op: '=' | '!=' | 'exists'; value?: string }
+
+export interface MachineFilter {
+  lan?: string
+  state?: MachineState
+  mac?: string
+  hostname?: string
+  labels?: LabelSelector[]
+  after?: number
+  limit: number
+}
+
+interface Row {
+  id: number; hostname: string; lan: string; ipv4: string | null; image: string | null; role: string | null
+  labels: string; bmc_address: string | null; bmc_mac: string | null; state: MachineState; netboot: number
+  arch: string | null; uuid: string | null; first_seen: number | null; last_seen: number | null
+  created_at: number; updated_at: number; macs: string
+}
+
+const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString()
+
+function fromRow (r: Row): Machine {
+  return {
+    id: r.id,
+    hostname: r.hostname,
+    macs: r.macs === '' ? [] : r.macs.split(','),
+    lan: r.lan,
+    ipv4: r.ipv4,
+    image: r.image,
+    role: r.role,
+    labels: JSON.parse(r.labels),
+    bmc: { address: r.bmc_address, mac: r.bmc_mac },
+    state: r.state,
+    netboot: r.netboot === 1,
+    arch: r.arch,
+    uuid: r.uuid,
+    firstSeen: iso(r.first_seen),
+    lastSeen: iso(r.last_seen),
+    createdAt: iso(r.created_at) as string,
+    updatedAt: iso(r.updated_at) as string
+  }
+}
+
+// MACs come back in their registration order as one comma-joined column: one query per page.
+const SELECT = `SELECT m.*, (SELECT group_concat(mac, ',') FROM (SELECT mac FROM machine_macs WHERE machine_id = m.id ORDER BY position)) AS macs FROM machines m`
+
+/** `role=worker`, `role!=worker`, `gpu` → selector; null when malformed. */
+export function parseLabelSelector (s: string): LabelSelector | null {
+  const m = /^([A-Za-z0-9][A-Za-z0-9._/-]{0,62})(?:(!=|=)(.{0,63}))?$/.exec(s)
+  if (m === null) return null
+  const key = m[1] as string
+  if (m[2] === undefined) return { key, op: 'exists' }
+  return { key, op: m[2] as '=' | '!=', value: m[3] ?? '' }
+}
+
+export class MachineStore {
+  private readonly prepare
+  private readonly byId
+  private readonly idByMac
+  private readonly idByHostname
+  private readonly idByIp
+  private readonly insertMachine
+  private readonly insertMac
+  private readonly deleteMacs
+  private readonly deleteMachine
+
+  constructor (private readonly db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
+    this.prepare = statementCache(db)
+    this.byId = db.prepare(`${SELECT} WHERE m.id = ?`)
+    this.idByMac = db.prepare('SELECT machine_id FROM machine_macs WHERE mac = ?').pluck()
+    this.idByHostname = db.prepare('SELECT id FROM machines WHERE hostname = ?').pluck()
+    this.idByIp = db.prepare('SELECT id FROM machines WHERE lan = ? AND ipv4 = ?').pluck()
+    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, created_at, updated_at)
+      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @state, @netboot, @now, @now)`)
+    this.insertMac = db.prepare('INSERT INTO machine_macs (mac, machine_id, position) VALUES (?, ?, ?)')
+    this.deleteMacs = db.prepare('DELETE FROM machine_macs WHERE machine_id = ?')
+    this.deleteMachine = db.prepare('DELETE FROM machines WHERE id = ?')
+  }
+
+  get (id: number): Machine | null {
+    const r = this.byId.get(id) as Row | undefined
+    return r === undefined ? null : fromRow(r)
+  }
+
+  getByMac (mac: string): Machine | null {
+    const norm = normalizeMac(mac)
+    if (norm === null) return null
+    const id = this.idByMac.get(norm) as number | undefined
+    return id === undefined ? null : this.get(id)
+  }
+
+  getByHostname (hostname: string): Machine | null {
+    const id = this.idByHostname.get(hostname.toLowerCase()) as number | undefined
+    return id === undefined ? null : this.get(id)
+  }
+
+  /** A page of machines in id order; `after` is the last id of the previous page. */
+  list (f: MachineFilter): Machine[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (f.mac !== undefined) {
+      const mac = normalizeMac(f.mac)
+      if (mac === null) return []
+      where.push('m.id = (SELECT machine_id FROM machine_macs WHERE mac = ?)'); args.push(mac)
+    }
+    if (f.hostname !== undefined) { where.push('m.hostname = ?'); args.push(f.hostname.toLowerCase()) }
+    if (f.lan !== undefined) { where.push('m.lan = ?'); args.push(f.lan) }
+    if (f.state !== undefined) { where.push('m.state = ?'); args.push(f.state) }
+    for (const sel of f.labels ?? []) {
+      const path = `$."${sel.key}"`
+      if (sel.op === 'exists') { where.push('json_type(m.labels, ?) IS NOT NULL'); args.push(path) }
+      else if (sel.op === '=') { where.push('json_extract(m.labels, ?) = ?'); args.push(path, sel.value) }
+      else { where.push('json_extract(m.labels, ?) IS NOT ?'); args.push(path, sel.value) }
+    }
+    if (f.after !== undefined) { where.push('m.id > ?'); args.push(f.after) }
+    const sql = `${SELECT}${where.length > 0 ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY m.id LIMIT ?`
+    return (this.prepare(sql).all(...args, f.limit) as Row[]).map(fromRow)
+  }
+
+  count (): number {
+    return this.prepare('SELECT count(*) FROM machines').pluck().get() as number
+  }
+
+  countBy (): Array<{ lan: string; state: MachineState; n: number }> {
+    return this.prepare('SELECT lan, state, count(*) AS n FROM machines GROUP BY lan, state').all() as Array<{ lan: string; state: MachineState; n: number }>
+  }
+
+  countOnLan (lan: string): number {
+    return this.prepare('SELECT count(*) FROM machines WHERE lan = ?').pluck().get(lan) as number
+  }
+
+  /** Reserved addresses per LAN (for pool usage). */
+  reservedCount (lan: string): number {
+    return this.prepare('SELECT count(*) FROM machines WHERE lan = ? AND ipv4 IS NOT NULL').pluck().get(lan) as number
+  }
+
+  /** Inserts one machine; call inside a transaction (see Store.write). */
+  create (input: MachineInput, actor: string): Machine {
+    const m = this.normalize(input, null)
+    const now = this.now()
+    const info = this.insertMachine.run({
+      hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role,
+      labels: JSON.stringify(m.labels), bmc_address: m.bmc.address, bmc_mac: m.bmc.mac,
+      state: m.state, netboot: m.netboot ? 1 : 0, now
+    })
+    const id = Number(info.lastInsertRowid)
+    m.macs.forEach((mac, i) => this.insertMac.run(mac, id, i))
+    const created = this.get(id) as Machine
+    this.events.append({ actor, type: 'machine.created', machineId: id, lan: created.lan, mac: created.macs[0] ?? null, detail: { hostname: created.hostname, ipv4: created.ipv4 } })
+    return created
+  }
+
+  /** Applies a partial update; call inside a transaction. */
+  update (id: number, patch: MachinePatch, actor: string): Machine {
+    const current = this.get(id)
+    if (current === null) throw new RackbootError('RB_NOT_FOUND', `machine ${id} does not exist`, 'id')
+    const merged: MachineInput = {
+      hostname: patch.hostname ?? current.hostname,
+      macs: patch.macs ?? current.macs,
+      lan: patch.lan ?? current.lan,
+      ipv4: patch.ipv4 !== undefined ? patch.ipv4 : current.ipv4,
+      image: patch.image !== undefined ? patch.image : current.image,
+      role: patch.role !== undefined ? patch.role : current.role,
+      labels: patch.labels ?? current.labels,
+      bmc: { ...current.bmc, ...patch.bmc },
+      state: patch.state ?? current.state,
+      netboot: patch.netboot ?? current.netboot
+    }
+    if (!canTransition(current.state, merged.state as MachineState)) {
+      throw new RackbootError('RB_STATE_TRANSITION', `machine ${id} cannot go from ${current.state} to ${merged.state ?? ''}`, 'state')
+    }
+    const m = this.normalize(merged, id)
+    this.prepare(`UPDATE machines SET hostname = @hostname, lan = @lan, ipv4 = @ipv4, image = @image, role = @role, labels = @labels,
+      bmc_address = @bmc_address, bmc_mac = @bmc_mac, state = @state, netboot = @netboot, updated_at = @now WHERE id = @id`).run({
+      id, hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role, labels: JSON.stringify(m.labels),
+      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, state: m.state, netboot: m.netboot ? 1 : 0, now: this.now()
+    })
+    if (patch.macs !== undefined) {
+      this.deleteMacs.run(id)
+      m.macs.forEach((mac, i) => this.insertMac.run(mac, id, i))
+    }
+    const updated = this.get(id) as Machine
+    const changed = Object.keys(patch).filter(k => JSON.stringify((current as any)[k]) !== JSON.stringify((updated as any)[k]))
+    this.events.append({ actor, type: 'machine.updated', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { hostname: updated.hostname, changed } })
+    if (current.state !== updated.state) {
+      this.events.append({ actor, type: 'machine.state', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { from: current.state, to: updated.state } })
+    }
+    return updated
+  }
+
+  /** Deletes a machine (its MACs go with it; events stay); call inside a transaction. */
+  delete (id: number, actor: string): Machine {
+    const current = this.get(id)
+    if (current === null) throw new RackbootError('RB_NOT_FOUND', `machine ${id} does not exist`, 'id')
+    this.deleteMachine.run(id)
+    this.events.append({ actor, type: 'machine.deleted', machineId: id, lan: current.lan, mac: current.macs[0] ?? null, detail: { hostname: current.hostname, macs: current.macs, ipv4: current.ipv4 } })
+    return current
+  }
+
+  /**
+   * Normalises spellings (MACs, hostname case) and checks the rules the schema cannot:
+   * the LAN exists, the reservation fits it, and nothing is taken by another machine.
+   */
+  private normalize (input: MachineInput, selfId: number | null): Required<Omit<MachineInput, 'bmc'>> & { bmc: { address: string | null; mac: string | null } } {
+    const hostname = input.hostname.toLowerCase()
+    const lan = this.lans().get(input.lan)
+    if (lan === undefined) {
+      const known = [...this.lans().keys()]
+      throw new RackbootError('RB_LAN_UNKNOWN', `lan ${JSON.stringify(input.lan)} is not configured${known.length > 0 ? ` (configured: ${known.join(', ')})` : ' (no LAN is configured)'}`, 'lan')
+    }
+    const macs: string[] = []
+    input.macs.forEach((raw, i) => {
+      const mac = normalizeMac(raw)
+      if (mac === null) throw new RackbootError('RB_VALIDATION', `macs[${i}] ${JSON.stringify(raw)} is not a MAC address`, `macs[${i}]`)
+      if (macs.includes(mac)) throw new RackbootError('RB_VALIDATION', `macs[${i}] ${mac} is listed twice`, `macs[${i}]`)
+      const owner = this.idByMac.get(mac) as number | undefined
+      if (owner !== undefined && owner !== selfId) {
+        throw new RackbootError('RB_CONFLICT_MAC', `macs[${i}] ${mac} already belongs to machine ${owner} (${this.get(owner)?.hostname ?? '?'})`, `macs[${i}]`)
+      }
+      macs.push(mac)
+    })
+    const hostOwner = this.idByHostname.get(hostname) as number | undefined
+    if (hostOwner !== undefined && hostOwner !== selfId) {
+      throw new RackbootError('RB_CONFLICT_HOSTNAME', `hostname ${hostname} is already used by machine ${hostOwner}`, 'hostname')
+    }
+    let ipv4: string | null = null
+    if (input.ipv4 !== undefined && input.ipv4 !== null) {
+      const ip = parseIpv4(input.ipv4)
+      if (ip === null) throw new RackbootError('RB_VALIDATION', `ipv4 ${JSON.stringify(input.ipv4)} is not an IPv4 address`, 'ipv4')
+      const problem = reservationProblem(lan, ip)
+      if (problem !== null) throw new RackbootError('RB_IP_INVALID', `ipv4 ${formatIpv4(ip)} ${problem}`, 'ipv4')
+      ipv4 = formatIpv4(ip)
+      const ipOwner = this.idByIp.get(lan.name, ipv4) as number | undefined
+      if (ipOwner !== undefined && ipOwner !== selfId) {
+        throw new RackbootError('RB_CONFLICT_IP', `ipv4 ${ipv4} on LAN ${lan.name} is already reserved for machine ${ipOwner} (${this.get(ipOwner)?.hostname ?? '?'})`, 'ipv4')
+      }
+    }
+    let bmcMac: string | null = null
+    if (input.bmc?.mac !== undefined && input.bmc.mac !== null) {
+      bmcMac = normalizeMac(input.bmc.mac)
+      if (bmcMac === null) throw new RackbootError('RB_VALIDATION', `bmc.mac ${JSON.stringify(input.bmc.mac)} is not a MAC address`, 'bmc.mac')
+    }
+    return {
+      hostname, macs, lan: lan.name, ipv4,
+      image: input.image ?? null, role: input.role ?? null, labels: input.labels ?? {},
+      bmc: { address: input.bmc?.address ?? null, mac: bmcMac },
+      state: input.state ?? 'ready', netboot: input.netboot ?? true
+    }
+  }
+}
