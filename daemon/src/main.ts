@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// The rackboot process: argv → command; `serve` loads config, starts, and owns signals.
+// The only file that touches process signals and exit codes.
+import { parseArgs } from 'node:util'
+import { ConfigError } from './config/errors.js'
+import { run, USAGE } from './cli/commands.js'
+
+const io = { out: (s: string) => { process.stdout.write(s + '\n') }, err: (s: string) => { process.stderr.write(s + '\n') }, env: process.env }
+
+async function serve (args: string[]): Promise<void> {
+  // Loaded here, not at the top: the client commands need none of the daemon.
+  const [{ loadConfig }, { createLogger }, { start }] = await Promise.all([import('./config/load.js'), import('./log.js'), import('./start.js')])
+  let values
+  try {
+    values = parseArgs({ args, options: { config: { type: 'string' } }, strict: true }).values
+  } catch (err) {
+    io.err(`rackboot: ${(err as Error).message}\n\n${USAGE}`)
+    process.exitCode = 2
+    return
+  }
+  let loaded
+  try {
+    loaded = loadConfig(values.config)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    io.err(err.message)
+    io.err(`rackboot: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in the config; not starting`)
+    process.exitCode = 1
+    return
+  }
+  const log = createLogger(loaded.config.log)
+  log.info({ file: loaded.file }, 'config loaded')
+  let daemon
+  try {
+    daemon = await start({ loaded, log })
+  } catch (err) {
+    log.fatal({ err }, 'cannot start')
+    log.flush()
+    process.exitCode = 1
+    return
+  }
+  const file = loaded.file
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now')
+      log.flush()
+      process.exit(130)
+    }
+    stopping = true
+    log.info({ signal }, 'stopping')
+    daemon.close().then(() => { log.flush(); process.exit(0) }, (err: unknown) => { log.error({ err }, 'error while stopping'); log.flush(); process.exit(1) })
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGHUP', () => {
+    let next
+    try {
+      next = loadConfig(file)
+    } catch (err) {
+      if (!(err instanceof ConfigError)) { log.error({ err }, 'reload failed; keeping the running config'); return }
+      log.error({ problems: err.problems.map(p => `${p.file}${p.line === null ? '' : `:${p.line}`}: ${p.key}: ${p.message}`) }, 'new config is invalid; keeping the running config')
+      return
+    }
+    daemon.reload(next).catch((err: unknown) => log.error({ err }, 'reload failed; keeping the running config'))
+  })
+}
+
+const [cmd, ...rest] = process.argv.slice(2)
+if (cmd === 'serve') {
+  serve(rest).catch((err: unknown) => { io.err(`rackboot: ${(err as Error).stack ?? String(err)}`); process.exit(1) })
+} else {
+  run(process.argv.slice(2), io).then(code => { process.exitCode = code }, (err: unknown) => { io.err(String(err)); process.exitCode = 1 })
+}

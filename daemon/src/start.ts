@@ -1,0 +1,101 @@
+// Wires the daemon's services from a loaded config and returns handles to reload and close it.
+// No process globals here (signals, exit, argv): main.ts owns those, so tests run the daemon in-process.
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import type { LoadedConfig } from './config/load.js'
+import type { Lan } from './config/lan.js'
+import { Store } from './store/index.js'
+import { Metrics } from './metrics.js'
+import { buildApi, type Api } from './api/app.js'
+
+export interface Daemon {
+  readonly store: Store
+  readonly api: Api
+  /** `http://host:port` of the inventory API. */
+  readonly apiUrl: string
+  /** Applies a new, already validated config; returns what was applied and what needs a restart. */
+  reload (next: LoadedConfig): Promise<ReloadResult>
+  /** Stops accepting, drains, closes the store last. Idempotent. */
+  close (): Promise<void>
+}
+
+export interface ReloadResult { applied: string[]; needsRestart: string[] }
+
+export interface StartOptions { loaded: LoadedConfig; log: Logger; metrics?: Metrics; drainMs?: number }
+
+function splitHostPort (s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':')
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
+}
+
+export async function start (opts: StartOptions): Promise<Daemon> {
+  const log = opts.log
+  let current = opts.loaded
+  const lans = (): ReadonlyMap<string, Lan> => current.lans
+  const metrics = opts.metrics ?? new Metrics()
+  const store = new Store({ dataDir: current.config.dataDir, lans })
+  let api: Api | undefined
+  try {
+    warnOrphans(store, current, log)
+    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, bodyLimit: current.config.api.bodyLimit })
+    const { host, port } = splitHostPort(current.config.api.listen)
+    await api.listen({ host, port })
+  } catch (err) {
+    await api?.close().catch(() => {})
+    store.close()
+    throw err
+  }
+  const addr = api.server.address() as AddressInfo
+  const apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
+  log.info({ svc: 'api', url: apiUrl, lans: [...current.lans.keys()] }, 'rackboot started')
+  if (current.lans.size === 0) log.info('no LAN configured: DHCP and boot services stay off')
+  if (store.tokens.activeCount() === 0) log.warn('no API token exists yet: create one with `rackboot token create --name admin --config <file>`')
+
+  let closing: Promise<void> | null = null
+  const theApi = api
+  return {
+    store,
+    api: theApi,
+    apiUrl,
+    async reload (next) {
+      const applied: string[] = []
+      const needsRestart: string[] = []
+      const a = current.config
+      const b = next.config
+      if (a.dataDir !== b.dataDir) needsRestart.push('dataDir')
+      if (a.api.listen !== b.api.listen) needsRestart.push('api.listen')
+      if (a.api.bodyLimit !== b.api.bodyLimit) needsRestart.push('api.bodyLimit')
+      if (JSON.stringify(a.lans) !== JSON.stringify(b.lans)) applied.push('lans')
+      if (a.log.level !== b.log.level) { log.level = b.log.level; applied.push('log.level') }
+      if (JSON.stringify(a.boot) !== JSON.stringify(b.boot)) applied.push('boot')
+      // Keys that need a restart keep their running values until then.
+      current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, api: a.api }) })
+      warnOrphans(store, current, log)
+      log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')
+      return { applied, needsRestart }
+    },
+    close () {
+      closing ??= (async () => {
+        log.info('shutting down')
+        const timer = setTimeout(() => { log.warn({ drainMs: opts.drainMs ?? 10_000 }, 'drain deadline passed; closing connections') ; theApi.server.closeAllConnections() }, opts.drainMs ?? 10_000)
+        try {
+          await theApi.close()
+        } finally {
+          clearTimeout(timer)
+          store.close()
+          log.info('stopped')
+        }
+      })()
+      return closing
+    }
+  }
+}
+
+/** Machines whose LAN is not (or no longer) configured get no DHCP: say so at start and reload. */
+function warnOrphans (store: Store, loaded: LoadedConfig, log: Logger): void {
+  const orphans = store.machines.countBy().filter(r => !loaded.lans.has(r.lan))
+  for (const lan of new Set(orphans.map(o => o.lan))) {
+    const n = orphans.filter(o => o.lan === lan).reduce((s, o) => s + o.n, 0)
+    log.warn({ lan, machines: n }, 'machines are registered on a LAN that is not configured')
+  }
+}

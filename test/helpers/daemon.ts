@@ -1,0 +1,105 @@
+// Runs the real rackboot process (node daemon/dist/main.js) for integration tests.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export const MAIN = join(ROOT, 'daemon/dist/main.js')
+
+interface Tap { teardown (fn: () => unknown): void }
+
+export function tempDir (t: Tap): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rackboot-it-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return dir
+}
+
+/** A loopback port that was free a moment ago. */
+export async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const port = (srv.address() as { port: number }).port
+  await new Promise(resolve => srv.close(resolve))
+  return port
+}
+
+export interface Cli { code: number | null; stdout: string; stderr: string }
+
+/** Runs `rackboot ARGS` to completion. */
+export function cli (args: string[], env: Record<string, string> = {}, input?: string): Promise<Cli> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    p.stdout.on('data', d => { stdout += String(d) })
+    p.stderr.on('data', d => { stderr += String(d) })
+    p.on('error', reject)
+    p.on('close', code => resolve({ code, stdout, stderr }))
+    p.stdin.end(input ?? '')
+  })
+}
+
+export interface Running {
+  proc: ChildProcess
+  url: string
+  logs: () => Array<Record<string, any>>
+  waitLog: (pred: (l: Record<string, any>) => boolean, ms?: number) => Promise<Record<string, any>>
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Writes a config into `dir` and returns its path. */
+export function writeConfig (dir: string, port: number, lansYaml = '', name = 'rackboot.yaml'): string {
+  const file = join(dir, name)
+  writeFileSync(file, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${lansYaml}`)
+  return file
+}
+
+/** Starts `rackboot serve --config FILE` and waits until it listens. Killed at teardown. */
+export async function serve (t: Tap, configFile: string, port: number): Promise<Running> {
+  const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: Array<Record<string, any>> = []
+  const waiters: Array<{ pred: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }> = []
+  let buf = ''
+  let stderr = ''
+  proc.stdout?.on('data', d => {
+    buf += String(d)
+    let i
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i); buf = buf.slice(i + 1)
+      let obj: Record<string, any>
+      try { obj = JSON.parse(line) } catch { obj = { raw: line } }
+      lines.push(obj)
+      for (const w of [...waiters]) if (w.pred(obj)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(obj) }
+    }
+  })
+  proc.stderr?.on('data', d => { stderr += String(d) })
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(resolve => proc.on('exit', (code, signal) => resolve({ code, signal })))
+  t.teardown(async () => {
+    if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited }
+  })
+  const waitLog = (pred: (l: Record<string, any>) => boolean, ms = 10_000) => {
+    const found = lines.find(pred)
+    if (found !== undefined) return Promise.resolve(found)
+    return new Promise<Record<string, any>>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`log line not seen in ${ms} ms; stderr: ${stderr}; lines: ${JSON.stringify(lines.slice(-5))}`)), ms)
+      waiters.push({ pred, resolve: l => { clearTimeout(timer); resolve(l) } })
+    })
+  }
+  await Promise.race([
+    waitLog(l => l.msg === 'rackboot started'),
+    exited.then(e => { throw new Error(`rackboot exited early (${JSON.stringify(e)}): ${stderr}`) })
+  ])
+  return { proc, url: `http://127.0.0.1:${port}`, logs: () => lines, waitLog, exited }
+}
+
+export const LANS = `lans:
+  - name: prov
+    interface: br-prov
+    subnet: 10.77.0.0/24
+    address: 10.77.0.1
+    gateway: 10.77.0.1
+    pool: 10.77.0.100-10.77.0.150
+`
