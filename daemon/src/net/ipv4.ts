@@ -1,50 +1,19 @@
-// IPv4 and MAC helpers for config and inventory validation.
-// Addresses are handled as unsigned 32-bit integers; strings are dotted quads.
+// Address helpers for config and inventory validation, on top of @rackboot/wire:
+// lenient variants that return null (validation collects every problem) and ranges.
+import { cidrBroadcast, formatIPv4, parseCidr as wireParseCidr, tryParseIPv4, tryParseMac } from '@rackboot/wire'
 
-const QUAD = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/
-
-/** Parses a dotted quad; returns null when it is not one (no leading zeros beyond "0"). */
-export function parseIpv4 (s: string): number | null {
-  const m = QUAD.exec(s)
-  if (m === null) return null
-  let n = 0
-  for (let i = 1; i <= 4; i++) {
-    const part = m[i] as string
-    if (part.length > 1 && part.startsWith('0')) return null
-    const v = Number(part)
-    if (v > 255) return null
-    n = n * 256 + v
-  }
-  return n
-}
-
-export function formatIpv4 (n: number): string {
-  return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
-}
+/** Parses a dotted quad (strict: no leading zeros); null when it is not one. */
+export const parseIpv4 = tryParseIPv4
+export const formatIpv4 = formatIPv4
 
 export interface Cidr { network: number; prefix: number; first: number; last: number }
 
 /** Parses `a.b.c.d/n`; `hostBits` is true when the address has bits set below the prefix. */
 export function parseCidr (s: string): (Cidr & { hostBits: boolean }) | null {
-  const slash = s.indexOf('/')
-  if (slash < 0) return null
-  const addr = parseIpv4(s.slice(0, slash))
-  const p = s.slice(slash + 1)
-  if (addr === null || !/^\d{1,2}$/.test(p)) return null
-  const prefix = Number(p)
-  if (prefix > 32) return null
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0
-  const network = (addr & mask) >>> 0
-  const last = (network | (~mask >>> 0)) >>> 0
-  return { network, prefix, first: network, last, hostBits: network !== addr }
-}
-
-export function cidrContains (c: Cidr, ip: number): boolean {
-  return ip >= c.first && ip <= c.last
-}
-
-export function formatCidr (c: Cidr): string {
-  return `${formatIpv4(c.network)}/${c.prefix}`
+  let c
+  try { c = wireParseCidr(s, { strict: false }) } catch { return null }
+  const addr = tryParseIPv4(s.slice(0, s.indexOf('/')))
+  return { network: c.network, prefix: c.prefix, first: c.network, last: cidrBroadcast(c), hostBits: addr !== c.network }
 }
 
 export interface Range { start: number; end: number }
@@ -62,23 +31,9 @@ export function parseRange (s: string): Range | null {
   return { start, end }
 }
 
-export function formatRange (r: Range): string {
-  return r.start === r.end ? formatIpv4(r.start) : `${formatIpv4(r.start)}-${formatIpv4(r.end)}`
-}
-
 export function rangesOverlap (a: Range, b: Range): boolean {
   return a.start <= b.end && b.start <= a.end
 }
-
-export function inRange (r: Range, ip: number): boolean {
-  return ip >= r.start && ip <= r.end
-}
-
-const MAC_FORMS = [
-  /^([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})[:-]([0-9a-f]{2})$/,
-  /^([0-9a-f]{2})([0-9a-f]{2})\.([0-9a-f]{2})([0-9a-f]{2})\.([0-9a-f]{2})([0-9a-f]{2})$/,
-  /^([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/
-]
 
 /** Accepted spellings of a MAC, as a JSON-schema pattern (for API and config schemas). */
 export const MAC_PATTERN =
@@ -86,14 +41,6 @@ export const MAC_PATTERN =
 
 /**
  * Normalises `aa:bb:cc:dd:ee:ff`, `AA-BB-…`, `aabb.ccdd.eeff` and `aabbccddeeff`
- * to lowercase colon form; null when it is none of them. Separators may not be mixed.
+ * to lowercase colon form; null when it is none of them.
  */
-export function normalizeMac (s: string): string | null {
-  const lower = s.trim().toLowerCase()
-  if (lower.length === 17 && new Set([2, 5, 8, 11, 14].map(i => lower[i])).size !== 1) return null
-  for (const re of MAC_FORMS) {
-    const m = re.exec(lower)
-    if (m !== null) return m.slice(1, 7).join(':')
-  }
-  return null
-}
+export const normalizeMac = tryParseMac
