@@ -1,0 +1,145 @@
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { TftpFileError } from '../src/errors.js'
+import { utf8ToWireName } from '../src/packet.js'
+import { rootDirSource } from '../src/root-dir-source.js'
+
+const dir = mkdtempSync(join(tmpdir(), 'rackboot-tftp-root-'))
+const root = join(dir, 'root')
+mkdirSync(join(root, 'sub', 'deeper'), { recursive: true })
+writeFileSync(join(root, 'hello.txt'), 'hello\n')
+writeFileSync(join(root, 'sub', 'file.bin'), Buffer.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]))
+writeFileSync(join(root, 'sub', 'deeper', 'x'), 'x')
+writeFileSync(join(root, 'grüße.txt'), 'utf8 name')
+writeFileSync(join(root, 'empty'), '')
+writeFileSync(join(dir, 'outside.txt'), 'secret')
+symlinkSync('/etc/passwd', join(root, 'passwd'))
+symlinkSync('../outside.txt', join(root, 'escape'))
+symlinkSync('/', join(root, 'slash'))
+symlinkSync('sub/file.bin', join(root, 'inside-link'))
+symlinkSync('sub', join(root, 'sub-link'))
+symlinkSync('missing-target', join(root, 'dangling'))
+symlinkSync('loop-b', join(root, 'loop-a'))
+symlinkSync('loop-a', join(root, 'loop-b'))
+execFileSync('mkfifo', [join(root, 'fifo')])
+writeFileSync(join(root, 'unreadable'), 'no')
+chmodSync(join(root, 'unreadable'), 0o000)
+const isRoot = process.getuid?.() === 0
+
+// A UNIX socket in the tree.
+const unixServer = createServer()
+await new Promise<void>((resolve) => unixServer.listen(join(root, 'sock'), resolve))
+
+t.teardown(async () => {
+  await new Promise<void>((resolve) => unixServer.close(() => resolve()))
+  rmSync(dir, { recursive: true, force: true })
+})
+
+const source = rootDirSource(root)
+
+async function openError (path: string): Promise<unknown> {
+  try {
+    const f = await source.open(path)
+    await f.close()
+    return undefined
+  } catch (err) {
+    return err
+  }
+}
+
+t.test('served files', async (t) => {
+  const table: Array<[string, string, string]> = [
+    ['plain name', 'hello.txt', 'hello\n'],
+    ['leading slash is relative to the root', '/hello.txt', 'hello\n'],
+    ['several leading slashes', '///hello.txt', 'hello\n'],
+    ['sub directory', 'sub/file.bin', '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09'],
+    ['dot segments and doubled slashes', './sub//./file.bin', '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09'],
+    ['symlink inside the root', 'inside-link', '\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09'],
+    ['through a directory symlink inside the root', 'sub-link/deeper/x', 'x'],
+    ['UTF-8 name as sent on the wire', utf8ToWireName('/grüße.txt'), 'utf8 name'],
+    ['empty file', 'empty', '']
+  ]
+  for (const [name, path, content] of table) {
+    const f = await source.open(path)
+    t.equal(f.size, Buffer.byteLength(content, 'latin1'), `${name}: size`)
+    t.equal(Buffer.from(await f.read(0, f.size)).toString('latin1'), content, `${name}: content`)
+    await f.close()
+  }
+})
+
+t.test('reads are ranged and on demand', async (t) => {
+  const f = await source.open('sub/file.bin')
+  t.same([...await f.read(3, 4)], [3, 4, 5, 6])
+  t.same([...await f.read(9, 1)], [9])
+  t.same([...await f.read(10, 0)], [])
+  await f.close()
+  await f.close() // idempotent
+})
+
+t.test('hostile paths are refused with the right code', async (t) => {
+  const table: Array<[string, string, string, number]> = [
+    ['missing file', 'nope.bin', 'RB_TFTP_FILE_NOT_FOUND', 1],
+    ['missing directory', 'nope/x', 'RB_TFTP_FILE_NOT_FOUND', 1],
+    ['file used as a directory', 'hello.txt/x', 'RB_TFTP_FILE_NOT_FOUND', 1],
+    ['dangling symlink', 'dangling', 'RB_TFTP_FILE_NOT_FOUND', 1],
+    ['parent reference', '../outside.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['parent reference after a leading slash', '/../outside.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['parent reference in the middle', 'sub/../../outside.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['parent reference that would stay inside', 'sub/../hello.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['absolute system path is rooted, not followed', '/etc/passwd', 'RB_TFTP_FILE_NOT_FOUND', 1],
+    ['backslash', 'sub\\file.bin', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['backslash parent (Windows style)', '..\\outside.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['NUL byte', 'hello.txt\0.png', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['newline', 'hello\n.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['over-long name (256 bytes)', 'a'.repeat(256), 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['invalid UTF-8', 'hello\xff.txt', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['symlink to /etc/passwd', 'passwd', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['symlink to a file outside the root', 'escape', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['symlink to /, then a path', 'slash/etc/passwd', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['symlink loop', 'loop-a', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['directory', 'sub', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['the root itself', '/', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['empty name', '', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['FIFO (must not block)', 'fifo', 'RB_TFTP_ACCESS_VIOLATION', 2],
+    ['UNIX socket', 'sock', 'RB_TFTP_ACCESS_VIOLATION', 2]
+  ]
+  if (!isRoot) table.push(['unreadable file', 'unreadable', 'RB_TFTP_ACCESS_VIOLATION', 2])
+  for (const [name, path, code, tftpCode] of table) {
+    const err = await openError(path)
+    t.type(err, TftpFileError, `${name}: TftpFileError`)
+    t.match(err, { code, tftpCode }, `${name}: ${code}`)
+  }
+})
+
+t.test('device files are refused', async (t) => {
+  const devSource = rootDirSource('/dev')
+  for (const name of ['null', 'zero']) {
+    const err = await devSource.open(name).then(() => undefined, (e: unknown) => e)
+    t.match(err, { code: 'RB_TFTP_ACCESS_VIOLATION', tftpCode: 2 }, `/dev/${name}`)
+  }
+})
+
+t.test('a root that does not exist yet', async (t) => {
+  const later = join(dir, 'later')
+  const s = rootDirSource(later)
+  const err = await s.open('x').then(() => undefined, (e: unknown) => e)
+  t.match(err, { code: 'RB_TFTP_FILE_ERROR', tftpCode: 0 })
+  mkdirSync(later)
+  writeFileSync(join(later, 'x'), 'now')
+  const f = await s.open('x')
+  t.equal(f.size, 3, 'found once the root exists')
+  await f.close()
+})
+
+t.test('a file that shrinks gives a short read', async (t) => {
+  const p = join(root, 'shrinks')
+  writeFileSync(p, Buffer.alloc(100, 1))
+  const f = await source.open('shrinks')
+  writeFileSync(p, Buffer.alloc(10, 1))
+  t.equal((await f.read(0, 100)).length, 10)
+  await f.close()
+})
