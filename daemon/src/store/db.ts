@@ -58,12 +58,28 @@ function migrate (db: Db): void {
   }
 }
 
-/** Prepares each distinct SQL text once (list queries are built from their filters). */
-export function statementCache (db: Db): (sql: string) => Database.Statement {
+/**
+ * Prepares each distinct SQL text once (list queries are built from their filters).
+ * Bounded: filter shapes times page sizes could otherwise grow without limit.
+ */
+export function statementCache (db: Db, max = 256): (sql: string) => Database.Statement {
   const cache = new Map<string, Database.Statement>()
   return (sql) => {
     let s = cache.get(sql)
-    if (s === undefined) { s = db.prepare(sql); cache.set(sql, s) }
+    if (s === undefined) {
+      if (cache.size >= max) cache.clear()
+      s = db.prepare(sql)
+      cache.set(sql, s)
+    }
     return s
   }
+}
+
+/**
+ * `LIMIT n` with the number inlined: a bound LIMIT parameter makes SQLite's plan for our
+ * list queries three times slower (23 µs instead of 7 µs per MAC lookup, measured).
+ */
+export function limitClause (n: number): string {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`bad page size ${n}`)
+  return ` LIMIT ${n}`
 }

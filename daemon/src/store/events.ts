@@ -1,6 +1,6 @@
 // The append-only event log, and the in-process feed that the SSE stream reads.
 import { EventEmitter } from 'node:events'
-import { statementCache, type Db } from './db.js'
+import { limitClause, statementCache, type Db } from './db.js'
 
 export interface EventInput {
   actor: string
@@ -85,7 +85,7 @@ export class EventLog {
     if (f.mac !== undefined) { where.push('mac = ?'); args.push(f.mac) }
     const desc = f.order === 'desc'
     if (f.after !== undefined) { where.push(desc ? 'id < ?' : 'id > ?'); args.push(f.after) }
-    const sql = `SELECT * FROM events${where.length > 0 ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id ${desc ? 'DESC' : 'ASC'} LIMIT ?`
-    return (this.prepare(sql).all(...args, f.limit) as Row[]).map(eventFromRow)
+    const sql = `SELECT * FROM events${where.length > 0 ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id ${desc ? 'DESC' : 'ASC'}${limitClause(f.limit)}`
+    return (this.prepare(sql).all(...args) as Row[]).map(eventFromRow)
   }
 }

@@ -1,6 +1,6 @@
 // Leases as the DHCP service records them; the API reads them.
 import type { Db } from './db.js'
-import { statementCache } from './db.js'
+import { limitClause, statementCache } from './db.js'
 import { parseIpv4, type Range } from '../net/ipv4.js'
 
 export type LeaseState = 'offered' | 'bound' | 'declined' | 'released' | 'expired'
@@ -42,8 +42,8 @@ export class LeaseStore {
       const slash = f.after.indexOf('/')
       where.push('(lan, ipv4) > (?, ?)'); args.push(f.after.slice(0, slash), f.after.slice(slash + 1))
     }
-    const sql = `SELECT * FROM leases${where.length > 0 ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY lan, ipv4 LIMIT ?`
-    return (this.prepare(sql).all(...args, f.limit) as Row[]).map(fromRow)
+    const sql = `SELECT * FROM leases${where.length > 0 ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY lan, ipv4${limitClause(f.limit)}`
+    return (this.prepare(sql).all(...args) as Row[]).map(fromRow)
   }
 
   /** Addresses currently held (offered or bound and not expired) on a LAN. */
