@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "netbind",
+      "sources": ["native/netbind.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-std=gnu11"]
+    }
+  ]
+}

@@ -1,0 +1,33 @@
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+import { NetbindErrorCode, netbindError } from './errors.js'
+
+/** What native/netbind.c exports. */
+export interface NativeAddon {
+  openBoundUdpSocket (ifname: string, port: number, address: string): { fd: number, ifindex: number }
+  interfaceIndex (ifname: string): number | null
+}
+
+// dist/addon.js → ../build/Release/netbind.node (node-gyp's output, built by the install script).
+const addonPath = fileURLToPath(new URL('../build/Release/netbind.node', import.meta.url))
+let addon: NativeAddon | undefined
+
+/**
+ * Loads the addon on first use, so importing the package never throws (a daemon serving
+ * only relayed LANs needs no device-bound socket).
+ */
+export function native (): NativeAddon {
+  if (addon !== undefined) return addon
+  if (process.platform !== 'linux') {
+    throw netbindError(NetbindErrorCode.Unavailable,
+      `@rackboot/netbind needs Linux (SO_BINDTODEVICE); this is ${process.platform}`)
+  }
+  if (!existsSync(addonPath)) {
+    throw netbindError(NetbindErrorCode.Unavailable,
+      `@rackboot/netbind's native addon is not built (${addonPath} is missing): run ` +
+      '`pnpm --filter @rackboot/netbind run build:native` (needs python3, make and a C compiler)')
+  }
+  addon = createRequire(import.meta.url)(addonPath) as NativeAddon
+  return addon
+}

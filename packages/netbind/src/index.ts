@@ -1,0 +1,6 @@
+export { NetbindErrorCode, isNetbindError, type NetbindError } from './errors.js'
+export {
+  createBoundSocket, openBoundUdpSocket, boundInterface,
+  type BoundSocketOptions, type OpenedSocket, type BoundInterface
+} from './bound-socket.js'
+export { interfaceIndex, interfaceExists } from './interfaces.js'
