@@ -1,6 +1,6 @@
 // Shared helpers for benchmarks: statistics, child processes, CPU pinning.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 
 export function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -29,4 +29,55 @@ export async function waitHttp (url: string, ms = 15_000): Promise<void> {
     if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`)
     await new Promise(resolve => setTimeout(resolve, 100))
   }
+}
+
+/**
+ * Network namespaces for benchmarks (root only): created with `ip netns add rbb-<pid>-<name>`,
+ * every process inside killed and the namespace deleted at exit, whatever ends the run.
+ */
+const namespaces = new Set<string>()
+function dropNamespaces (): void {
+  for (const ns of namespaces) {
+    try {
+      const pids = execFileSyncQuiet('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)
+      for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
+      execFileSyncQuiet('ip', ['netns', 'del', ns])
+    } catch { /* already gone */ }
+  }
+  namespaces.clear()
+}
+process.on('exit', dropNamespaces)
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { dropNamespaces(); process.exit(130) })
+
+function execFileSyncQuiet (cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+}
+
+export function netns (name: string): string {
+  const ns = `rbb-${process.pid}-${name}`
+  execFileSyncQuiet('ip', ['netns', 'add', ns])
+  namespaces.add(ns)
+  execFileSyncQuiet('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+  return ns
+}
+
+export function removeNetns (ns: string): void {
+  if (!namespaces.has(ns)) return
+  const pids = execFileSyncQuiet('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)
+  for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
+  execFileSyncQuiet('ip', ['netns', 'del', ns])
+  namespaces.delete(ns)
+}
+
+/** Runs a shell command inside `ns`, throwing with its stderr on failure. */
+export function nsSh (ns: string, cmd: string): string {
+  return execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', cmd], { encoding: 'utf8' })
+}
+
+/** Resident set size of a process, in MiB (0 when it is gone). */
+export function rssMiB (pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? 0 : Number(m[1]) / 1024
+  } catch { return 0 }
 }

@@ -7,6 +7,8 @@ import type { Lan } from './config/lan.js'
 import { Store } from './store/index.js'
 import { Metrics } from './metrics.js'
 import { buildApi, type Api } from './api/app.js'
+import { TftpService } from './tftp/service.js' // tftp (issue 4)
+import { DhcpService } from './dhcp/service.js'
 
 export interface Daemon {
   readonly store: Store
@@ -33,14 +35,23 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   let current = opts.loaded
   const lans = (): ReadonlyMap<string, Lan> => current.lans
   const metrics = opts.metrics ?? new Metrics()
-  const store = new Store({ dataDir: current.config.dataDir, lans })
+  const store = new Store({ dataDir: current.config.dataDir, lans, sync: current.config.sqliteSync })
+  // --- tftp (issue 4): listens only while a LAN is configured ---
+  const drainMs = opts.drainMs ?? 10_000
+  const tftp = new TftpService({ boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs })
+  // --- end tftp ---
+  const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics })
   let api: Api | undefined
   try {
     warnOrphans(store, current, log)
     api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, bodyLimit: current.config.api.bodyLimit })
     const { host, port } = splitHostPort(current.config.api.listen)
     await api.listen({ host, port })
+    await tftp.start() // tftp (issue 4)
+    await dhcp.start(current)
   } catch (err) {
+    await dhcp.close().catch(() => {})
+    await tftp.close().catch(() => {}) // tftp (issue 4)
     await api?.close().catch(() => {})
     store.close()
     throw err
@@ -63,13 +74,24 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       const a = current.config
       const b = next.config
       if (a.dataDir !== b.dataDir) needsRestart.push('dataDir')
+      if (a.sqliteSync !== b.sqliteSync) needsRestart.push('sqliteSync')
       if (a.api.listen !== b.api.listen) needsRestart.push('api.listen')
       if (a.api.bodyLimit !== b.api.bodyLimit) needsRestart.push('api.bodyLimit')
       if (JSON.stringify(a.lans) !== JSON.stringify(b.lans)) applied.push('lans')
       if (a.log.level !== b.log.level) { log.level = b.log.level; applied.push('log.level') }
       if (JSON.stringify(a.boot) !== JSON.stringify(b.boot)) applied.push('boot')
+      if (JSON.stringify(a.dhcp) !== JSON.stringify(b.dhcp)) applied.push('dhcp')
+      await dhcp.apply(next)
+      // --- tftp (issue 4): a changed address, root or limit gets a new listener; transfers in flight finish on the old one ---
+      try {
+        applied.push(...await tftp.reload(b.boot, next.lans.size > 0))
+      } catch (err) {
+        log.error({ svc: 'tftp', err }, 'TFTP cannot apply the new settings; the previous listener keeps serving')
+        needsRestart.push('boot.tftp')
+      }
+      // --- end tftp ---
       // Keys that need a restart keep their running values until then.
-      current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, api: a.api }) })
+      current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }) })
       warnOrphans(store, current, log)
       log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')
       return { applied, needsRestart }
@@ -79,7 +101,9 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         log.info('shutting down')
         const timer = setTimeout(() => { log.warn({ drainMs: opts.drainMs ?? 10_000 }, 'drain deadline passed; closing connections') ; theApi.server.closeAllConnections() }, opts.drainMs ?? 10_000)
         try {
-          await theApi.close()
+          await dhcp.close()
+          // tftp (issue 4): stop accepting and drain (up to drainMs) alongside the API
+          await Promise.all([theApi.close(), tftp.close()])
         } finally {
           clearTimeout(timer)
           store.close()

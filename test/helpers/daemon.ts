@@ -50,16 +50,27 @@ export interface Running {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
 }
 
+/**
+ * For daemons run in this machine's own network namespace: LAN-facing listeners on loopback
+ * ephemeral ports (never the real 0.0.0.0:69) and no DHCP at all (tests that serve DHCP run
+ * the daemon inside a namespace they made: test/helpers/dhcp-lab.ts).
+ */
+export const BOOT_LOOPBACK = 'boot: { tftp: "127.0.0.1:0" }\ndhcp: { enabled: false }\n'
+
 /** Writes a config into `dir` and returns its path. */
 export function writeConfig (dir: string, port: number, lansYaml = '', name = 'rackboot.yaml'): string {
   const file = join(dir, name)
-  writeFileSync(file, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${lansYaml}`)
+  writeFileSync(file, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${BOOT_LOOPBACK}${lansYaml}`)
   return file
 }
 
-/** Starts `rackboot serve --config FILE` and waits until it listens. Killed at teardown. */
-export async function serve (t: Tap, configFile: string, port: number): Promise<Running> {
-  const proc = spawn(process.execPath, [MAIN, 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Starts `rackboot serve --config FILE` and waits until it listens. Killed at teardown.
+ * `netns` (test/helpers/netns.ts) runs it inside that network namespace.
+ */
+export async function serve (t: Tap, configFile: string, port: number, opts: { netns?: { spawn: (cmd: string, args: string[]) => ChildProcess } } = {}): Promise<Running> {
+  const args = [MAIN, 'serve', '--config', configFile]
+  const proc = opts.netns !== undefined ? opts.netns.spawn(process.execPath, args) : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: Array<Record<string, any>> = []
   const waiters: Array<{ pred: (l: Record<string, any>) => boolean; resolve: (l: Record<string, any>) => void }> = []
   let buf = ''

@@ -167,6 +167,7 @@ export function parseConfig (text: string, file: string): LoadedConfig {
   config.dataDir = resolve(config.dataDir)
   config.boot.imagesDir = resolve(config.boot.imagesDir)
   config.boot.ipxeDir = resolve(config.boot.ipxeDir)
+  if (config.boot.tftpRoot !== undefined) config.boot.tftpRoot = resolve(config.boot.tftpRoot)
   deepFreeze(config)
   const lans = new Map(config.lans.map(l => [l.name, compileLan(l)]))
   return Object.freeze({ file, config, lans })
@@ -209,6 +210,13 @@ function semanticChecks (config: Config, problems: Problems): void {
   checkListen(config.boot.http, ['boot', 'http'], problems)
   checkListen(config.boot.tftp, ['boot', 'tftp'], problems)
 
+  checkTemplate(config.boot.ipxeScriptUrl, ['address', 'httpPort', 'mac', 'arch'], ['boot', 'ipxeScriptUrl'], problems)
+  checkTemplate(config.boot.httpBootUrl, ['address', 'httpPort', 'file'], ['boot', 'httpBootUrl'], problems)
+  for (const key of ['offerHold', 'declineQuarantine'] as const) {
+    const secs = parseDuration(config.dhcp[key])
+    if (secs !== null && secs > 86400) problems.add(['dhcp', key], `${config.dhcp[key]} is too long (at most 1d)`)
+  }
+
   const names = new Map<string, number>()
   const ifaces = new Map<string, number>()
   const subnets: Array<{ i: number; first: number; last: number; text: string }> = []
@@ -247,6 +255,19 @@ function semanticChecks (config: Config, problems: Problems): void {
     const gateway = lan.gateway === undefined ? null : parseIpv4(lan.gateway)
     if (gateway !== null && !inside(gateway)) at(['gateway'], `${lan.gateway ?? ''} is not a host address in the subnet ${where}`)
 
+    lan.routes?.forEach((r, k) => {
+      const gw = parseIpv4(r.gateway)
+      if (gw !== null && !inside(gw)) at(['routes', k, 'gateway'], `${r.gateway} is not a host address in the subnet ${where}`)
+      const dest = parseCidr(r.destination)
+      if (dest?.hostBits === true) at(['routes', k, 'destination'], `${r.destination} has host bits set; did you mean ${formatIpv4(dest.network)}/${dest.prefix}?`)
+    })
+    lan.options?.forEach((o, k) => {
+      const kinds = OPTION_VALUE_KINDS.filter(kind => o[kind] !== undefined)
+      if (kinds.length !== 1) at(['options', k], `give exactly one of ${OPTION_VALUE_KINDS.join(', ')} (found ${kinds.length === 0 ? 'none' : kinds.join(', ')})`)
+      if (MANAGED_OPTIONS.has(o.code)) at(['options', k, 'code'], `option ${o.code} is set by rackboot itself (use the LAN's own keys: gateway, dns, domain, domainSearch, ntp, mtu, routes, leaseTime)`)
+      if (o.hex !== undefined && o.hex.replace(/:/g, '').length % 2 !== 0) at(['options', k, 'hex'], `${o.hex} has an odd number of hex digits`)
+    })
+
     const reserved: Array<{ r: Range; k: number }> = []
     lan.reserved?.forEach((text, k) => {
       const r = parseRange(text)
@@ -268,6 +289,19 @@ function semanticChecks (config: Config, problems: Problems): void {
       }
     }
   })
+}
+
+export const OPTION_VALUE_KINDS = ['text', 'hex', 'ipv4', 'u8', 'u16', 'u32'] as const
+
+/** Options the DHCP service computes itself; custom options may not override them. */
+export const MANAGED_OPTIONS: ReadonlySet<number> = new Set([
+  0, 1, 3, 6, 15, 26, 42, 50, 51, 52, 53, 54, 55, 57, 58, 59, 60, 61, 66, 67, 77, 82, 93, 94, 97, 119, 121, 175, 255
+])
+
+function checkTemplate (template: string, allowed: string[], path: Path, problems: Problems): void {
+  for (const m of template.matchAll(/\{([^}]*)\}/g)) {
+    if (!allowed.includes(m[1] as string)) problems.add(path, `unknown placeholder {${m[1] ?? ''}}; allowed: ${allowed.map(a => `{${a}}`).join(', ')}`)
+  }
 }
 
 /** For `check-config`: counts that show what was understood. */

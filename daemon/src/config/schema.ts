@@ -31,12 +31,26 @@ export const LanSchema = Type.Object({
   mtu: Type.Optional(Type.Integer({ minimum: 576, maximum: 9216, description: 'Interface MTU for clients (option 26).' })),
   pool: Type.Optional(Type.String({ description: 'Dynamic range `first-last` for machines without a reservation (and `discover`). Optional: without it only reserved machines get addresses.' })),
   reserved: Type.Optional(Type.Array(Type.String(), { description: 'Addresses or ranges (`a.b.c.d` or `first-last`) that DHCP never hands out and machines may not reserve: routers, switches, VIPs. The pool may not overlap them.' })),
+  routes: Type.Optional(Type.Array(Type.Object({
+    destination: Type.String({ pattern: CIDR, description: 'Destination subnet.' }),
+    gateway: Ipv4('Router for it, on this LAN.')
+  }, { additionalProperties: false }), { maxItems: 32, description: 'Classless static routes handed to clients (option 121; the default route comes from `gateway`).' })),
+  options: Type.Optional(Type.Array(Type.Object({
+    code: Type.Integer({ minimum: 1, maximum: 254, description: 'DHCP option code.' }),
+    text: Type.Optional(Type.String({ maxLength: 1024, description: 'Value as text (bytes of the UTF-8 string).' })),
+    hex: Type.Optional(Type.String({ pattern: '^(?:[0-9A-Fa-f]{2}(?::?))*$', maxLength: 2048, description: 'Value as hex bytes (`0a:0b` or `0a0b`).' })),
+    ipv4: Type.Optional(Type.Array(Ipv4('address'), { minItems: 1, maxItems: 63, description: 'Value as a list of IPv4 addresses.' })),
+    u8: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
+    u16: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    u32: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 }))
+  }, { additionalProperties: false }), { maxItems: 64, description: 'Custom options by code, each with exactly one of `text`, `hex`, `ipv4`, `u8`, `u16`, `u32`. Sent when the client asks for the code (option 55). Codes rackboot sets itself are refused.' })),
   leaseTime: Duration('Lease time handed to clients.', '1h'),
-  unknownMachines: Type.Enum(['ignore', 'discover'], { default: 'ignore', description: 'What to do with a MAC not in the inventory: `ignore` (no answer) or `discover` (a pool address and a `discovered` machine record).' })
+  unknownMachines: Type.Enum(['ignore', 'discover', 'lease'], { default: 'ignore', description: 'What to do with a MAC not in the inventory: `ignore` (no answer), `discover` (a pool address and a `discovered` machine record, so the operator can adopt it) or `lease` (a pool address and nothing else, like a plain DHCP server).' })
 }, { additionalProperties: false })
 
 export const ConfigSchema = Type.Object({
   dataDir: Type.String({ default: './var', minLength: 1, description: 'Directory for the SQLite database and state. Relative paths are relative to the working directory.' }),
+  sqliteSync: Type.Enum(['normal', 'full'], { default: 'normal', description: 'When SQLite waits for the disk. `normal`: every write (a lease before its ACK, an API change before its answer) is committed to the write-ahead log before rackboot acts on it and survives a crash or kill of rackboot; a power cut may lose the last moments before the last checkpoint (as Kea\'s memfile). `full`: also waits for the disk on every commit, surviving power loss, at roughly half the DHCP lease rate.' }),
   log: Type.Object({
     level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace'], { default: 'info', description: 'Log level.' }),
     format: Type.Enum(['auto', 'json', 'pretty'], { default: 'auto', description: '`json` (one object a line, for journald), `pretty` (for a terminal) or `auto` (pretty when stdout is a terminal).' })
@@ -47,10 +61,31 @@ export const ConfigSchema = Type.Object({
   }, { additionalProperties: false, default: {}, description: 'Inventory API server.' }),
   boot: Type.Object({
     http: HostPort('Address:port of the boot HTTP server (iPXE scripts, images; unauthenticated, LAN-facing).', '0.0.0.0:8080'),
-    tftp: HostPort('Address:port of the TFTP server (iPXE binaries for PXE firmware).', '0.0.0.0:69'),
-    ipxeDir: Type.String({ default: '/usr/lib/ipxe', minLength: 1, description: 'Directory with iPXE binaries (Debian: `apt install ipxe`).' }),
-    imagesDir: Type.String({ default: './images', minLength: 1, description: 'Directory with netboot image definitions (`<name>/image.yaml`).' })
+    tftp: HostPort('Address:port of the TFTP server (iPXE binaries for PXE firmware). Serves only while at least one LAN is configured.', '0.0.0.0:69'),
+    ipxeDir: Type.String({ default: '/usr/lib/ipxe', minLength: 1, description: 'Directory with iPXE binaries (Debian: `apt install ipxe`), served over TFTP.' }),
+    tftpRoot: Type.Optional(Type.String({ minLength: 1, description: 'Optional extra directory served over TFTP; its files take precedence over `ipxeDir` (e.g. a custom iPXE build).' })),
+    tftpLimits: Type.Object({
+      maxTransfers: Type.Integer({ minimum: 1, maximum: 10000, default: 256, description: 'Concurrent TFTP transfers overall; requests beyond get TFTP error 0 "Server busy".' }),
+      maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'Concurrent TFTP transfers per client address.' }),
+      maxBlksize: Type.Integer({ minimum: 512, maximum: 65464, default: 1468, description: 'Largest `blksize` granted (RFC 2348). 1468 fits a 1500-byte MTU without fragmentation.' }),
+      maxWindowsize: Type.Integer({ minimum: 1, maximum: 65535, default: 64, description: 'Largest `windowsize` granted (RFC 7440); 1 disables windowing.' }),
+      deadline: Duration('A TFTP transfer is abandoned when no new block was acknowledged for this long.', '30s')
+    }, { additionalProperties: false, default: {}, description: 'TFTP limits.' }),
+    imagesDir: Type.String({ default: './images', minLength: 1, description: 'Directory with netboot image definitions (`<name>/image.yaml`).' }),
+    files: Type.Object({
+      bios: Type.String({ default: 'undionly.kpxe', minLength: 1, description: 'iPXE for BIOS PXE ROMs (client architecture 0), fetched over TFTP.' }),
+      efiX64: Type.String({ default: 'ipxe.efi', minLength: 1, description: 'iPXE for x86-64 UEFI (architectures 6, 7, 9): `ipxe.efi` (iPXE\'s drivers) or `snponly.efi` (the firmware\'s network driver).' }),
+      efiArm64: Type.String({ default: 'ipxe-arm64.efi', minLength: 1, description: 'iPXE for arm64 UEFI (architecture 11).' })
+    }, { additionalProperties: false, default: {}, description: 'iPXE binaries handed to PXE firmware, by architecture.' }),
+    ipxeScriptUrl: Type.String({ default: 'http://{address}:{httpPort}/boot/ipxe?mac={mac}', minLength: 1, description: 'URL handed to clients already running iPXE: their per-machine script. Placeholders: `{address}` (the LAN\'s address), `{httpPort}` (of `boot.http`), `{mac}`, `{arch}`.' }),
+    httpBootUrl: Type.String({ default: 'http://{address}:{httpPort}/ipxe/{file}', minLength: 1, description: 'URL handed to UEFI HTTP-boot clients (architectures 15, 16, 19): the iPXE binary over HTTP. Placeholders: `{address}`, `{httpPort}`, `{file}`.' })
   }, { additionalProperties: false, default: {}, description: 'Netboot services.' }),
+  dhcp: Type.Object({
+    enabled: Type.Boolean({ default: true, description: 'Serve DHCP on the configured LANs. `false` keeps the inventory and boot services without answering DHCP (e.g. while another DHCP server still runs).' }),
+    offerHold: Duration('How long an offered address stays held for the client that was offered it.', '30s'),
+    declineQuarantine: Duration('How long an address a client declined (found in use, RFC 2131 DHCPDECLINE) is kept out of the pool.', '10m'),
+    ratePerMac: Type.Integer({ minimum: 1, maximum: 10000, default: 20, description: 'Packets per second accepted from one MAC (bursts of twice that); more are dropped and counted.' })
+  }, { additionalProperties: false, default: {}, description: 'DHCP server behaviour (all LANs).' }),
   lans: Type.Array(LanSchema, { default: [], description: 'The private LANs rackboot serves DHCP on. None by default: no DHCP until a LAN is configured.' })
 }, { additionalProperties: false, $id: 'https://rackboot.dev/schema/config.json', title: 'rackboot configuration' })
 

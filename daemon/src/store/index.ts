@@ -6,7 +6,7 @@ import { LeaseStore } from './leases.js'
 import { MachineStore } from './machines.js'
 import { TokenStore } from './tokens.js'
 
-export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number }
+export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number; sync?: 'normal' | 'full' }
 
 export class Store {
   readonly db: Db
@@ -18,7 +18,7 @@ export class Store {
 
   constructor (opts: StoreOptions) {
     this.now = opts.now ?? Date.now
-    this.db = openDb(opts.dataDir)
+    this.db = openDb(opts.dataDir, opts.sync)
     this.events = new EventLog(this.db, this.now)
     this.machines = new MachineStore(this.db, this.events, opts.lans, this.now)
     this.tokens = new TokenStore(this.db, this.now)

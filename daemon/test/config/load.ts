@@ -49,12 +49,12 @@ t.test('YAML syntax errors name the line', async t => {
 
 t.test('unknown keys are caught with a suggestion', async t => {
   t.same(problems('api:\n  lisen: 127.0.0.1:1\n'), ['rb.yaml:2: api.lisen: unknown key (did you mean "listen"?); allowed: listen, bodyLimit'])
-  t.same(problems(`lans:${lan('\n    leaseTme: 1h')}\n`), ['rb.yaml:6: lans[0].leaseTme: unknown key (did you mean "leaseTime"?); allowed: name, interface, relay, subnet, address, gateway, dns, domain, domainSearch, ntp, mtu, pool, reserved, leaseTime, unknownMachines'])
+  t.same(problems(`lans:${lan('\n    leaseTme: 1h')}\n`), ['rb.yaml:6: lans[0].leaseTme: unknown key (did you mean "leaseTime"?); allowed: name, interface, relay, subnet, address, gateway, dns, domain, domainSearch, ntp, mtu, pool, reserved, routes, options, leaseTime, unknownMachines'])
 })
 
 t.test('wrong types and formats name the key and the value', async t => {
   t.same(problems('api: { listen: 9080 }\n'), ['rb.yaml:1: api.listen: must be a string, not number 9080'])
-  t.same(problems(`lans:${lan('\n    unknownMachines: allow')}\n`), ['rb.yaml:6: lans[0].unknownMachines: must be one of "ignore", "discover", not "allow"'])
+  t.same(problems(`lans:${lan('\n    unknownMachines: allow')}\n`), ['rb.yaml:6: lans[0].unknownMachines: must be one of "ignore", "discover", "lease", not "allow"'])
   t.same(problems(`lans:${lan('', 'prov', 'br0', '10.77.0.0/33')}\n`), ['rb.yaml:4: lans[0].subnet: "10.77.0.0/33" is not a subnet in CIDR notation (e.g. 10.77.0.0/24)'])
   t.same(problems(`lans:${lan('\n    dns: [10.77.0.256]')}\n`), ['rb.yaml:6: lans[0].dns[0]: "10.77.0.256" is not an IPv4 address'])
   t.same(problems(`lans:${lan('\n    leaseTime: 1 hour')}\n`), ['rb.yaml:6: lans[0].leaseTime: "1 hour" is not a duration such as 3600, 90s, 30m, 1h or 7d'])
@@ -114,4 +114,18 @@ t.test('an empty file is the defaults', async t => {
   const loaded = parseConfig('', 'empty.yaml')
   t.equal(loaded.config.api.listen, '127.0.0.1:9080')
   t.same(loaded.config.lans, [])
+})
+
+t.test('DHCP options, routes and boot URL templates are checked', async t => {
+  t.same(problems(`lans:${lan('\n    options:\n      - { code: 252, text: a, hex: "0a" }\n      - { code: 6, ipv4: [10.77.0.9] }\n      - { code: 250 }')}\n`), [
+    'rb.yaml:7: lans[0].options[0]: give exactly one of text, hex, ipv4, u8, u16, u32 (found text, hex)',
+    'rb.yaml:8: lans[0].options[1].code: option 6 is set by rackboot itself (use the LAN\'s own keys: gateway, dns, domain, domainSearch, ntp, mtu, routes, leaseTime)',
+    'rb.yaml:9: lans[0].options[2]: give exactly one of text, hex, ipv4, u8, u16, u32 (found none)'
+  ])
+  t.same(problems(`lans:${lan('\n    routes: [{ destination: 10.99.0.0/16, gateway: 10.1.0.1 }]')}\n`),
+    ['rb.yaml:6: lans[0].routes[0].gateway: 10.1.0.1 is not a host address in the subnet 10.77.0.0/24'])
+  t.same(problems('boot: { ipxeScriptUrl: "http://{address}/boot?m={macaddr}" }\n'),
+    ['rb.yaml:1: boot.ipxeScriptUrl: unknown placeholder {macaddr}; allowed: {address}, {httpPort}, {mac}, {arch}'])
+  t.same(problems(`lans:${lan('\n    unknownMachines: lease')}\n`), [], 'lease is a policy')
+  t.same(problems('dhcp: { offerHold: 2d }\n'), ['rb.yaml:1: dhcp.offerHold: 2d is too long (at most 1d)'])
 })

@@ -1,0 +1,411 @@
+// The DHCP service: one interface-bound socket per directly attached LAN, one unbound
+// socket for relayed LANs, and a batch loop: packets that arrive together are decided
+// together, their lease writes committed in one transaction, and only then are the
+// replies sent (group commit: no ACK leaves before its lease is durable).
+import type dgram from 'node:dgram'
+import type { Logger } from 'pino'
+import { Counter } from 'prom-client'
+import { createBoundSocket, boundInterface, interfaceIndex } from '@rackboot/netbind'
+import { decode, encode, maxReplySize, replyDestination, messageTypeName, messageType, clientHardwareAddress, type DhcpPacket } from '@rackboot/dhcp'
+import { isDecodeError, isEncodeError, formatIPv4, tryParseIPv4 } from '@rackboot/wire'
+import { createSocket } from 'node:dgram'
+import type { Store } from '../store/index.js'
+import type { Metrics } from '../metrics.js'
+import type { LoadedConfig } from '../config/load.js'
+import { parseDuration, type Lan } from '../config/lan.js'
+import { AddressBook } from './address-book.js'
+import { decide, type Decision, type Lookup, type MachineView } from './decide.js'
+import { lanContext, type LanContext } from './lan-context.js'
+import { DhcpLeaseStore } from './lease-store.js'
+import type { EventInput } from '../store/events.js'
+
+export const DHCP_SERVER_PORT = 67
+
+interface LanState {
+  ctx: LanContext
+  book: AddressBook
+  socket: dgram.Socket | null
+  ifindex: number | null
+  openError: string | null
+}
+
+interface Item { buf: Buffer; from: string; lan: string | null; socket: dgram.Socket }
+interface Outgoing { socket: dgram.Socket; buf: Buffer; address: string; port: number; lan: string; type: string }
+
+export interface DhcpServiceOptions {
+  store: Store
+  log: Logger
+  metrics: Metrics
+  now?: () => number
+  /** UDP port to serve on (67). Tests and benchmarks in namespaces use the real one too. */
+  port?: number
+}
+
+const MAX_QUEUE = 20_000
+const WATCH_MS = 2_000
+const SWEEP_MS = 10_000
+const SUMMARY_MS = 60_000
+const EVENT_REPEAT_MS = 60_000
+/** Events that a misbehaving or miscabled client could otherwise repeat many times a second. */
+const RATE_LIMITED_EVENTS = new Set(['dhcp.wrong-lan', 'dhcp.pool-exhausted', 'dhcp.nak'])
+
+/** A boot storm arrives as a burst: a larger receive buffer (capped by net.core.rmem_max) absorbs it. */
+function tuneSocket (socket: dgram.Socket): void {
+  try { socket.setRecvBufferSize(4 << 20) } catch { /* best effort */ }
+  try { socket.setSendBufferSize(1 << 20) } catch { /* best effort */ }
+}
+
+export class DhcpService {
+  private readonly lans = new Map<string, LanState>()
+  private relaySocket: dgram.Socket | null = null
+  private queue: Item[] = []
+  private flushing = false
+  private readonly leases: DhcpLeaseStore
+  private readonly log: Logger
+  private readonly now: () => number
+  private readonly port: number
+  private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly eventSeen = new Map<string, number>()
+  private readonly dropsSince = new Map<string, number>()
+  private timers: NodeJS.Timeout[] = []
+  private closed = false
+  private offerHoldMs = 30_000
+  private quarantineMs = 600_000
+  private ratePerMac = 20
+  private readonly received: Counter<'lan' | 'type'>
+  private readonly sent: Counter<'lan' | 'type'>
+  private readonly dropped: Counter<'lan' | 'reason'>
+
+  constructor (private readonly opts: DhcpServiceOptions) {
+    this.log = opts.log
+    this.now = opts.now ?? Date.now
+    this.port = opts.port ?? DHCP_SERVER_PORT
+    this.leases = new DhcpLeaseStore(opts.store)
+    this.leases.onDiscovered = (lan, mac, hostname) => this.log.info({ lan, mac, hostname }, 'machine.discovered')
+    const registers = [opts.metrics.registry]
+    this.received = new Counter({ name: 'rackboot_dhcp_received_total', help: 'DHCP packets received, by LAN and message type.', labelNames: ['lan', 'type'], registers })
+    this.sent = new Counter({ name: 'rackboot_dhcp_sent_total', help: 'DHCP replies sent, by LAN and message type.', labelNames: ['lan', 'type'], registers })
+    this.dropped = new Counter({ name: 'rackboot_dhcp_dropped_total', help: 'DHCP packets dropped (no reply), by LAN and reason.', labelNames: ['lan', 'reason'], registers })
+    opts.metrics.gauge('rackboot_dhcp_pool_held', 'Pool addresses held (leases and pending offers) per LAN.', ['lan'], g => {
+      const now = this.now()
+      for (const s of this.lans.values()) if (s.ctx.lan.pool !== null) g.set({ lan: s.ctx.lan.name }, s.book.poolUsed(now))
+    })
+  }
+
+  /** Opens sockets for `loaded`'s LANs; LANs whose interface is missing are retried. */
+  async start (loaded: LoadedConfig): Promise<void> {
+    await this.apply(loaded)
+    this.timers = [
+      setInterval(() => { void this.watchInterfaces() }, WATCH_MS),
+      setInterval(() => this.sweep(), SWEEP_MS),
+      setInterval(() => this.summary(), SUMMARY_MS)
+    ]
+    for (const t of this.timers) t.unref()
+  }
+
+  /** Applies a (re)loaded config: LANs added, removed or changed; leases are kept. */
+  async apply (loaded: LoadedConfig): Promise<void> {
+    const cfg = loaded.config
+    this.offerHoldMs = (parseDuration(cfg.dhcp.offerHold) ?? 30) * 1000
+    this.quarantineMs = (parseDuration(cfg.dhcp.declineQuarantine) ?? 600) * 1000
+    this.ratePerMac = cfg.dhcp.ratePerMac
+    const wanted = cfg.dhcp.enabled ? loaded.lans : new Map<string, Lan>()
+    for (const [name, s] of this.lans) {
+      if (!wanted.has(name)) {
+        this.closeSocket(s)
+        this.lans.delete(name)
+        this.log.info({ lan: name }, 'LAN removed: DHCP stopped on it (its leases stay recorded)')
+      }
+    }
+    for (const [name, lan] of wanted) {
+      const ctx = lanContext(lan, cfg)
+      const s = this.lans.get(name)
+      if (s === undefined) {
+        const book = new AddressBook(lan)
+        for (const rec of this.leases.load(name)) book.put(rec)
+        this.lans.set(name, { ctx, book, socket: null, ifindex: null, openError: null })
+      } else {
+        const ifaceChanged = s.ctx.lan.config.interface !== lan.config.interface
+        s.ctx = ctx
+        s.book.retarget(lan)
+        if (ifaceChanged) this.closeSocket(s)
+      }
+    }
+    await this.watchInterfaces()
+    const needRelay = [...this.lans.values()].some(s => s.ctx.lan.config.relay === true)
+    if (needRelay && this.relaySocket === null) await this.openRelaySocket()
+    if (!needRelay && this.relaySocket !== null) { this.relaySocket.close(); this.relaySocket = null }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    for (const s of this.lans.values()) this.closeSocket(s)
+    this.relaySocket?.close()
+    this.relaySocket = null
+  }
+
+  /** Opens missing sockets and reopens those whose interface was deleted and recreated. */
+  private async watchInterfaces (): Promise<void> {
+    for (const [name, s] of this.lans) {
+      const iface = s.ctx.lan.config.interface
+      if (iface === undefined || this.closed) continue
+      const index = interfaceIndex(iface)
+      if (s.socket !== null && index === s.ifindex) continue
+      if (s.socket !== null) {
+        this.log.warn({ lan: name, iface, was: s.ifindex, now: index }, index === null ? 'interface went away: DHCP socket closed' : 'interface was recreated: reopening the DHCP socket')
+        this.closeSocket(s)
+      }
+      if (index === null) {
+        const msg = `interface ${iface} does not exist (yet)`
+        if (s.openError !== msg) this.log.warn({ lan: name, iface }, `${msg}: DHCP on LAN ${name} waits for it`)
+        s.openError = msg
+        continue
+      }
+      try {
+        const socket = await createBoundSocket({ interface: iface, port: this.port })
+        if (this.closed || this.lans.get(name) !== s) { socket.close(); continue }
+        tuneSocket(socket)
+        s.socket = socket
+        s.ifindex = boundInterface(socket)?.index ?? index
+        s.openError = null
+        socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: name, socket }))
+        socket.on('error', err => this.log.error({ lan: name, iface, err }, 'DHCP socket error'))
+        this.log.info({ lan: name, iface, port: this.port }, 'DHCP serving')
+      } catch (err) {
+        const msg = (err as Error).message
+        if (s.openError !== msg) this.log.error({ lan: name, iface, err: { code: (err as { code?: string }).code, message: msg } }, 'cannot open the DHCP socket; retrying')
+        s.openError = msg
+      }
+    }
+  }
+
+  private async openRelaySocket (): Promise<void> {
+    const socket = createSocket({ type: 'udp4', reuseAddr: true })
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject)
+      socket.bind({ port: this.port, address: '0.0.0.0' }, () => { socket.off('error', reject); resolve() })
+    })
+    tuneSocket(socket)
+    socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: null, socket }))
+    socket.on('error', err => this.log.error({ err }, 'DHCP relay socket error'))
+    this.relaySocket = socket
+    this.log.info({ port: this.port }, 'DHCP serving relayed LANs (requests with giaddr)')
+  }
+
+  private closeSocket (s: LanState): void {
+    s.socket?.close()
+    s.socket = null
+    s.ifindex = null
+  }
+
+  private enqueue (item: Item): void {
+    if (this.queue.length >= MAX_QUEUE) { this.countDrop(item.lan ?? 'relay', 'overload'); return }
+    this.queue.push(item)
+    if (!this.flushing) {
+      this.flushing = true
+      setImmediate(() => this.flush())
+    }
+  }
+
+  /** Decides a batch in one transaction, then sends its replies. */
+  private flush (): void {
+    const batch = this.queue
+    this.queue = []
+    this.flushing = false
+    if (this.closed) return
+    const now = this.now()
+    const out: Outgoing[] = []
+    try {
+      this.opts.store.write(() => {
+        for (const item of batch) {
+          const o = this.handle(item, now)
+          if (o !== null) out.push(o)
+        }
+      })
+    } catch (err) {
+      this.log.error({ err, packets: batch.length }, 'DHCP batch failed to commit: no replies sent; reloading lease state')
+      for (const [name, s] of this.lans) {
+        s.book = new AddressBook(s.ctx.lan)
+        for (const rec of this.leases.load(name)) s.book.put(rec)
+      }
+      return
+    }
+    for (const o of out) {
+      o.socket.send(o.buf, o.port, o.address, err => {
+        if (err !== null && err !== undefined) { this.countDrop(o.lan, 'send-failed'); this.log.debug({ lan: o.lan, ip: o.address, err: err.message }, 'send failed') } else this.sent.inc({ lan: o.lan, type: o.type })
+      })
+    }
+  }
+
+  private lanFor (req: DhcpPacket, item: Item): LanState | null {
+    if (req.giaddr !== '0.0.0.0') {
+      const gi = tryParseIPv4(req.giaddr)
+      for (const s of this.lans.values()) {
+        const l = s.ctx.lan
+        if (l.config.relay === true && gi !== null && gi >= l.subnet.first && gi <= l.subnet.last) return s
+      }
+      return null
+    }
+    return item.lan === null ? null : this.lans.get(item.lan) ?? null
+  }
+
+  private allow (mac: string, now: number): boolean {
+    const b = this.buckets.get(mac) ?? { tokens: this.ratePerMac * 2, at: now }
+    b.tokens = Math.min(this.ratePerMac * 2, b.tokens + (now - b.at) * this.ratePerMac / 1000)
+    b.at = now
+    this.buckets.set(mac, b)
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return true
+  }
+
+  private handle (item: Item, now: number): Outgoing | null {
+    let req: DhcpPacket
+    try {
+      req = decode(item.buf)
+    } catch (err) {
+      if (!isDecodeError(err)) throw err
+      this.countDrop(item.lan ?? 'relay', 'malformed-packet')
+      this.log.debug({ lan: item.lan, from: item.from, reason: err.code, field: err.field, offset: err.offset }, 'drop')
+      return null
+    }
+    const s = this.lanFor(req, item)
+    if (s === null) {
+      // The relay socket also hears the directly attached LANs' broadcasts: those are not its.
+      if (item.lan === null && req.giaddr === '0.0.0.0') return null
+      this.countDrop(item.lan ?? 'relay', req.giaddr === '0.0.0.0' ? 'no-lan' : 'unknown-relay')
+      this.log.debug({ from: item.from, giaddr: req.giaddr, reason: 'unknown-relay' }, 'drop')
+      return null
+    }
+    const lan = s.ctx.lan.name
+    const mt = messageType(req)
+    this.received.inc({ lan, type: mt === undefined ? 'bootp' : messageTypeName(mt).toLowerCase() })
+    const mac = req.hlen === 6 ? clientHardwareAddress(req) : ''
+    if (!this.allow(mac, now)) {
+      this.countDrop(lan, 'rate-limited')
+      return null
+    }
+    const decision = decide(req, { lan: s.ctx, now, lookup: this.lookup(s, now), offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
+    return this.carryOut(decision, req, s, item, now)
+  }
+
+  private carryOut (d: Decision, req: DhcpPacket, s: LanState, item: Item, now: number): Outgoing | null {
+    const lan = s.ctx.lan.name
+    const mac = clientHardwareAddress(req)
+    switch (d.kind) {
+      case 'drop':
+        this.countDrop(lan, d.reason)
+        if (d.reason === 'other-server') s.book.unoffer(mac)
+        this.log.debug({ lan, mac, xid: req.xid, reason: d.reason, detail: d.detail }, 'drop')
+        this.events(d.events, now)
+        return null
+      case 'update': {
+        const rec = this.leases.apply(lan, d.lease, now)
+        if (rec !== null) s.book.put(rec)
+        this.events(d.events, now)
+        return null
+      }
+      case 'reply': {
+        if (d.lease !== null) {
+          if (d.lease.op === 'offer') {
+            const ip = tryParseIPv4(d.lease.ip)
+            if (ip !== null) s.book.offer(ip, mac, d.lease.expiresAt)
+          } else {
+            const rec = this.leases.apply(lan, d.lease, now)
+            if (rec !== null) s.book.put(rec)
+          }
+        }
+        if (d.observe !== null) this.leases.observe(d.observe, now)
+        this.events(d.events, now)
+        let buf: Buffer
+        try {
+          buf = Buffer.from(encode(d.packet, { maxSize: maxReplySize(req) }))
+        } catch (err) {
+          if (!isEncodeError(err)) throw err
+          this.countDrop(lan, 'reply-too-large')
+          this.log.warn({ lan, mac, xid: req.xid, err: { code: err.code, message: err.message } }, 'reply does not fit the client\'s maximum message size')
+          return null
+        }
+        const to = replyDestination(req, d.packet)
+        this.log.debug({ lan, mac, xid: req.xid, msgType: d.type, ip: d.packet.yiaddr, to: to.address, rule: to.rule }, 'reply')
+        return { socket: item.socket, buf, address: to.address, port: to.port, lan, type: d.type }
+      }
+    }
+  }
+
+  private lookup (s: LanState, now: number): Lookup {
+    const lanName = s.ctx.lan.name
+    const reserved = (ip: number) => this.leases.isReserved(lanName, ip)
+    const book = s.book
+    return {
+      machine: (mac) => this.leases.machineByMac(mac) as MachineView | null,
+      lease: (mac) => {
+        const r = book.leaseOf(mac)
+        return r === undefined ? null : { ip: formatIPv4(r.ip), state: r.state, expiresAt: r.expiresAt }
+      },
+      offered: (mac) => { const ip = book.offerOf(mac, now); return ip === null ? null : formatIPv4(ip) },
+      holder: (ip) => { const n = tryParseIPv4(ip); return n === null ? null : book.holder(n, now) },
+      freeFor: (ip, mac) => { const n = tryParseIPv4(ip); return n !== null && book.freeFor(n, mac, now, reserved) },
+      allocate: (mac, preferred) => {
+        const ip = book.allocate(mac, now, preferred.map(p => p == null ? null : tryParseIPv4(p)), reserved)
+        return ip === null ? null : formatIPv4(ip)
+      },
+      hasPool: () => s.ctx.lan.pool !== null
+    }
+  }
+
+  /** Appends events (inside the batch transaction), holding back repeats of noisy ones. */
+  private events (list: EventInput[], now: number): void {
+    for (const e of list) {
+      if (RATE_LIMITED_EVENTS.has(e.type)) {
+        const key = `${e.type}|${e.lan ?? ''}|${e.mac ?? ''}`
+        const last = this.eventSeen.get(key)
+        if (last !== undefined && now - last < EVENT_REPEAT_MS) continue
+        this.eventSeen.set(key, now)
+      }
+      this.opts.store.events.append(e)
+      const fields = { lan: e.lan, mac: e.mac, ...e.detail }
+      if (e.type === 'dhcp.wrong-lan' || e.type === 'dhcp.pool-exhausted') this.log.warn(fields, e.type)
+      else if (e.type === 'dhcp.offer' || e.type === 'dhcp.ack' || e.type === 'dhcp.nak') this.log.debug(fields, e.type)
+      else this.log.info(fields, e.type)
+    }
+  }
+
+  private countDrop (lan: string, reason: string): void {
+    this.dropped.inc({ lan, reason })
+    const key = `${lan}/${reason}`
+    this.dropsSince.set(key, (this.dropsSince.get(key) ?? 0) + 1)
+  }
+
+  /** Lease expiry: bound leases whose time is up become `expired` (and free). */
+  private sweep (): void {
+    const now = this.now()
+    try {
+      this.opts.store.write(() => {
+        for (const [name, s] of this.lans) {
+          for (const rec of s.book.expired(now)) {
+            if (this.leases.expire(name, rec, now)) {
+              this.opts.store.events.append({ actor: 'dhcp', type: 'lease.expired', machineId: rec.machineId, lan: name, mac: rec.mac, detail: { ip: formatIPv4(rec.ip) } })
+              this.log.info({ lan: name, mac: rec.mac, ip: formatIPv4(rec.ip) }, 'lease.expired')
+            }
+            rec.state = 'expired'
+          }
+          s.book.pruneOffers(now)
+        }
+      })
+    } catch (err) {
+      this.log.error({ err }, 'lease expiry sweep failed')
+    }
+    for (const [mac, b] of this.buckets) if (now - b.at > 60_000) this.buckets.delete(mac)
+    for (const [k, at] of this.eventSeen) if (now - at > EVENT_REPEAT_MS) this.eventSeen.delete(k)
+  }
+
+  /** Periodic count of drops at info, so a flood shows in the log without a line per packet. */
+  private summary (): void {
+    if (this.dropsSince.size === 0) return
+    this.log.info({ drops: Object.fromEntries(this.dropsSince) }, `DHCP drops in the last ${SUMMARY_MS / 1000} s`)
+    this.dropsSince.clear()
+  }
+}
