@@ -31,7 +31,7 @@ async function main (): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-bench-api-'))
   const port = await freePort()
   const config = join(dir, 'rackboot.yaml')
-  writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: warn, format: json }\napi: { listen: 127.0.0.1:${port} }\ndhcp: { enabled: false }\nlans:\n  - name: prov\n    interface: bench0\n    subnet: 10.80.0.0/16\n    address: 10.80.0.1\n`)
+  writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: warn, format: json }\napi: { listen: 127.0.0.1:${port} }\nboot: { http: "127.0.0.1:0", tftp: "127.0.0.1:0" }\ndhcp: { enabled: false }\nlans:\n  - name: prov\n    interface: bench0\n    subnet: 10.80.0.0/16\n    address: 10.80.0.1\n`)
   const token = execFileSync(process.execPath, [MAIN, 'token', 'create', '--name', 'bench', '--config', config], { encoding: 'utf8' }).trim()
   const [cmd, args] = pinned(0, process.execPath, [MAIN, 'serve', '--config', config])
   const daemon = child(cmd, args)

@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js'
 import { buildApi, type Api } from './api/app.js'
 import { TftpService } from './tftp/service.js' // tftp (issue 4)
 import { DhcpService } from './dhcp/service.js'
+import { BootService } from './boot/service.js'
 
 export interface Daemon {
   readonly store: Store
@@ -41,16 +42,20 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   const tftp = new TftpService({ boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs })
   // --- end tftp ---
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics })
+  const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics })
   let api: Api | undefined
   try {
     warnOrphans(store, current, log)
-    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, bodyLimit: current.config.api.bodyLimit })
+    await boot.loadImages(current.config.boot.imagesDir)
+    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory })
     const { host, port } = splitHostPort(current.config.api.listen)
     await api.listen({ host, port })
     await tftp.start() // tftp (issue 4)
+    await boot.start(current.lans.size > 0)
     await dhcp.start(current)
   } catch (err) {
     await dhcp.close().catch(() => {})
+    await boot.close().catch(() => {})
     await tftp.close().catch(() => {}) // tftp (issue 4)
     await api?.close().catch(() => {})
     store.close()
@@ -82,6 +87,12 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       if (JSON.stringify(a.boot) !== JSON.stringify(b.boot)) applied.push('boot')
       if (JSON.stringify(a.dhcp) !== JSON.stringify(b.dhcp)) applied.push('dhcp')
       await dhcp.apply(next)
+      if (JSON.stringify(a.boot) !== JSON.stringify(b.boot) || JSON.stringify(a.lans) !== JSON.stringify(b.lans)) {
+        await boot.loadImages(b.boot.imagesDir)
+        if (a.boot.http !== b.boot.http || (a.lans.length > 0) !== (b.lans.length > 0)) {
+          try { await boot.restart(b.lans.length > 0, b.boot.http) } catch (err) { log.error({ svc: 'boot', err }, 'boot HTTP server cannot move; it keeps its old address'); needsRestart.push('boot.http') }
+        }
+      }
       // --- tftp (issue 4): a changed address, root or limit gets a new listener; transfers in flight finish on the old one ---
       try {
         applied.push(...await tftp.reload(b.boot, next.lans.size > 0))
@@ -103,7 +114,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         try {
           await dhcp.close()
           // tftp (issue 4): stop accepting and drain (up to drainMs) alongside the API
-          await Promise.all([theApi.close(), tftp.close()])
+          await Promise.all([theApi.close(), tftp.close(), boot.close()])
         } finally {
           clearTimeout(timer)
           store.close()

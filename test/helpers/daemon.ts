@@ -55,7 +55,7 @@ export interface Running {
  * ephemeral ports (never the real 0.0.0.0:69) and no DHCP at all (tests that serve DHCP run
  * the daemon inside a namespace they made: test/helpers/dhcp-lab.ts).
  */
-export const BOOT_LOOPBACK = 'boot: { tftp: "127.0.0.1:0" }\ndhcp: { enabled: false }\n'
+export const BOOT_LOOPBACK = 'boot: { tftp: "127.0.0.1:0", http: "127.0.0.1:0" }\ndhcp: { enabled: false }\n'
 
 /** Writes a config into `dir` and returns its path. */
 export function writeConfig (dir: string, port: number, lansYaml = '', name = 'rackboot.yaml'): string {

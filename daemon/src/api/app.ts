@@ -16,6 +16,8 @@ import { leaseRoutes } from './routes/leases.js'
 import { eventRoutes } from './routes/events.js'
 import { systemRoutes } from './routes/system.js'
 import { VERSION } from '../version.js'
+import { imageRoutes } from './routes/images.js'
+import type { Image } from '../boot/images.js'
 
 export interface ApiDeps {
   store: Store
@@ -23,6 +25,8 @@ export interface ApiDeps {
   log: Logger
   metrics: Metrics
   bodyLimit?: number
+  images?: () => ReadonlyMap<string, Image>
+  imagesDir?: () => string
 }
 
 export type Api = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>
@@ -127,6 +131,7 @@ export async function buildApi (deps: ApiDeps): Promise<Api> {
     await api.register(lanRoutes, { deps })
     await api.register(leaseRoutes, { deps })
     await api.register(eventRoutes, { deps })
+    await api.register(imageRoutes, { deps })
   }, { prefix: '/api/v1' })
 
   return app

@@ -27,6 +27,10 @@ API client (--api URL or RACKBOOT_API, default http://127.0.0.1:9080; --token or
   machines set ID|MAC|HOSTNAME [same options as add; --netboot / --no-netboot] [--json]
   machines rm ID|MAC|HOSTNAME
   machines import FILE [--format csv|json]   all or nothing
+  machines timeline ID|MAC|HOSTNAME [--limit N] [--json]   the last boot attempts, step by step
+  machines reprovision|deprovision ID|MAC|HOSTNAME          netboot once more | boot from disk
+  images list|show NAME [--json]         images the daemon serves, and why one is not servable
+  images check [--config FILE]           verify every image (files, SHA-256, templates); exit 1 on a problem
   lans [--json]
   leases [--lan L] [--mac M] [--state S] [--json]
   events [--machine ID] [--lan L] [--type T] [--limit N] [--follow] [--json]
@@ -133,6 +137,12 @@ function machineDetail (m: Machine): string {
   ].map(([k, v]) => `${String(k).padEnd(11)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
 }
 
+function stepDetail (e: RbEvent): string {
+  const d = e.detail
+  const pick = ['kind', 'client', 'arch', 'ip', 'bootFile', 'file', 'image', 'bytes', 'from', 'to', 'outcome'].filter(k => d[k] !== undefined && d[k] !== null)
+  return pick.map(k => `${k}=${String(d[k])}`).join(' ')
+}
+
 function eventLine (e: RbEvent): string {
   const detail = Object.entries(e.detail).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ')
   return `${e.ts}  #${e.id}  ${e.type.padEnd(18)} ${e.actor.padEnd(14)} ${e.machineId === null ? '' : `machine=${e.machineId} `}${e.lan === null ? '' : `lan=${e.lan} `}${e.mac === null ? '' : `mac=${e.mac} `}${detail}`.trimEnd()
@@ -195,6 +205,7 @@ export async function run (argv: string[], io: Io): Promise<number> {
         return 0
       }
       case 'events': return await eventsCommand(argv.slice(1), io)
+      case 'images': return await imagesCommand(sub, rest, io)
       default:
         throw new UsageError(`unknown command ${JSON.stringify(cmd)}`)
     }
@@ -297,7 +308,23 @@ async function machinesCommand (sub: string | undefined, args: string[], io: Io)
       io.out(json ? JSON.stringify(res, null, 2) : `imported ${res.created} machines`)
       return 0
     }
-    default: throw new UsageError(`machines: expected list, show, add, set, rm or import, not ${JSON.stringify(sub ?? '')}`)
+    case 'timeline': {
+      const id = await resolveMachine(api, positionals[0])
+      const res = await api.request<{ attempts: Array<{ startedAt: string; endedAt: string; outcome: string; steps: RbEvent[] }> }>('GET', `/api/v1/machines/${id}/timeline?limit=${values.limit ?? '5'}`)
+      if (json) { io.out(JSON.stringify(res, null, 2)); return 0 }
+      if (res.attempts.length === 0) { io.out(`machine ${id} has no boot attempts yet`); return 0 }
+      for (const a of res.attempts) {
+        io.out(`boot attempt ${a.startedAt} → ${a.endedAt}: ${a.outcome}`)
+        for (const e of a.steps) io.out(`  ${e.ts.slice(11, 23)}  ${e.type.padEnd(16)} ${stepDetail(e)}`)
+      }
+      return 0
+    }
+    case 'reprovision': case 'deprovision': {
+      const id = await resolveMachine(api, positionals[0])
+      print(await api.request<Machine>('POST', `/api/v1/machines/${id}/${sub}`, {}))
+      return 0
+    }
+    default: throw new UsageError(`machines: expected list, show, add, set, rm, import, timeline, reprovision or deprovision, not ${JSON.stringify(sub ?? '')}`)
   }
 }
 
@@ -328,4 +355,39 @@ async function eventsCommand (args: string[], io: Io): Promise<number> {
     process.off('SIGTERM', stop)
   }
   return 0
+}
+
+interface ImageView { name: string; ok: boolean; problems: string[]; arch: string; description: string; kernel: { name: string; size: number; sha256: string } | null; initrds: Array<{ name: string; size: number; sha256: string }> }
+
+async function imagesCommand (sub: string | undefined, args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parse(args, {})
+  const show = (i: ImageView) => [
+    `${i.name}: ${i.ok ? 'ok' : 'NOT SERVABLE'} (${i.arch})${i.description === '' ? '' : ` — ${i.description}`}`,
+    ...[i.kernel, ...i.initrds].filter(f => f !== null).map(f => `  ${f.name}  ${f.size} bytes  sha256 ${f.sha256}`),
+    ...i.problems.map(p => `  problem: ${p}`)
+  ].join('\n')
+  switch (sub) {
+    case 'check': {
+      const [{ loadConfig }, { loadImages }, { describeImage }] = await Promise.all([import('../config/load.js'), import('../boot/images.js'), import('../api/routes/images.js')])
+      const cfg = loadConfig(values.config)
+      const images = [...(await loadImages(cfg.config.boot.imagesDir)).values()].map(describeImage)
+      if (values.json === true) io.out(JSON.stringify(images, null, 2))
+      else io.out(images.length === 0 ? `no images in ${cfg.config.boot.imagesDir}` : images.map(show).join('\n'))
+      return images.every(i => i.ok) ? 0 : 1
+    }
+    case 'list': case 'ls': {
+      const res = await client(values, io.env).request<{ items: ImageView[] }>('GET', '/api/v1/images')
+      if (values.json === true) { io.out(JSON.stringify(res.items, null, 2)); return 0 }
+      io.out(table(['name', 'status', 'arch', 'kernel', 'initrds', 'problems'], res.items.map(i => [i.name, i.ok ? 'ok' : 'broken', i.arch, i.kernel?.name, i.initrds.map(f => f.name).join(','), i.problems.length])))
+      return 0
+    }
+    case 'show': {
+      const name = positionals[0]
+      if (name === undefined) throw new UsageError('images show needs an image name')
+      const i = await client(values, io.env).request<ImageView>('GET', `/api/v1/images/${encodeURIComponent(name)}`)
+      io.out(values.json === true ? JSON.stringify(i, null, 2) : show(i))
+      return 0
+    }
+    default: throw new UsageError(`images: expected list, show or check, not ${JSON.stringify(sub ?? '')}`)
+  }
 }

@@ -69,14 +69,17 @@ export const ConfigSchema = Type.Object({
       maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'Concurrent TFTP transfers per client address.' }),
       maxBlksize: Type.Integer({ minimum: 512, maximum: 65464, default: 1468, description: 'Largest `blksize` granted (RFC 2348). 1468 fits a 1500-byte MTU without fragmentation.' }),
       maxWindowsize: Type.Integer({ minimum: 1, maximum: 65535, default: 64, description: 'Largest `windowsize` granted (RFC 7440); 1 disables windowing.' }),
-      deadline: Duration('A TFTP transfer is abandoned when no new block was acknowledged for this long.', '30s')
-    }, { additionalProperties: false, default: {}, description: 'TFTP limits.' }),
+      deadline: Duration('A TFTP transfer is abandoned when no new block was acknowledged for this long.', '30s'),
+      fileCacheBytes: Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024, default: 64 * 1024 * 1024, description: 'Memory for TFTP file contents kept after their first read (files up to 1/8 of it), so a boot storm reads each iPXE binary once. 0 disables.' }),
+      busyPollUs: Type.Integer({ minimum: 0, maximum: 10000, default: 300, description: 'After sending, the TFTP service polls for the next ACK for up to this many microseconds instead of sleeping (lockstep clients, i.e. most PXE firmware, get about 1.5× the throughput). Uses CPU only while transfers run. 0 disables.' })
+    }, { additionalProperties: false, default: {}, description: 'TFTP limits and tuning.' }),
     imagesDir: Type.String({ default: './images', minLength: 1, description: 'Directory with netboot image definitions (`<name>/image.yaml`).' }),
     files: Type.Object({
       bios: Type.String({ default: 'undionly.kpxe', minLength: 1, description: 'iPXE for BIOS PXE ROMs (client architecture 0), fetched over TFTP.' }),
       efiX64: Type.String({ default: 'ipxe.efi', minLength: 1, description: 'iPXE for x86-64 UEFI (architectures 6, 7, 9): `ipxe.efi` (iPXE\'s drivers) or `snponly.efi` (the firmware\'s network driver).' }),
       efiArm64: Type.String({ default: 'ipxe-arm64.efi', minLength: 1, description: 'iPXE for arm64 UEFI (architecture 11).' })
     }, { additionalProperties: false, default: {}, description: 'iPXE binaries handed to PXE firmware, by architecture.' }),
+    tokenTtl: Duration('How long a one-time boot token (in phone_home_url and metadata_url) stays valid after its script was served.', '2h'),
     ipxeScriptUrl: Type.String({ default: 'http://{address}:{httpPort}/boot/ipxe?mac={mac}', minLength: 1, description: 'URL handed to clients already running iPXE: their per-machine script. Placeholders: `{address}` (the LAN\'s address), `{httpPort}` (of `boot.http`), `{mac}`, `{arch}`.' }),
     httpBootUrl: Type.String({ default: 'http://{address}:{httpPort}/ipxe/{file}', minLength: 1, description: 'URL handed to UEFI HTTP-boot clients (architectures 15, 16, 19): the iPXE binary over HTTP. Placeholders: `{address}`, `{httpPort}`, `{file}`.' })
   }, { additionalProperties: false, default: {}, description: 'Netboot services.' }),

@@ -5,6 +5,7 @@ import { EventLog } from './events.js'
 import { LeaseStore } from './leases.js'
 import { MachineStore } from './machines.js'
 import { TokenStore } from './tokens.js'
+import { BootTokenStore } from './boot-tokens.js'
 
 export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number; sync?: 'normal' | 'full' }
 
@@ -14,6 +15,7 @@ export class Store {
   readonly machines: MachineStore
   readonly tokens: TokenStore
   readonly leases: LeaseStore
+  readonly bootTokens: BootTokenStore
   readonly now: () => number
 
   constructor (opts: StoreOptions) {
@@ -23,6 +25,7 @@ export class Store {
     this.machines = new MachineStore(this.db, this.events, opts.lans, this.now)
     this.tokens = new TokenStore(this.db, this.now)
     this.leases = new LeaseStore(this.db)
+    this.bootTokens = new BootTokenStore(this.db)
   }
 
   /**

@@ -5,6 +5,8 @@ import { ErrorSchema, IdParams, Limit, MachineInputSchema, MachinePatchSchema, M
 import { RackbootError } from '../../errors.js'
 import { parseLabelSelector, type LabelSelector } from '../../store/machines.js'
 import { parseImport } from '../import.js'
+import { timeline, BOOT_EVENT_TYPES } from '../../boot/timeline.js'
+import { EventSchema } from '../schemas.js'
 import type { MachinePatch } from '../../store/index.js'
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema }
@@ -70,6 +72,37 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
   }, async (req, reply) => {
     store.write(() => store.machines.delete(req.params.id, actor(req)))
     return reply.code(204).send(null)
+  })
+
+  const action = (name: 'reprovision' | 'deprovision', summary: string) => app.post(`/machines/:id/${name}`, {
+    schema: { tags: ['machines'], summary, params: IdParams, response: { 200: MachineSchema, ...errors } }
+  }, async (req) => store.write(() => {
+    const m = store.machines.get(req.params.id)
+    if (m === null) throw new RackbootError('RB_NOT_FOUND', `machine ${req.params.id} does not exist`, 'params.id')
+    if (m.state === 'discovered') throw new RackbootError('RB_STATE_TRANSITION', `machine ${m.id} is discovered: assign an image and set state ready to provision it`, 'state')
+    const updated = store.machines.update(m.id, { state: 'ready', netboot: name === 'reprovision' }, actor(req))
+    store.events.append({ actor: actor(req), type: `machine.${name}`, machineId: m.id, lan: m.lan, mac: m.macs[0] ?? null, detail: { from: m.state } })
+    return updated
+  }))
+  action('reprovision', 'Netboot once more: state ready, netboot on (the next power-on installs its image again)')
+  action('deprovision', 'Stop provisioning: state ready, netboot off (the machine boots from its disk)')
+
+  app.get('/machines/:id/timeline', {
+    schema: {
+      tags: ['machines'],
+      summary: 'The last boot attempts, each as its steps: DHCP, TFTP, script, kernel and initrd, phone-home',
+      params: IdParams,
+      querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 50, default: 5 }) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({ machineId: Type.Integer(), attempts: Type.Array(Type.Object({ startedAt: Type.String(), endedAt: Type.String(), outcome: Type.String(), steps: Type.Array(EventSchema) })) }),
+        ...errors
+      }
+    }
+  }, async (req) => {
+    const m = store.machines.get(req.params.id)
+    if (m === null) throw new RackbootError('RB_NOT_FOUND', `machine ${req.params.id} does not exist`, 'params.id')
+    const events = store.events.list({ machineId: m.id, limit: 1000, order: 'desc' }).filter(e => (BOOT_EVENT_TYPES as readonly string[]).includes(e.type)).reverse()
+    return { machineId: m.id, attempts: timeline(events, req.query.limit) }
   })
 
   // CSV arrives as text; JSON goes through Fastify's parser.

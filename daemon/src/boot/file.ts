@@ -1,0 +1,53 @@
+// Serving files to netboot clients: Content-Length always (iPXE hangs without it), single
+// byte ranges, strong ETags / If-None-Match, large reads so a kernel leaves in few chunks.
+import { createReadStream } from 'node:fs'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+export interface ServedFile { path: string; size: number; etag: string; mtimeMs: number }
+
+const CHUNK = 4 << 20
+
+/** Parses `bytes=a-b` (one range); null for none or an unsupported form (served whole), 'invalid' for unsatisfiable. */
+export function parseRange (header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
+  if (header === undefined) return null
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (m === null) return null // multiple ranges or another unit: the whole file is a valid answer (RFC 9110 §14.2)
+  const [, a, b] = m as unknown as [string, string, string]
+  if (a === '' && b === '') return 'invalid'
+  let start: number
+  let end: number
+  if (a === '') { const n = Number(b); start = Math.max(0, size - n); end = size - 1 } else { start = Number(a); end = b === '' ? size - 1 : Math.min(Number(b), size - 1) }
+  if (start > end || start >= size) return 'invalid'
+  return { start, end }
+}
+
+/** Sends `file` (or the requested range of it); returns the bytes that will be sent. */
+export function sendFile (req: FastifyRequest, reply: FastifyReply, file: ServedFile): number {
+  reply.header('accept-ranges', 'bytes')
+  reply.header('etag', file.etag)
+  reply.header('last-modified', new Date(file.mtimeMs).toUTCString())
+  reply.header('cache-control', 'no-cache')
+  reply.header('content-type', 'application/octet-stream')
+  const inm = req.headers['if-none-match']
+  if (inm !== undefined && inm.split(',').map(s => s.trim()).some(t => t === file.etag || t === `W/${file.etag}` || t === '*')) {
+    void reply.code(304).send()
+    return 0
+  }
+  let range = parseRange(req.headers.range, file.size)
+  const ifRange = req.headers['if-range']
+  if (ifRange !== undefined && ifRange !== file.etag) range = null
+  if (range === 'invalid') {
+    void reply.code(416).header('content-range', `bytes */${file.size}`).send()
+    return 0
+  }
+  const start = range?.start ?? 0
+  const end = range?.end ?? file.size - 1
+  const length = file.size === 0 ? 0 : end - start + 1
+  reply.header('content-length', String(length))
+  if (range !== null) reply.code(206).header('content-range', `bytes ${start}-${end}/${file.size}`)
+  if (length === 0) { void reply.send(); return 0 }
+  // HEAD: Fastify's automatic HEAD route drops the body and keeps our content-length.
+  if (req.method === 'HEAD') { void reply.send(createReadStream(file.path, { start, end })); return 0 }
+  void reply.send(createReadStream(file.path, { start, end, highWaterMark: CHUNK }))
+  return length
+}

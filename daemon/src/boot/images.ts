@@ -1,0 +1,151 @@
+// Netboot images: images/<name>/image.yaml, its files verified by SHA-256 when loaded.
+// A broken image is reported (API, CLI, log) and never served.
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { basename, isAbsolute, join, resolve } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import Type, { type Static } from 'typebox'
+import { Value } from 'typebox/value'
+import { unknownPlaceholders } from './template.js'
+
+const FileRef = Type.Union([
+  Type.String({ minLength: 1 }),
+  Type.Object({ file: Type.String({ minLength: 1 }), sha256: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })) }, { additionalProperties: false })
+])
+
+export const ImageManifestSchema = Type.Object({
+  description: Type.Optional(Type.String()),
+  arch: Type.Enum(['x86_64', 'arm64'], { default: 'x86_64' }),
+  kernel: FileRef,
+  initrds: Type.Array(FileRef, { default: [] }),
+  sha256sums: Type.Optional(Type.String({ minLength: 1, description: 'A sha256sum-format file listing the files\' hashes.' })),
+  cmdline: Type.String({ default: '' }),
+  cloudInit: Type.Optional(Type.Object({
+    userData: Type.Optional(Type.String({ minLength: 1 })),
+    metaData: Type.Optional(Type.String({ minLength: 1 }))
+  }, { additionalProperties: false }))
+}, { additionalProperties: false })
+
+export type ImageManifest = Static<typeof ImageManifestSchema>
+
+export interface ImageFile {
+  /** Name in URLs (/images/<image>/<name>) and iPXE's `initrd=` argument. */
+  name: string
+  path: string
+  size: number
+  sha256: string
+  /** Strong validator for HTTP: the content hash. */
+  etag: string
+  mtimeMs: number
+}
+
+export interface Image {
+  name: string
+  dir: string
+  description: string
+  arch: string
+  cmdline: string
+  kernel: ImageFile | null
+  initrds: ImageFile[]
+  userData: string | null
+  metaData: string | null
+  problems: string[]
+  ok: boolean
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/
+const hashCache = new Map<string, { size: number; mtimeMs: number; sha256: string }>()
+
+function sha256File (path: string): Promise<string> {
+  return new Promise((resolveHash, reject) => {
+    const h = createHash('sha256')
+    createReadStream(path, { highWaterMark: 1 << 20 }).on('data', d => h.update(d)).on('error', reject).on('end', () => resolveHash(h.digest('hex')))
+  })
+}
+
+function readSums (path: string): Map<string, string> {
+  const sums = new Map<string, string>()
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const m = /^([0-9a-fA-F]{64})\s+\*?(.+)$/.exec(line.trim())
+    if (m !== null) sums.set(basename(m[2] as string), (m[1] as string).toLowerCase())
+  }
+  return sums
+}
+
+/** Loads one image directory; problems are collected, never thrown. */
+export async function loadImage (dir: string): Promise<Image> {
+  const name = basename(dir)
+  const image: Image = { name, dir, description: '', arch: 'x86_64', cmdline: '', kernel: null, initrds: [], userData: null, metaData: null, problems: [], ok: false }
+  const manifestPath = join(dir, 'image.yaml')
+  if (!NAME.test(name)) image.problems.push(`image name ${JSON.stringify(name)} must be letters, digits, . _ - (at most 63)`)
+  let raw: unknown
+  try {
+    raw = parseYaml(readFileSync(manifestPath, 'utf8'))
+  } catch (err) {
+    image.problems.push(`${manifestPath}: ${(err as Error).message.split('\n')[0] ?? ''}`)
+    return image
+  }
+  const manifest = Value.Default(ImageManifestSchema, raw ?? {}) as ImageManifest
+  const errors = [...Value.Errors(ImageManifestSchema, manifest)].filter(e => e.keyword !== 'boolean' && e.keyword !== 'anyOf')
+  if (errors.length > 0) {
+    for (const e of errors) image.problems.push(`${manifestPath}: ${e.instancePath.slice(1).replace(/\//g, '.') || '(root)'}: ${e.message}`)
+    return image
+  }
+  image.description = manifest.description ?? ''
+  image.arch = manifest.arch
+  image.cmdline = manifest.cmdline
+  for (const u of unknownPlaceholders(manifest.cmdline)) image.problems.push(`${manifestPath}: cmdline: unknown placeholder {{ ${u} }}`)
+
+  const at = (p: string) => isAbsolute(p) ? p : resolve(dir, p)
+  let sums = new Map<string, string>()
+  if (manifest.sha256sums !== undefined) {
+    try { sums = readSums(at(manifest.sha256sums)) } catch (err) { image.problems.push(`${manifestPath}: sha256sums: cannot read ${at(manifest.sha256sums)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`) }
+  }
+  const file = async (ref: ImageManifest['kernel'], key: string): Promise<ImageFile | null> => {
+    const rel = typeof ref === 'string' ? ref : ref.file
+    const path = at(rel)
+    const expected = (typeof ref === 'string' ? undefined : ref.sha256?.toLowerCase()) ?? sums.get(basename(path))
+    let st
+    try { st = statSync(path) } catch (err) {
+      image.problems.push(`${key}: ${path} is missing (${(err as NodeJS.ErrnoException).code ?? ''})${rel.startsWith('build/') ? '; build the image first' : ''}`)
+      return null
+    }
+    if (!st.isFile()) { image.problems.push(`${key}: ${path} is not a regular file`); return null }
+    if (expected === undefined) { image.problems.push(`${key}: no sha256 for ${basename(path)} (give sha256: or list it in sha256sums)`); return null }
+    const cached = hashCache.get(path)
+    const actual = cached !== undefined && cached.size === st.size && cached.mtimeMs === st.mtimeMs ? cached.sha256 : await sha256File(path)
+    hashCache.set(path, { size: st.size, mtimeMs: st.mtimeMs, sha256: actual })
+    if (actual !== expected) { image.problems.push(`${key}: ${path} has sha256 ${actual}, expected ${expected}: not served`); return null }
+    return { name: basename(path), path, size: st.size, sha256: actual, etag: `"${actual}"`, mtimeMs: st.mtimeMs }
+  }
+  image.kernel = await file(manifest.kernel, 'kernel')
+  for (const [i, ref] of manifest.initrds.entries()) {
+    const f = await file(ref, `initrds[${i}]`)
+    if (f !== null) image.initrds.push(f)
+  }
+  const names = [image.kernel, ...image.initrds].filter((f): f is ImageFile => f !== null).map(f => f.name)
+  if (new Set(names).size !== names.length) image.problems.push('file names must be distinct (they name the files in URLs)')
+  for (const [key, ref] of [['userData', manifest.cloudInit?.userData], ['metaData', manifest.cloudInit?.metaData]] as const) {
+    if (ref === undefined) continue
+    try {
+      const text = readFileSync(at(ref), 'utf8')
+      for (const u of unknownPlaceholders(text)) image.problems.push(`cloudInit.${key}: unknown placeholder {{ ${u} }}`)
+      if (key === 'userData') image.userData = text; else image.metaData = text
+    } catch (err) {
+      image.problems.push(`cloudInit.${key}: cannot read ${at(ref)} (${(err as NodeJS.ErrnoException).code ?? ''})`)
+    }
+  }
+  image.ok = image.problems.length === 0
+  return image
+}
+
+/** Every image under `imagesDir` (directories holding an image.yaml). */
+export async function loadImages (imagesDir: string): Promise<Map<string, Image>> {
+  const images = new Map<string, Image>()
+  if (!existsSync(imagesDir)) return images
+  for (const entry of readdirSync(imagesDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !existsSync(join(imagesDir, entry.name, 'image.yaml'))) continue
+    images.set(entry.name, await loadImage(join(imagesDir, entry.name)))
+  }
+  return images
+}

@@ -1,0 +1,39 @@
+// iPXE scripts, rendered per machine. Pure: the server decides which one and supplies values.
+import type { Image } from './images.js'
+import { render, type TemplateValues } from './template.js'
+
+export const RETRY_SECONDS = 10
+
+const header = (comment: string) => `#!ipxe\n# rackboot: ${comment}\n`
+const retry = (bootUrl: string, mac: string) => `sleep ${RETRY_SECONDS}\nchain --replace --autofree ${bootUrl}/boot/ipxe?mac=${mac}\n`
+
+/** kernel/initrd/boot lines for `image` with the machine's rendered command line. */
+export function netbootScript (image: Image, values: TemplateValues): string {
+  if (image.kernel === null) throw new Error(`image ${image.name} has no kernel`)
+  const base = `${values.boot_url}/images/${image.name}`
+  // iPXE on EFI hands the kernel its initrds by name: `initrd=<name>` on the command line.
+  const initrdArgs = image.initrds.map(f => `initrd=${f.name}`).join(' ')
+  const cmdline = [initrdArgs, render(image.cmdline, values)].filter(s => s !== '').join(' ')
+  return header(`${values.hostname} (${values.mac}) boots ${image.name}`) +
+    `echo rackboot: ${values.hostname} boots image ${image.name}\n` +
+    `kernel ${base}/${image.kernel.name} ${cmdline}\n` +
+    image.initrds.map(f => `initrd ${base}/${f.name}\n`).join('') +
+    'boot || goto failed\n' +
+    ':failed\n' +
+    `echo rackboot: boot failed, retrying in ${RETRY_SECONDS} s\n` +
+    retry(values.boot_url, values.mac)
+}
+
+/** Boot from the local disk: leave iPXE so the firmware tries the next boot device. */
+export function diskScript (hostname: string, why: string): string {
+  return header(`${hostname}: ${why}`) + `echo rackboot: ${hostname} ${why}: booting from disk\nexit\n`
+}
+
+/** Wait at the prompt and ask again: an operator may assign an image (or fix one) meanwhile. */
+export function waitScript (bootUrl: string, mac: string, why: string): string {
+  return header(why) + `echo rackboot: ${mac}: ${why}; asking again in ${RETRY_SECONDS} s\n` + retry(bootUrl, mac)
+}
+
+export function unknownScript (mac: string): string {
+  return header(`unknown machine ${mac}`) + `echo rackboot: ${mac} is not in the inventory: booting from disk\nexit\n`
+}

@@ -1,0 +1,219 @@
+// The boot HTTP server: per-machine iPXE scripts, image files, iPXE binaries for UEFI HTTP
+// boot, cloud-init seeds and phone-home. LAN-facing and unauthenticated by design: per-machine
+// data is served only with that machine's one-time boot token. Its own Fastify instance and
+// listener, separate from the inventory API.
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { existsSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import { Counter } from 'prom-client'
+import type { Store, Machine } from '../store/index.js'
+import type { Lan } from '../config/lan.js'
+import type { Config } from '../config/schema.js'
+import type { Metrics } from '../metrics.js'
+import { parseDuration } from '../config/lan.js'
+import { normalizeMac } from '../net/ipv4.js'
+import type { Image } from './images.js'
+import { diskScript, netbootScript, unknownScript, waitScript } from './scripts.js'
+import { render, type TemplateValues } from './template.js'
+import { sendFile } from './file.js'
+
+export interface BootDeps {
+  store: Store
+  lans: () => ReadonlyMap<string, Lan>
+  config: () => Config
+  images: () => ReadonlyMap<string, Image>
+  log: Logger
+  metrics: Metrics
+}
+
+const ACTOR = 'boot'
+const NETBOOT_STATES = new Set(['ready', 'provisioning'])
+
+function httpPort (config: Config): string {
+  return config.boot.http.slice(config.boot.http.lastIndexOf(':') + 1)
+}
+
+export function bootUrlFor (lan: Lan | undefined, config: Config, host: string | undefined): string {
+  if (lan !== undefined) return `http://${lan.config.address}:${httpPort(config)}`
+  return `http://${host ?? `127.0.0.1:${httpPort(config)}`}`
+}
+
+export type BootServer = FastifyInstance<any, any, any, Logger>
+
+export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
+  const { store, log } = deps
+  const app = Fastify({
+    loggerInstance: log,
+    // The query strings carry one-time tokens: no per-request log lines with URLs.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    bodyLimit: 64 * 1024
+  })
+  const registers = [deps.metrics.registry]
+  const served = new Counter({ name: 'rackboot_boot_scripts_total', help: 'iPXE scripts served, by kind.', labelNames: ['kind'] as const, registers })
+  const files = new Counter({ name: 'rackboot_boot_file_bytes_total', help: 'Bytes of image and iPXE files sent over HTTP.', labelNames: ['kind'] as const, registers })
+  const rejected = new Counter({ name: 'rackboot_boot_token_rejected_total', help: 'Requests refused for a missing, wrong, used or expired boot token.', labelNames: ['code'] as const, registers })
+
+  /** The machine (if any) behind a client address: its bound lease. */
+  const machineAt = (ip: string): number | null => {
+    const r = store.db.prepare("SELECT machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' AND machine_id IS NOT NULL ORDER BY updated_at DESC LIMIT 1").pluck().get(ip) as number | undefined
+    return r ?? null
+  }
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    req.log.error({ err, req: { method: req.method, url: req.url.split('?')[0] } }, 'boot request failed')
+    return reply.code(err.statusCode ?? 500).send({ code: 'RB_INTERNAL', message: 'internal error; see the daemon log' })
+  })
+
+  app.get('/boot/ipxe', async (req, reply) => {
+    const q = req.query as { mac?: string }
+    const mac = normalizeMac(q.mac ?? '')
+    reply.type('text/plain; charset=utf-8')
+    if (mac === null) { served.inc({ kind: 'bad-request' }); return reply.code(400).send(`#!ipxe\necho rackboot: /boot/ipxe needs ?mac=<the NIC's MAC>\nexit\n`) }
+    const machine = store.machines.getByMac(mac)
+    const cfg = deps.config()
+    if (machine === null) { served.inc({ kind: 'unknown' }); return unknownScript(mac) }
+    const lan = deps.lans().get(machine.lan)
+    const bootUrl = bootUrlFor(lan, cfg, req.headers.host)
+    const event = (kind: string, detail: Record<string, unknown> = {}) => ({ actor: ACTOR, type: 'boot.script', machineId: machine.id, lan: machine.lan, mac, detail: { kind, ...detail } })
+
+    if (!machine.netboot || machine.state === 'provisioned') {
+      served.inc({ kind: 'disk' })
+      store.write(() => store.events.append(event('disk')))
+      return diskScript(machine.hostname, machine.netboot ? 'is provisioned' : 'has netboot off')
+    }
+    const image = machine.image === null ? undefined : deps.images().get(machine.image)
+    if (machine.state === 'discovered' || machine.image === null) {
+      served.inc({ kind: 'wait' })
+      return waitScript(bootUrl, mac, machine.image === null ? `${machine.hostname} has no image assigned` : `${machine.hostname} is discovered: mark it ready to provision`)
+    }
+    if (!NETBOOT_STATES.has(machine.state)) {
+      served.inc({ kind: 'wait' })
+      return waitScript(bootUrl, mac, `${machine.hostname} is ${machine.state}: reprovision it to netboot again`)
+    }
+    if (image === undefined || !image.ok) {
+      served.inc({ kind: 'wait' })
+      store.write(() => store.events.append(event('image-unavailable', { image: machine.image, problems: image?.problems ?? ['no such image'] })))
+      return waitScript(bootUrl, mac, `image ${machine.image} is ${image === undefined ? 'not installed' : 'broken (see rackboot images check)'}`)
+    }
+    const ttlMs = (parseDuration(cfg.boot.tokenTtl) ?? 7200) * 1000
+    const script = store.write(() => {
+      const now = store.now()
+      const token = store.bootTokens.mint(machine.id, image.name, now, ttlMs)
+      if (machine.state === 'ready') store.machines.update(machine.id, { state: 'provisioning' }, ACTOR)
+      store.events.append(event('netboot', { image: image.name }))
+      return netbootScript(image, templateValues(machine, mac, lan, bootUrl, token, image.name))
+    })
+    served.inc({ kind: 'netboot' })
+    return script
+  })
+
+  const serveImageFile = (kind: 'kernel' | 'initrd' | 'ipxe') => (req: FastifyRequest, reply: FastifyReply, file: { path: string; size: number; etag: string; mtimeMs: number; name: string }, image: string | null) => {
+    const bytes = sendFile(req, reply, file)
+    files.inc({ kind }, bytes)
+    const range = req.headers.range
+    if (req.method === 'GET' && reply.statusCode !== 304 && (range === undefined || /^bytes=0-/.test(range))) {
+      const machineId = machineAt(req.ip)
+      store.write(() => store.events.append({ actor: ACTOR, type: 'boot.file', machineId, lan: null, mac: null, detail: { kind, image, file: file.name, client: req.ip, bytes } }))
+    }
+    return reply
+  }
+
+  app.get('/images/:image/:file', async (req, reply) => {
+    const { image: name, file: fileName } = req.params as { image: string; file: string }
+    const image = deps.images().get(name)
+    if (image === undefined || !image.ok) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `image ${name} is ${image === undefined ? 'unknown' : 'not servable'}` })
+    const file = [image.kernel, ...image.initrds].find(f => f !== null && f.name === fileName)
+    if (file === undefined || file === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `image ${name} has no file ${fileName}` })
+    return serveImageFile(file === image.kernel ? 'kernel' : 'initrd')(req, reply, file, name)
+  })
+
+  // iPXE binaries for UEFI HTTP-boot clients: plain names from the TFTP roots only.
+  app.get('/ipxe/:file', async (req, reply) => {
+    const { file } = req.params as { file: string }
+    const cfg = deps.config()
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'no such file' })
+    for (const dir of [cfg.boot.tftpRoot, cfg.boot.ipxeDir]) {
+      if (dir === undefined) continue
+      const path = join(dir, file)
+      if (!existsSync(path)) continue
+      const st = statSync(path)
+      if (!st.isFile()) continue
+      return serveImageFile('ipxe')(req, reply, { path, size: st.size, etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`, mtimeMs: st.mtimeMs, name: file }, null)
+    }
+    return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `no iPXE binary ${file}` })
+  })
+
+  /** Token check shared by metadata and phone-home: 403 with the reason, nothing changed. */
+  const tokenOr403 = (token: string, reply: FastifyReply) => {
+    const check = store.bootTokens.check(token, store.now())
+    if (check.ok) return check
+    rejected.inc({ code: check.code })
+    log.warn({ reason: check.code, machineId: check.machineId }, 'boot token refused')
+    const why = { RB_BOOT_TOKEN_INVALID: 'the boot token is not valid', RB_BOOT_TOKEN_USED: 'the boot token was already used', RB_BOOT_TOKEN_EXPIRED: 'the boot token has expired' }[check.code]
+    void reply.code(403).send({ code: check.code, message: why })
+    return null
+  }
+
+  app.get('/boot/metadata/:token/:file', async (req, reply) => {
+    const { token, file } = req.params as { token: string; file: string }
+    if (!['meta-data', 'user-data', 'vendor-data'].includes(file)) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `no ${file} here (meta-data, user-data, vendor-data)` })
+    const check = tokenOr403(token, reply)
+    if (check === null) return reply
+    const machine = store.machines.get(check.machineId)
+    const image = deps.images().get(check.image)
+    if (machine === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'machine gone' })
+    const lan = deps.lans().get(machine.lan)
+    const bootUrl = bootUrlFor(lan, deps.config(), req.headers.host)
+    const values = templateValues(machine, machine.macs[0] ?? '', lan, bootUrl, token, check.image)
+    reply.type('text/plain; charset=utf-8')
+    store.write(() => store.events.append({ actor: ACTOR, type: 'boot.metadata', machineId: machine.id, lan: machine.lan, mac: null, detail: { file } }))
+    if (file === 'meta-data') return image?.metaData != null ? render(image.metaData, values) : `instance-id: rackboot-${machine.id}-${check.createdAt}\nlocal-hostname: ${machine.hostname}\n`
+    if (file === 'user-data') return image?.userData != null ? render(image.userData, values) : '#cloud-config\n{}\n'
+    return ''
+  })
+
+  app.post('/boot/phone-home', async (req, reply) => {
+    const token = (req.query as { token?: string }).token ?? ''
+    const check = tokenOr403(token, reply)
+    if (check === null) return reply
+    const result = store.write(() => {
+      if (!store.bootTokens.consume(token, store.now())) return null
+      const machine = store.machines.get(check.machineId)
+      if (machine === null) return null
+      const body = typeof req.body === 'string' ? req.body.slice(0, 1024) : req.body
+      store.events.append({ actor: ACTOR, type: 'boot.phone-home', machineId: machine.id, lan: machine.lan, mac: null, detail: { image: check.image, client: req.ip, report: body ?? null } })
+      // "Netboot once, then disk": provisioned, and the next boot goes to the local disk.
+      return store.machines.update(machine.id, { ...(machine.state === 'provisioning' ? { state: 'provisioned' as const } : {}), netboot: false }, ACTOR)
+    })
+    if (result === null) {
+      rejected.inc({ code: 'RB_BOOT_TOKEN_USED' })
+      return reply.code(403).send({ code: 'RB_BOOT_TOKEN_USED', message: 'the boot token was already used' })
+    }
+    log.info({ machineId: result.id, hostname: result.hostname, state: result.state }, 'phone-home')
+    return { status: result.state, hostname: result.hostname }
+  })
+
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
+  return app
+}
+
+export function templateValues (m: Machine, mac: string, lan: Lan | undefined, bootUrl: string, token: string, image: string): TemplateValues {
+  const ip = m.ipv4 ?? ''
+  return {
+    hostname: m.hostname,
+    mac,
+    ip,
+    lan: m.lan,
+    gateway: lan?.config.gateway ?? '',
+    dns: (lan?.config.dns ?? []).join(','),
+    machine_id: String(m.id),
+    boot_url: bootUrl,
+    phone_home_url: `${bootUrl}/boot/phone-home?token=${token}`,
+    metadata_url: `${bootUrl}/boot/metadata/${token}/`,
+    image,
+    role: m.role ?? '',
+    labels: m.labels
+  }
+}

@@ -1,0 +1,132 @@
+// The boot HTTP server through app.inject: scripts per lifecycle state, one-time tokens,
+// phone-home, cloud-init seeds, and files with lengths, ranges and ETags.
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import pino from 'pino'
+import { Store } from '../../src/store/index.js'
+import { Metrics } from '../../src/metrics.js'
+import { buildBootServer } from '../../src/boot/server.js'
+import { loadImages } from '../../src/boot/images.js'
+import { config, tempDir, mac } from '../helpers/build.js'
+
+const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex')
+const KERNEL = Buffer.alloc(100_000, 7)
+
+async function setup (t: { teardown (fn: () => unknown): void }, opts: { ttl?: string } = {}) {
+  const root = tempDir(t)
+  const dir = join(root, 'images', 'testos')
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'vmlinuz'), KERNEL)
+  writeFileSync(join(dir, 'initrd.img'), 'INITRD')
+  writeFileSync(join(dir, 'user-data'), '#cloud-config\nhostname: {{ hostname }}\n')
+  writeFileSync(join(dir, 'image.yaml'), `kernel: { file: vmlinuz, sha256: ${sha(KERNEL)} }\ninitrds: [{ file: initrd.img, sha256: ${sha('INITRD')} }]\ncmdline: "console=ttyS0 rackboot.phone_home={{ phone_home_url }} rackboot.hostname={{ hostname }} ds=nocloud;s={{ metadata_url }}"\ncloudInit: { userData: user-data }\n`)
+  mkdirSync(join(root, 'images', 'broken'))
+  writeFileSync(join(root, 'images', 'broken', 'image.yaml'), 'kernel: missing\n')
+  const loaded = config(t, `boot: { http: "0.0.0.0:8080", tokenTtl: ${opts.ttl ?? '2h'} }\nlans:\n  - name: prov\n    interface: br0\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n    gateway: 10.77.0.1\n    dns: [10.77.0.1]\n    unknownMachines: discover\n`)
+  let clock = Date.now()
+  const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans, now: () => clock })
+  const images = await loadImages(join(root, 'images'))
+  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => images, log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
+  t.teardown(async () => { await app.close(); store.close() })
+  const add = (n: number, extra: Record<string, unknown> = {}) => store.write(() => store.machines.create({ hostname: `node-${n}`, macs: [mac(n)], lan: 'prov', ipv4: `10.77.0.${10 + n}`, image: 'testos', ...extra }, 'test'))
+  const script = async (n: number) => (await app.inject({ url: `/boot/ipxe?mac=${encodeURIComponent(mac(n))}` })).body
+  return { app, store, add, script, advance: (ms: number) => { clock += ms } }
+}
+
+const tokenOf = (script: string) => /phone-home\?token=([A-Za-z0-9_-]+)/.exec(script)?.[1] ?? ''
+
+t.test('a ready machine netboots once, phones home, then boots from disk', async t => {
+  const { app, store, add, script } = await setup(t)
+  const m = add(1)
+  const s = await script(1)
+  t.match(s, /^#!ipxe\n/)
+  t.match(s, new RegExp(`\\nkernel http://10\\.77\\.0\\.1:8080/images/testos/vmlinuz initrd=initrd\\.img console=ttyS0 rackboot\\.phone_home=http://10\\.77\\.0\\.1:8080/boot/phone-home\\?token=[A-Za-z0-9_-]{32} rackboot\\.hostname=node-1 ds=nocloud;s=http://10\\.77\\.0\\.1:8080/boot/metadata/[A-Za-z0-9_-]{32}/\\n`))
+  t.match(s, /\ninitrd http:\/\/10\.77\.0\.1:8080\/images\/testos\/initrd\.img\nboot \|\| goto failed\n/)
+  t.equal(store.machines.get(m.id)?.state, 'provisioning', 'serving the script moved ready → provisioning')
+  const token = tokenOf(s)
+  t.notOk(JSON.stringify(store.db.prepare('SELECT * FROM boot_tokens').all()).includes(token), 'only a hash of the token is stored')
+
+  // cloud-init seed with the token; none without
+  let res = await app.inject({ url: `/boot/metadata/${token}/user-data` })
+  t.equal(res.body, '#cloud-config\nhostname: node-1\n')
+  res = await app.inject({ url: `/boot/metadata/${token}/meta-data` })
+  t.match(res.body, /^instance-id: rackboot-\d+-\d+\nlocal-hostname: node-1\n$/)
+  res = await app.inject({ url: `/boot/metadata/${'x'.repeat(32)}/user-data` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'])
+
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}`, payload: 'mac=x ip=y', headers: { 'content-type': 'text/plain' } })
+  t.equal(res.statusCode, 200)
+  t.same(res.json(), { status: 'provisioned', hostname: 'node-1' })
+  t.match(store.machines.get(m.id), { state: 'provisioned', netboot: false })
+
+  // a reused token changes nothing
+  const before = JSON.stringify(store.machines.get(m.id))
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_USED'])
+  res = await app.inject({ url: `/boot/metadata/${token}/user-data` })
+  t.equal(res.statusCode, 403, 'and no longer opens the seed')
+  t.equal(JSON.stringify(store.machines.get(m.id)), before)
+
+  t.match(await script(1), /\nexit\n$/, 'the next script exits to disk')
+  const types = store.events.list({ machineId: m.id, limit: 100, order: 'asc' }).map(e => e.type)
+  t.same(types.filter(x => x.startsWith('boot.')), ['boot.script', 'boot.metadata', 'boot.metadata', 'boot.phone-home', 'boot.script'])
+})
+
+t.test('wrong and expired tokens get 403 and change nothing', async t => {
+  const { app, store, add, script, advance } = await setup(t, { ttl: '60s' })
+  const m = add(2)
+  const token = tokenOf(await script(2))
+  let res = await app.inject({ method: 'POST', url: '/boot/phone-home?token=' + token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A') })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'])
+  res = await app.inject({ method: 'POST', url: '/boot/phone-home' })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'], 'no token at all')
+  advance(61_000)
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_EXPIRED'])
+  t.match(store.machines.get(m.id), { state: 'provisioning', netboot: true }, 'still provisioning')
+})
+
+t.test('scripts for the other cases', async t => {
+  const { app, store, add, script } = await setup(t)
+  t.match((await app.inject({ url: '/boot/ipxe?mac=52:54:00:ff:ff:ff' })).body, /^#!ipxe\n.*\necho rackboot: 52:54:00:ff:ff:ff is not in the inventory: booting from disk\nexit\n$/s, 'unknown MAC')
+  t.equal((await app.inject({ url: '/boot/ipxe' })).statusCode, 400, 'no MAC')
+  add(3, { state: 'discovered', image: null, ipv4: null })
+  t.match(await script(3), /has no image assigned; asking again in 10 s\nsleep 10\nchain --replace --autofree http:\/\/10\.77\.0\.1:8080\/boot\/ipxe\?mac=52:54:00:00:00:03\n$/, 'discovered: wait and retry')
+  add(4, { state: 'discovered' })
+  t.match(await script(4), /is discovered: mark it ready to provision/)
+  add(5, { netboot: false })
+  t.match(await script(5), /has netboot off: booting from disk\nexit\n$/)
+  const broken = add(6, { image: 'broken' })
+  t.match(await script(6), /image broken is broken \(see rackboot images check\)/)
+  t.equal(store.machines.get(broken.id)?.state, 'ready', 'no transition while the image is broken')
+  add(7, { image: 'nonexistent' })
+  t.match(await script(7), /image nonexistent is not installed/)
+})
+
+t.test('image files: length, ranges, ETags', async t => {
+  const { app } = await setup(t)
+  let res = await app.inject({ url: '/images/testos/vmlinuz' })
+  t.equal(res.statusCode, 200)
+  t.equal(res.headers['content-length'], String(KERNEL.length))
+  t.equal(res.headers.etag, `"${sha(KERNEL)}"`)
+  t.equal(res.headers['accept-ranges'], 'bytes')
+  t.same(res.rawPayload, KERNEL)
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { range: 'bytes=10-19' } })
+  t.equal(res.statusCode, 206)
+  t.equal(res.headers['content-range'], `bytes 10-19/${KERNEL.length}`)
+  t.equal(res.rawPayload.length, 10)
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { range: 'bytes=-5' } })
+  t.same([res.statusCode, res.headers['content-range']], [206, `bytes ${KERNEL.length - 5}-${KERNEL.length - 1}/${KERNEL.length}`])
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { range: `bytes=${KERNEL.length}-` } })
+  t.same([res.statusCode, res.headers['content-range']], [416, `bytes */${KERNEL.length}`])
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { 'if-none-match': `"${sha(KERNEL)}"` } })
+  t.equal(res.statusCode, 304)
+  res = await app.inject({ method: 'HEAD', url: '/images/testos/initrd.img' })
+  t.same([res.statusCode, res.headers['content-length'], res.body], [200, '6', ''])
+  t.equal((await app.inject({ url: '/images/broken/missing' })).statusCode, 404, 'a broken image is not served')
+  t.equal((await app.inject({ url: '/images/testos/image.yaml' })).statusCode, 404, 'only the image\'s own files')
+  t.equal((await app.inject({ url: '/images/testos/..%2f..%2fetc%2fpasswd' })).statusCode, 404)
+  t.equal((await app.inject({ url: '/ipxe/..%2fetc' })).statusCode, 404)
+})
