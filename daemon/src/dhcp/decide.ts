@@ -83,7 +83,10 @@ function archName (req: DhcpPacket): string | null {
 
 function uuidOf (req: DhcpPacket): string | null {
   const id = clientMachineId(req)
-  return id === undefined ? null : formatGuid(id.guid)
+  // QEMU without -uuid (and some boards with an unset SMBIOS UUID) send all zeros or all
+  // ones: that is no identity, and must not overwrite a real one recorded earlier.
+  if (id === undefined || id.guid.every(b => b === 0) || id.guid.every(b => b === 0xff)) return null
+  return formatGuid(id.guid)
 }
 
 /** Boot-related facts worth an event: only for netboot clients, so OS renewals stay quiet. */

@@ -321,7 +321,9 @@ export class DhcpService {
         this.events(d.events, now)
         let buf: Buffer
         try {
-          buf = Buffer.from(encode(d.packet, { maxSize: maxReplySize(req) }))
+          // OVMF's REQUEST announces a 65280-byte maximum (option 57): never more than fits
+          // one Ethernet frame on the LAN.
+          buf = Buffer.from(encode(d.packet, { maxSize: Math.min(maxReplySize(req), (s.ctx.lan.config.mtu ?? 1500) - 28) }))
         } catch (err) {
           if (!isEncodeError(err)) throw err
           this.countDrop(lan, 'reply-too-large')
