@@ -39,7 +39,7 @@ export const MAX_PATH_BYTES = 255
  * longer than MAX_PATH_BYTES are access violations.
  */
 export function pathSegments (path: string): string[] {
-  if (path.length > MAX_PATH_BYTES) throw accessViolation(path.slice(0, 64) + '…', `longer than ${MAX_PATH_BYTES} bytes`)
+  if (path.length > MAX_PATH_BYTES) throw accessViolation(path.slice(0, 64) + '...', `longer than ${MAX_PATH_BYTES} bytes`)
   // Control characters (NUL included) have no place in a boot file name and would
   // be truncated or misread by the file system.
   // eslint-disable-next-line no-control-regex

@@ -9,11 +9,18 @@
  * opened with O_NOFOLLOW | O_NONBLOCK (a FIFO swapped in cannot block the
  * thread pool) and fstat must match the checked file (no swap between check
  * and open).
+ *
+ * With `cacheBytes`, small files are kept in memory after their first read,
+ * keyed by device, inode, size, mtime and ctime: a boot storm (dozens of
+ * machines fetching the same iPXE binary) then costs one realpath and one stat
+ * per request instead of an open, reads and a close each. The path checks run
+ * on every request as before; a changed file has a new key and is read again.
+ * Least recently used files leave first; memory stays under `cacheBytes`.
  */
 import { constants, promises as fs, type Stats } from 'node:fs'
 import { join, sep } from 'node:path'
 import { accessViolation, fileNotFound, TftpFileError } from './errors.js'
-import { pathSegments, type FileSource, type OpenFile } from './file-source.js'
+import { bufferFile, pathSegments, type FileSource, type OpenFile } from './file-source.js'
 
 function errnoCode (err: unknown): string | undefined {
   return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined
@@ -44,8 +51,32 @@ function kind (st: Stats): string {
   return 'not a regular file'
 }
 
-export function rootDirSource (root: string): FileSource {
+export interface RootDirOptions {
+  /** Memory for cached file contents, in bytes (0, the default: no cache). */
+  cacheBytes?: number
+  /** Largest file cached (default cacheBytes / 8). */
+  maxCachedFileBytes?: number
+}
+
+export function rootDirSource (root: string, options: RootDirOptions = {}): FileSource {
   let rootReal: Promise<string> | undefined
+  const cacheBytes = options.cacheBytes ?? 0
+  const maxFile = options.maxCachedFileBytes ?? Math.floor(cacheBytes / 8)
+  // Map iteration order is insertion order: re-inserting on a hit makes it an LRU.
+  const cache = new Map<string, Buffer>()
+  let cached = 0
+  const keyOf = (st: Stats): string => `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`
+  const remember = (key: string, data: Buffer): void => {
+    if (data.length > maxFile || data.length > cacheBytes || cache.has(key)) return
+    while (cached + data.length > cacheBytes) {
+      const oldest = cache.keys().next()
+      if (oldest.done === true) break
+      cached -= (cache.get(oldest.value) as Buffer).length
+      cache.delete(oldest.value)
+    }
+    cache.set(key, data)
+    cached += data.length
+  }
   return {
     async open (path): Promise<OpenFile> {
       const segments = pathSegments(path)
@@ -73,6 +104,13 @@ export function rootDirSource (root: string): FileSource {
         throw mapFsError(err, path)
       }
       if (!st.isFile()) throw accessViolation(path, kind(st))
+      const key = keyOf(st)
+      const hit = cache.get(key)
+      if (hit !== undefined) {
+        cache.delete(key)
+        cache.set(key, hit)
+        return bufferFile(hit)
+      }
       let fh: fs.FileHandle
       try {
         fh = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -83,6 +121,14 @@ export function rootDirSource (root: string): FileSource {
         const fst = await fh.stat()
         if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) {
           throw accessViolation(path, 'file changed while opening')
+        }
+        if (fst.size <= maxFile && fst.size <= cacheBytes && keyOf(fst) === key) {
+          // Small enough to keep: read it whole now, close, and serve from memory.
+          const data = await fileHandleFile(fh, fst.size).read(0, fst.size)
+          await fh.close()
+          if (data.length !== fst.size) throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`)
+          remember(key, data as Buffer)
+          return bufferFile(data)
         }
         return fileHandleFile(fh, fst.size)
       } catch (err) {

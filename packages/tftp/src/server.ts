@@ -5,16 +5,25 @@
  *
  * - One listening socket receives requests. WRQ, unsupported modes and
  *   over-limit requests are answered with an ERROR from it.
- * - Each accepted transfer gets its own socket (a new TID, RFC 1350) bound to
- *   the same local address with an ephemeral port. Packets from any other
- *   address/port on that socket are answered with ERROR 5 and otherwise ignored.
- * - Per transfer at most one read-ahead buffer of the file is held
- *   (max(readAheadBytes, blksize) bytes), whatever the file size.
+ * - Each accepted transfer gets its own port (a new TID, RFC 1350) on the same
+ *   local address, with two sockets on it (SO_REUSEADDR): one connected to the
+ *   client, through which the transfer runs (the kernel then caches the route
+ *   and Node skips the address on every send: about 2 µs less per packet), and
+ *   one unconnected, which receives only what comes from any other address/port
+ *   (Linux delivers to the connected socket first); those strays are answered
+ *   with ERROR 5 and otherwise ignored.
+ * - Per transfer at most two read-ahead buffers of the file are held (the
+ *   one being sent and the next, read ahead of need so a lockstep transfer
+ *   never waits for the disk): 2 × max(readAheadBytes, blksize) bytes,
+ *   whatever the file size.
+ * - Packets whose bytes are already read are sent synchronously from the
+ *   event that caused them (no promise hop per packet); sockets resolve
+ *   addresses without dns.lookup (the peer is always an IP literal).
  * - The package does not log: completed transfers are reported through the
  *   'transfer' event, undecodable or stray packets through 'drop', and totals
  *   through `counters`.
  */
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import { isIPv6, type AddressInfo } from 'node:net'
 import { performance } from 'node:perf_hooks'
@@ -40,6 +49,14 @@ export interface TftpServerOptions {
   closeTimeoutMs?: number
   /** Bytes read from the source at once, and the most held per transfer (at least one block). Default 65536. */
   readAheadBytes?: number
+  /**
+   * After sending, keep the event loop polling instead of sleeping for up to this many
+   * microseconds while transfers are active: the next ACK is then handled without the
+   * wake-up latency of an idle CPU, which bounds lockstep throughput. Costs CPU while
+   * transfers run, and only while at most 8 run (with more, packets keep the loop busy).
+   * Default 0 (off).
+   */
+  busyPollUs?: number
   /** Negotiation limits and retransmission timing. */
   transfer?: Partial<TransferConfig>
 }
@@ -95,25 +112,48 @@ export interface TftpServerEvents {
   drop: [DropInfo]
 }
 
+const EMPTY = new Uint8Array(0)
+
+function sendQueueCount (socket: Socket): number {
+  try {
+    return socket.getSendQueueCount()
+  } catch {
+    return 0 // closed
+  }
+}
+
 interface Active {
   key: string
   client: RemoteInfo
   state: TransferState
+  /** Unconnected: packets from wrong TIDs arrive here (ERROR 5). */
   socket: Socket
+  /** Connected to the client: the transfer's packets, both ways. */
+  conn: Socket
+  /** Reused for DATA packets while sends complete synchronously. */
+  scratch: Buffer | undefined
   bound: boolean
   file: OpenFile | undefined
   cache: { offset: number, data: Uint8Array } | undefined
+  /** The next read-ahead chunk, being read (undefined data: the read failed). */
+  next: { offset: number, length: number, data: Promise<Uint8Array | undefined> } | undefined
+  /** Queued asynchronous transmissions not yet done (0: a send may go out synchronously). */
+  pending: number
   timer: NodeJS.Timeout | undefined
   armedAt: number | null
   queue: Promise<void>
-  /** Settles when the latest send has left (dgram sends are asynchronous: close only after it). */
-  lastSend: Promise<void>
   over: boolean
   finished: Promise<void>
   resolveFinished: () => void
 }
 
 const now = (): number => performance.now()
+
+// Peers are always IP literals: skip dns.lookup and its process.nextTick hop on every send.
+const literal = (address: string, _family: unknown, callback: (err: null, address: string, family: number) => void): void => {
+  callback(null, address, isIPv6(address) ? 6 : 4)
+}
+const socketOptions = (type: 'udp4' | 'udp6'): SocketOptions => ({ type, lookup: literal as unknown as SocketOptions['lookup'] })
 
 export class TftpServer extends EventEmitter<TftpServerEvents> {
   readonly counters: TftpCounters = {
@@ -135,6 +175,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly type: 'udp4' | 'udp6'
   private socket: Socket | undefined
   private closing: Promise<void> | undefined
+  private unlistening: Promise<void> | undefined
   /** Transfers in progress, by client address and port. */
   private readonly active = new Map<string, Active>()
   /** Transfers not yet cleaned up (a superset of `active`). */
@@ -149,6 +190,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       maxTransfersPerClient: 8,
       closeTimeoutMs: 5000,
       readAheadBytes: 65536,
+      busyPollUs: 0,
       ...options
     }
     this.config = { ...defaultTransferConfig, ...options.transfer }
@@ -158,7 +200,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   /** Bind the listening socket. */
   async start (): Promise<void> {
     if (this.socket !== undefined) throw new Error('TftpServer already started')
-    const socket = createSocket({ type: this.type })
+    const socket = createSocket(socketOptions(this.type))
     this.socket = socket
     try {
       await new Promise<void>((resolve, reject) => {
@@ -199,9 +241,26 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     return await this.closing
   }
 
+  /**
+   * Close the listening socket: no new requests, while transfers in progress go
+   * on over their own sockets. Lets a replacement server bind the same port
+   * (a reload) before this one drains with `close()`.
+   */
+  async stopListening (): Promise<void> {
+    this.unlistening ??= new Promise<void>((resolve) => {
+      const socket = this.socket
+      if (socket === undefined) { resolve(); return }
+      try {
+        socket.close(resolve)
+      } catch {
+        resolve() // already closed
+      }
+    })
+    return await this.unlistening
+  }
+
   private async shutdown (): Promise<void> {
-    const socket = this.socket
-    if (socket !== undefined) await new Promise<void>((resolve) => socket.close(resolve))
+    await this.stopListening()
     // `live` (not `active`): a transfer leaves `active` when it ends, but is
     // finished only once its last packet left and its socket and file are closed.
     const all = (): Promise<void[]> => Promise.all([...this.live].map(async (t) => await t.finished))
@@ -275,7 +334,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
 
   private begin (request: RequestPacket, first: StepResult, rinfo: RemoteInfo, key: string): void {
     this.counters.transfers++
-    const socket = createSocket({ type: this.type })
+    const socket = createSocket({ ...socketOptions(this.type), reuseAddr: true })
+    const conn = createSocket({ ...socketOptions(this.type), reuseAddr: true })
     let resolveFinished!: () => void
     const finished = new Promise<void>((resolve) => { resolveFinished = resolve })
     const t: Active = {
@@ -283,13 +343,16 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       client: rinfo,
       state: first.state,
       socket,
+      conn,
+      scratch: undefined,
       bound: false,
       file: undefined,
       cache: undefined,
+      next: undefined,
+      pending: 0,
       timer: undefined,
       armedAt: null,
       queue: Promise.resolve(),
-      lastSend: Promise.resolve(),
       over: false,
       finished,
       resolveFinished
@@ -297,16 +360,30 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.active.set(key, t)
     this.live.add(t)
     this.perClient.set(rinfo.address, (this.perClient.get(rinfo.address) ?? 0) + 1)
-    socket.on('error', () => {})
     socket.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
-    // Sends wait for the bind; a failed bind aborts the transfer (sends are skipped).
+    conn.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
+    // Sends wait for the binds and the connect; a failure aborts the transfer (sends are skipped).
     t.queue = new Promise<void>((resolve) => {
-      const fail = (): void => { resolve(); this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' }) }
-      socket.once('error', fail)
-      socket.bind({ address: this.options.address, port: 0 }, () => {
-        socket.off('error', fail)
-        t.bound = true
+      let failed = false
+      const fail = (): void => {
+        if (failed) return
+        failed = true
         resolve()
+        this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' })
+      }
+      socket.on('error', fail)
+      conn.on('error', fail)
+      socket.bind({ address: this.options.address, port: 0 }, () => {
+        conn.bind({ address: this.options.address, port: socket.address().port }, () => {
+          conn.connect(rinfo.port, rinfo.address, () => {
+            // From here on, send errors (an unreachable client) must not abort: ignore them.
+            socket.off('error', fail).on('error', () => {})
+            conn.off('error', fail).on('error', () => {})
+            if (failed) return
+            t.bound = true
+            resolve()
+          })
+        })
       })
     })
     const context: RequestContext = { remoteAddress: rinfo.address, remotePort: rinfo.port }
@@ -361,10 +438,12 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.counters.retransmits += result.state.retransmits - t.state.retransmits
     t.state = result.state
     const sends = result.send
-    if (sends !== undefined) {
+    if (sends !== undefined && !(t.pending === 0 && this.tryTransmitNow(t, sends))) {
       // A failure here is a bug; abort the transfer so it is still cleaned up and reported.
+      t.pending++
       t.queue = t.queue.then(async () => { await this.transmit(t, sends) })
         .catch(() => { this.feed(t, { type: 'abort', now: now(), message: 'Internal server error' }) })
+        .finally(() => { t.pending-- })
     }
     if (result.done !== undefined) {
       t.over = true
@@ -387,6 +466,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   private arm (t: Active, at: number): void {
+    // Every acknowledged block moves the deadline later. A timer already due at or before
+    // `at` stays: when it fires early the state machine answers with the current deadline
+    // (a timeout before `timerAt` changes nothing) and it is armed again. One timer per
+    // retransmission interval, not a clearTimeout/setTimeout pair per packet.
+    if (t.timer !== undefined && t.armedAt !== null && t.armedAt <= at) return
     if (t.timer !== undefined) clearTimeout(t.timer)
     t.armedAt = at
     t.timer = setTimeout(() => {
@@ -396,18 +480,127 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }, Math.max(0, Math.ceil(at - now())))
   }
 
-  private async readRange (t: Active, offset: number, length: number): Promise<Uint8Array> {
-    if (length === 0) return new Uint8Array(0)
+  /**
+   * Bytes per read: readAheadBytes rounded down to whole blocks (at least `length`). Blocks
+   * start at multiples of blksize, so whole-block buffers never split a block between two
+   * reads: a block straddling buffers would miss both and wait for a fresh read.
+   */
+  private chunkBytes (t: Active, length: number): number {
+    const blk = t.state.blksize
+    return Math.max(length, blk * Math.max(1, Math.floor(this.options.readAheadBytes / blk)))
+  }
+
+  /** The bytes if they are in the read-ahead buffer, else undefined. Starts the next read ahead. */
+  private cached (t: Active, offset: number, length: number): Uint8Array | undefined {
+    if (length === 0) return EMPTY
     const c = t.cache
-    if (c !== undefined && offset >= c.offset && offset + length <= c.offset + c.data.length) {
-      return c.data.subarray(offset - c.offset, offset - c.offset + length)
+    if (c === undefined || offset < c.offset || offset + length > c.offset + c.data.length) return undefined
+    const end = c.offset + c.data.length
+    // Past half of this buffer: read the next one ahead of need.
+    if (t.next === undefined && t.file !== undefined && end < t.file.size && offset + length > c.offset + (c.data.length >> 1)) {
+      const size = Math.min(this.chunkBytes(t, length), t.file.size - end)
+      t.next = { offset: end, length: size, data: t.file.read(end, size).then((d) => d, () => undefined) }
     }
+    return c.data.subarray(offset - c.offset, offset - c.offset + length)
+  }
+
+  private async readRange (t: Active, offset: number, length: number): Promise<Uint8Array> {
+    const hit = this.cached(t, offset, length)
+    if (hit !== undefined) return hit
     const file = t.file
     if (file === undefined) throw new Error('read before open')
-    const want = Math.min(Math.max(length, this.options.readAheadBytes), file.size - offset)
+    const n = t.next
+    if (n !== undefined) {
+      t.next = undefined
+      const data = await n.data
+      if (data === undefined || data.length < n.length) throw new Error('read failed')
+      t.cache = { offset: n.offset, data }
+      const again = this.cached(t, offset, length)
+      if (again !== undefined) return again
+    }
+    const want = Math.min(this.chunkBytes(t, length), file.size - offset)
+    t.cache = undefined // at most two buffers: drop this one before reading another
     const data = await file.read(offset, want)
     t.cache = { offset, data }
-    return data.subarray(0, length)
+    if (data.length < length) return data
+    return this.cached(t, offset, length) ?? data.subarray(0, length)
+  }
+
+  /**
+   * Sends at once, without a promise hop, when every DATA range is already read.
+   * Returns false (and sends nothing) when a read is needed: the caller queues.
+   */
+  private tryTransmitNow (t: Active, sends: Send[]): boolean {
+    try {
+      return this.transmitNow(t, sends)
+    } catch {
+      // A bug (an unencodable packet): abort the transfer as the queued path does, never crash.
+      queueMicrotask(() => { this.feed(t, { type: 'abort', now: now(), message: 'Internal server error' }) })
+      return true
+    }
+  }
+
+  private transmitNow (t: Active, sends: Send[]): boolean {
+    if (!t.bound) return false
+    for (const s of sends) {
+      if (s.kind === 'data' && (t.over || this.cached(t, s.offset, s.length) === undefined)) return false
+    }
+    for (const s of sends) {
+      if (s.kind === 'data') {
+        const data = this.cached(t, s.offset, s.length) as Uint8Array
+        this.counters.bytesSent += data.length
+        this.sendData(t, s.block, data)
+      } else {
+        this.sendPacket(t, encode(s.packet))
+      }
+    }
+    return true
+  }
+
+  /**
+   * A DATA packet built in the transfer's scratch buffer, not a new one per packet. Node sends
+   * synchronously when it can (the kernel has copied the bytes on return); when the send had
+   * to be queued the buffer is in flight, and the next packet gets a fresh one.
+   */
+  private sendData (t: Active, block: number, data: Uint8Array): void {
+    const n = 4 + data.length
+    let buf = t.scratch
+    if (buf === undefined || buf.length < n) buf = Buffer.allocUnsafeSlow(Math.max(n, 4 + t.state.blksize))
+    buf.writeUInt16BE(Opcode.DATA, 0)
+    buf.writeUInt16BE(block & 0xffff, 2)
+    buf.set(data, 4)
+    // A full block fills the buffer exactly: pass it whole (no slice object per packet).
+    if (n === buf.length) t.conn.send(buf)
+    else t.conn.send(buf, 0, n)
+    t.scratch = sendQueueCount(t.conn) === 0 ? buf : undefined
+    this.afterSend()
+  }
+
+  private sendPacket (t: Active, bytes: Uint8Array): void {
+    // No callback: Node then tries a synchronous send first and allocates no request.
+    // Errors go to the socket's 'error' event; cleanup() waits for the send queue to empty.
+    t.conn.send(bytes)
+    this.afterSend()
+  }
+
+  private afterSend (): void {
+    if (this.options.busyPollUs > 0) {
+      this.lastSendAt = now()
+      if (!this.polling) {
+        this.polling = true
+        setImmediate(this.poll)
+      }
+    }
+  }
+
+  private lastSendAt = 0
+  private polling = false
+  /** A pending setImmediate makes libuv poll with a zero timeout: the loop spins instead of sleeping. */
+  private readonly poll = (): void => {
+    // With many transfers the loop seldom sleeps anyway: spin only for a few.
+    const n = this.active.size
+    if (n > 0 && n <= 8 && now() - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
+    else this.polling = false
   }
 
   private async transmit (t: Active, sends: Send[]): Promise<void> {
@@ -416,11 +609,14 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       let packet: TftpPacket
       if (s.kind === 'data') {
         if (t.over) continue // the transfer ended while this window waited
-        let data: Uint8Array | undefined
-        try {
-          data = await this.readRange(t, s.offset, s.length)
-        } catch {
-          data = undefined
+        // Bytes already read go out without an await; only a miss waits for the source.
+        let data: Uint8Array | undefined = this.cached(t, s.offset, s.length)
+        if (data === undefined) {
+          try {
+            data = await this.readRange(t, s.offset, s.length)
+          } catch {
+            data = undefined
+          }
         }
         if (data === undefined || data.length < s.length) {
           // The source failed, or the file shrank under us.
@@ -428,31 +624,38 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
           return
         }
         if (t.over) continue
-        packet = { opcode: Opcode.DATA, block: s.block, data }
         this.counters.bytesSent += data.length
+        this.sendData(t, s.block, data)
+        continue
       } else {
         packet = s.packet
       }
-      const bytes = encode(packet)
-      t.lastSend = new Promise((resolve) => { t.socket.send(bytes, t.client.port, t.client.address, () => { resolve() }) })
+      this.sendPacket(t, encode(packet))
     }
   }
 
   private async cleanup (t: Active): Promise<void> {
     t.cache = undefined
-    await t.lastSend
+    // Closing a socket cancels its queued sends: let the last packets (the final ACK'd
+    // block's ERROR, or an abort's) leave first.
+    for (let i = 0; i < 1000 && t.bound && sendQueueCount(t.conn) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 1))
+    const next = t.next
+    t.next = undefined
+    if (next !== undefined) await next.data // settle the read ahead before closing the file
     try {
       await t.file?.close()
     } catch {
       // a close failure changes nothing for the client
     }
-    await new Promise<void>((resolve) => {
-      try {
-        t.socket.close(resolve)
-      } catch {
-        resolve()
-      }
-    })
+    await Promise.all([t.socket, t.conn].map(async (socket) => {
+      await new Promise<void>((resolve) => {
+        try {
+          socket.close(resolve)
+        } catch {
+          resolve() // never bound, or closed already
+        }
+      })
+    }))
     try {
       this.report(t.state, t.client, t.state.startedAt)
     } catch (err) {

@@ -139,7 +139,10 @@ export interface StepResult {
 }
 
 function errorPacket (errorCode: number, message: string): Send {
-  return { kind: 'packet', packet: { opcode: Opcode.ERROR, errorCode, message } }
+  // The message goes on the wire as latin1 up to a NUL: a FileSource's message may hold
+  // anything (an ellipsis, a NUL from the client's name). Unencodable characters become '?'.
+  // eslint-disable-next-line no-control-regex
+  return { kind: 'packet', packet: { opcode: Opcode.ERROR, errorCode, message: message.replace(/[^\u0001-\u00ff]/g, '?') } }
 }
 
 function finish (state: TransferState, outcome: Outcome, send: Send[], error?: TransferError): StepResult {
@@ -204,13 +207,15 @@ function pushWindow (state: TransferState, from: number, to: number, retransmit:
   }
 }
 
-function sendNextWindow (state: TransferState, now: number): StepResult {
-  const from = state.acked + 1
-  const to = Math.min(state.acked + state.windowsize, state.lastBlock)
+/** The window after block `acked` (default: the state's), as one new state. */
+function sendNextWindow (state: TransferState, now: number, acked = state.acked): StepResult {
+  const from = acked + 1
+  const to = Math.min(acked + state.windowsize, state.lastBlock)
   const send: Send[] = []
   pushWindow(state, from, to, false, send)
   const next: TransferState = {
     ...state,
+    acked,
     phase: 'data',
     sent: to,
     progressAt: now,
@@ -260,13 +265,12 @@ function onAck (state: TransferState, wire: number, now: number): StepResult {
   const abs = state.acked + ((wire - (state.acked & 0xffff)) & 0xffff)
   if (abs > state.sent) return pending(state) // a block never sent (or long gone): stale
   if (abs === state.acked) return pending(state) // duplicate: only a timeout resends
-  const advanced: TransferState = { ...state, acked: abs }
   if (abs === state.lastBlock) {
-    return finish(advanced, 'complete', [])
+    return finish({ ...state, acked: abs }, 'complete', [])
   }
   // abs === sent: the window is done; abs < sent: the client lost abs + 1 (RFC 7440),
   // resend from there. Either way the next window starts at abs + 1.
-  return sendNextWindow(advanced, now)
+  return sendNextWindow(state, now, abs)
 }
 
 function onTimeout (state: TransferState, now: number): StepResult {

@@ -143,3 +143,35 @@ t.test('a file that shrinks gives a short read', async (t) => {
   t.equal((await f.read(0, 100)).length, 10)
   await f.close()
 })
+
+t.test('cacheBytes: small files are served from memory, still path-checked, re-read when changed, within the budget', async (t) => {
+  const cdir = join(dir, 'cached')
+  mkdirSync(cdir)
+  writeFileSync(join(cdir, 'a'), Buffer.alloc(400, 1))
+  writeFileSync(join(cdir, 'b'), Buffer.alloc(400, 2))
+  writeFileSync(join(cdir, 'big'), Buffer.alloc(9000, 3))
+  symlinkSync(join(dir, 'outside.txt'), join(cdir, 'escape'))
+  const s = rootDirSource(cdir, { cacheBytes: 1000, maxCachedFileBytes: 500 })
+  const read = async (name: string): Promise<Buffer> => {
+    const f = await s.open(name)
+    const data = Buffer.from(await f.read(0, f.size))
+    await f.close()
+    return data
+  }
+  t.same(await read('a'), Buffer.alloc(400, 1))
+  const raw = async (name: string): Promise<Uint8Array> => { const f = await s.open(name); const d = await f.read(0, f.size); await f.close(); return d }
+  t.equal((await raw('a')).buffer, (await raw('a')).buffer, 'a second open is served from the same memory')
+  t.not((await raw('big')).buffer, (await raw('big')).buffer, 'an uncached file is read anew')
+  // Same content from memory: the file on disk may be replaced by a same-size file with the
+  // same mtime only through a new inode, which the key (device, inode, size, mtime, ctime) catches.
+  writeFileSync(join(cdir, 'a'), Buffer.alloc(400, 9))
+  t.same(await read('a'), Buffer.alloc(400, 9), 'a changed file (new mtime/ctime) is read again')
+  t.same(await read('b'), Buffer.alloc(400, 2))
+  t.same(await read('big'), Buffer.alloc(9000, 3), 'a file over maxCachedFileBytes is read from disk')
+  const err = await s.open('escape').then(() => undefined, (e: unknown) => e)
+  t.match(err, { code: 'RB_TFTP_ACCESS_VIOLATION' }, 'path checks run on every request')
+  // A cached file deleted from disk is gone for clients too: the cache never answers by name.
+  rmSync(join(cdir, 'b'))
+  const gone = await s.open('b').then(() => undefined, (e: unknown) => e)
+  t.match(gone, { code: 'RB_TFTP_FILE_NOT_FOUND' }, 'a deleted file is not served from the cache')
+})

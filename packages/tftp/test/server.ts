@@ -1,7 +1,7 @@
 // TftpServer against scripted node:dgram clients, on 127.0.0.1 only.
 import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { TftpErrorCode } from '../src/errors.js'
+import { TftpErrorCode, TftpFileError } from '../src/errors.js'
 import { layeredSource, memorySource, type FileSource, type OpenFile } from '../src/file-source.js'
 import { Opcode, type TftpPacket } from '../src/packet.js'
 import { TftpServer, type DropInfo, type TftpServerOptions, type TransferInfo } from '../src/server.js'
@@ -347,4 +347,55 @@ t.test('binding a port in use fails start()', async (t) => {
   const { port } = await serve(t)
   const s = new TftpServer({ source: memorySource({}), address: LOOPBACK, port })
   await t.rejects(s.start(), { code: 'EADDRINUSE' })
+})
+
+t.test('busyPollUs: transfers are byte-exact and the loop stops spinning once they end', async (t) => {
+  const { port, server, transfers } = await serve(t, { busyPollUs: 2000 })
+  const c = await client(t)
+  for (const windowsize of ['1', '8']) {
+    const r = await download(c, port, 'mega.bin', { options: { blksize: '1468', windowsize } })
+    t.equal(sha(r.data), sha(mega), `windowsize ${windowsize}: byte-exact`)
+  }
+  await settle(20)
+  t.same(transfers.map((i) => i.outcome), ['complete', 'complete'])
+  // Spinning would keep the event loop busy: measure how many immediates run in 50 ms of idleness.
+  const before = performance.eventLoopUtilization()
+  await settle(50)
+  const idle = performance.eventLoopUtilization(before)
+  t.ok(idle.utilization < 0.5, `the event loop is idle again after the transfers (utilization ${idle.utilization.toFixed(2)})`)
+  t.equal(server.activeTransfers, 0)
+})
+
+t.test('issue 4 regression: a refusal message outside latin1 (an over-long name\'s ellipsis) is sent with "?", the server stays up', async (t) => {
+  const picky: FileSource = { open: async (path) => { throw new TftpFileError('RB_TFTP_ACCESS_VIOLATION', `Access violation: ${path.slice(0, 3)}… (naïve ✓)`) } }
+  const { port, transfers } = await serve(t, { source: picky })
+  for (let i = 0; i < 2; i++) {
+    const c = await client(t)
+    c.send({ opcode: Opcode.RRQ, filename: 'a'.repeat(300), mode: 'octet', options: [] }, port)
+    t.match((await c.next(2000))?.packet, { opcode: Opcode.ERROR, errorCode: 2, message: 'Access violation: aaa? (naïve ?)' }, `request ${i + 1} answered`)
+  }
+  await settle()
+  t.same(transfers.map((i) => i.outcome), ['rejected', 'rejected'])
+})
+
+t.test('read-ahead: each byte is read from the source once (whole-block buffers, the next read ahead of need)', async (t) => {
+  const size = 1 << 20
+  const reads: Array<[number, number]> = []
+  const counting: FileSource = {
+    open: async (): Promise<OpenFile> => ({
+      size,
+      read: async (offset, length) => { reads.push([offset, length]); return mega.subarray(offset, offset + length) },
+      close: async () => {}
+    })
+  }
+  const { port } = await serve(t, { source: layeredSource([counting]) })
+  for (const windowsize of ['1', '4']) {
+    reads.length = 0
+    const c = await client(t)
+    const r = await download(c, port, 'x', { options: { blksize: '1468', windowsize } })
+    t.equal(sha(r.data), sha(mega), `windowsize ${windowsize}: byte-exact`)
+    const chunk = 1468 * Math.floor(65536 / 1468)
+    t.equal(reads.length, Math.ceil(size / chunk), `windowsize ${windowsize}: ${reads.length} reads of at most ${chunk} bytes`)
+    t.equal(reads.reduce((n, [, l]) => n + l, 0), size, `windowsize ${windowsize}: ${size} bytes read in all`)
+  }
 })
