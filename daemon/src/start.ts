@@ -39,7 +39,16 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   const store = new Store({ dataDir: current.config.dataDir, lans, sync: current.config.sqliteSync })
   // --- tftp (issue 4): listens only while a LAN is configured ---
   const drainMs = opts.drainMs ?? 10_000
-  const tftp = new TftpService({ boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs })
+  const tftp = new TftpService({
+    boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs,
+    // A boot step for the machine's timeline: the client is found by its bound lease.
+    onTransfer: (x) => {
+      try {
+        const lease = store.db.prepare("SELECT lan, mac, machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' ORDER BY updated_at DESC LIMIT 1").get(x.ip) as { lan: string; mac: string; machine_id: number | null } | undefined
+        store.write(() => store.events.append({ actor: 'tftp', type: 'tftp.transfer', machineId: lease?.machine_id ?? null, lan: lease?.lan ?? null, mac: lease?.mac ?? null, detail: { ...x } }))
+      } catch (err) { log.error({ svc: 'tftp', err }, 'cannot record the TFTP transfer event') }
+    }
+  })
   // --- end tftp ---
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics })
   const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics })

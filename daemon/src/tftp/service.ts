@@ -26,6 +26,8 @@ export interface TftpServiceOptions {
   metrics: Metrics
   /** How long close() lets transfers in flight finish before aborting them. */
   drainMs: number
+  /** Told of every finished transfer except OVMF's option probe (the daemon records boot events). */
+  onTransfer?: (t: { ip: string; file: string; outcome: string; bytes: number; durationMs: number; retransmits: number }) => void
   /** Interval of the info line that sums up drops (default 60 s). */
   dropReportMs?: number
 }
@@ -40,6 +42,8 @@ interface Settings {
   maxBlksize: number
   maxWindowsize: number
   deadlineMs: number
+  fileCacheBytes: number
+  busyPollUs: number
 }
 
 function settingsOf (boot: Boot): Settings {
@@ -53,15 +57,17 @@ function settingsOf (boot: Boot): Settings {
     maxTransfersPerClient: l.maxTransfersPerClient,
     maxBlksize: l.maxBlksize,
     maxWindowsize: l.maxWindowsize,
-    deadlineMs: (parseDuration(l.deadline) ?? 30) * 1000
+    deadlineMs: (parseDuration(l.deadline) ?? 30) * 1000,
+    fileCacheBytes: l.fileCacheBytes,
+    busyPollUs: l.busyPollUs
   }
 }
 
 const same = (a: Settings, b: Settings): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 /** A root that does not exist (yet) holds no files: "not found", so the next root is tried. */
-function optionalRoot (dir: string): FileSource {
-  const inner = rootDirSource(dir)
+function optionalRoot (dir: string, cacheBytes: number): FileSource {
+  const inner = rootDirSource(dir, { cacheBytes })
   return {
     async open (path, context) {
       try {
@@ -123,11 +129,14 @@ export class TftpService {
   private readonly dropTimer: NodeJS.Timeout
   private closed = false
 
+  private readonly onTransferHook: TftpServiceOptions['onTransfer']
+
   constructor (opts: TftpServiceOptions) {
     this.log = opts.log
     this.boot = opts.boot
     this.enabled = opts.enabled
     this.drainMs = opts.drainMs
+    this.onTransferHook = opts.onTransfer
     this.m = metricsFor(opts.metrics)
     this.m.services.add(this)
     this.dropTimer = setInterval(() => { this.reportDrops() }, opts.dropReportMs ?? 60_000)
@@ -185,8 +194,14 @@ export class TftpService {
         this.settings = next
       } catch (err) {
         this.log.error({ err }, 'TFTP: cannot listen with the new settings; keeping the old ones')
-        this.server = await this.listen(prev)
         this.retire(old)
+        try {
+          this.server = await this.listen(prev)
+        } catch (again) {
+          this.server = null
+          this.settings = null
+          this.log.error({ err: again }, 'TFTP: cannot listen with the old settings either; TFTP is off until the next reload')
+        }
         throw err
       }
     } else {
@@ -214,7 +229,8 @@ export class TftpService {
     const server = new TftpServer({
       address: s.host,
       port: s.port,
-      source: layeredSource(s.roots.map(optionalRoot)),
+      source: layeredSource(s.roots.map((dir) => optionalRoot(dir, s.fileCacheBytes))),
+      busyPollUs: s.busyPollUs,
       maxTransfers: s.maxTransfers,
       maxTransfersPerClient: s.maxTransfersPerClient,
       closeTimeoutMs: this.drainMs,
@@ -268,6 +284,7 @@ export class TftpService {
       this.log.debug(fields, 'TFTP option probe refused by the client')
     } else {
       this.log.info(fields, info.outcome === 'complete' ? 'TFTP transfer complete' : 'TFTP transfer failed')
+      this.onTransferHook?.({ ip: info.client.address, file: info.file, outcome: info.outcome, bytes: info.bytes, durationMs: Math.round(info.durationMs), retransmits: info.retransmits })
     }
   }
 
