@@ -37,7 +37,7 @@ export interface Lab {
 
 let plugs = 0
 
-export async function dhcpLab (t: Tap, lans: LabLan[], extraYaml = ''): Promise<Lab> {
+export async function dhcpLab (t: Tap, lans: LabLan[], extraYaml = '', opts: { boot?: string } = {}): Promise<Lab> {
   const dir = tempDir(t)
   const server = await createNetns(t, 'dhcpsrv')
   for (const l of lans) {
@@ -51,7 +51,7 @@ export async function dhcpLab (t: Tap, lans: LabLan[], extraYaml = ''): Promise<
     return `  - name: ${l.name}\n    interface: ${l.bridge}\n    subnet: ${net}/${prefix}\n    address: ${addr}\n    gateway: ${addr}\n    dns: [${addr}]\n${l.extra ?? ''}`
   }).join('')
   const config = join(dir, 'rackboot.yaml')
-  writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:9080 }\nboot: { tftp: "127.0.0.1:0", http: "0.0.0.0:8080" }\n${extraYaml}lans:\n${lanYaml}`)
+  writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:9080 }\n${opts.boot ?? 'boot: { tftp: "127.0.0.1:0", http: "0.0.0.0:8080" }'}\n${extraYaml}lans:\n${lanYaml}`)
   const token = (await cli(['token', 'create', '--name', 'lab', '--config', config])).stdout.trim()
 
   const out = (name: string) => join(dir, `${name}.out`)
