@@ -1,0 +1,220 @@
+// bench/tftp: rackboot's TFTP service against tftpd-hpa (in.tftpd), dnsmasq and atftpd, each in
+// turn in a server network namespace linked to a client namespace by a veth (MTU 1500, 10.203.0.0/24;
+// nothing leaves the namespaces). Workloads, with the atftp client:
+//   (a) one 64 MiB file at blksize 1468 (lockstep)
+//   (b) the same with windowsize 16 (peers that ignore the option fall back to lockstep)
+//   (c) boot storm: 50 concurrent clients each fetching 1 MiB at blksize 1468
+// Medians of RUNS runs; ratios against the best peer (targets ≥ 1.0× in each); peak RSS of
+// rackboot during the storm. Servers are pinned to CPU 0, clients to CPU 1. Needs root.
+// Rounds interleave the servers, so load from elsewhere on the machine falls on all alike; the
+// summary line gives the load average at start and end (this machine is shared: read it).
+// Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c (subsets, for profiling);
+// RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log); BENCH_DEBUG (CPU ticks).
+// Peers: PATH, or TFTPD_HPA / DNSMASQ / ATFTPD env vars (Debian's tftpd-hpa and atftpd packages
+// conflict; `apt-get download atftpd && dpkg-deb -x atftpd_*.deb DIR` gives DIR/usr/sbin/atftpd).
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { randomBytes, createHash } from 'node:crypto'
+import { chmodSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { median } from '../lib.js'
+
+const RUNS = Number(process.env.RUNS ?? 5)
+const STORM = 50
+const BIG = 64 * 1024 * 1024
+const SMALL = 1024 * 1024
+const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
+const SRV = `rbt-bench-${process.pid}-srv`
+const CLI = `rbt-bench-${process.pid}-cli`
+const SRV_IP = '10.203.0.1'
+const CLI_IP = '10.203.0.2'
+const IF_SRV = `rbb${process.pid}a`
+const IF_CLI = `rbb${process.pid}b`
+
+const sh = (cmd: string, args: string[]): string => execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+const which = (name: string, env: string, extra: string[] = []): string | null => {
+  const fromEnv = process.env[env]
+  if (fromEnv !== undefined && existsSync(fromEnv)) return fromEnv
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' })
+  if (r.status === 0) return r.stdout.trim()
+  return extra.find(p => existsSync(p)) ?? null
+}
+
+let server: ChildProcess | null = null
+function cleanup (): void {
+  if (server !== null && server.exitCode === null) { try { server.kill('SIGKILL') } catch { /* gone */ } }
+  for (const ns of [SRV, CLI]) {
+    try {
+      for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
+    } catch { /* no such namespace */ }
+    try { sh('ip', ['netns', 'del', ns]) } catch { /* already gone */ }
+  }
+}
+process.on('exit', cleanup)
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => { cleanup(); process.exit(130) })
+
+function setup (): void {
+  sh('ip', ['netns', 'add', SRV])
+  sh('ip', ['netns', 'add', CLI])
+  sh('ip', ['-n', SRV, 'link', 'add', IF_SRV, 'type', 'veth', 'peer', 'name', IF_CLI, 'netns', CLI])
+  for (const [ns, dev, ip] of [[SRV, IF_SRV, SRV_IP], [CLI, IF_CLI, CLI_IP]] as const) {
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+    sh('ip', ['-n', ns, 'link', 'set', dev, 'mtu', '1500'])
+    sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev])
+    sh('ip', ['-n', ns, 'link', 'set', dev, 'up'])
+  }
+}
+
+interface Server { name: string; argv: (root: string, dir: string) => string[] }
+
+async function startServer (argv: string[]): Promise<ChildProcess> {
+  const p = spawn('ip', ['netns', 'exec', SRV, 'taskset', '-c', '0', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // BENCH_LOG=FILE keeps rackboot's log lines (one per transfer) for a look afterwards.
+  if (process.env.BENCH_LOG !== undefined) p.stdout?.pipe(createWriteStream(process.env.BENCH_LOG, { flags: 'a' }))
+  else p.stdout?.resume()
+  let err = ''
+  p.stderr?.on('data', d => { err += String(d) })
+  // Ready when something listens on SRV_IP:69.
+  for (let i = 0; i < 100; i++) {
+    if (p.exitCode !== null) throw new Error(`${argv[0]} exited ${p.exitCode}: ${err}`)
+    if (sh('ip', ['netns', 'exec', SRV, 'ss', '-Huln', 'sport', '=', '69']).includes(`${SRV_IP}:69`)) return p
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  throw new Error(`${argv[0]} did not listen on ${SRV_IP}:69: ${err}`)
+}
+
+async function stopServer (p: ChildProcess): Promise<void> {
+  if (p.exitCode !== null) return
+  const exited = new Promise(resolve => p.once('exit', resolve))
+  p.kill('SIGTERM')
+  const timer = setTimeout(() => p.kill('SIGKILL'), 12_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** Runs a shell script in the client namespace on CPU 1; returns its wall time in seconds. */
+function clientRun (script: string): number {
+  const t0 = performance.now()
+  const r = spawnSync('ip', ['netns', 'exec', CLI, 'taskset', '-c', '1', 'sh', '-c', script], { encoding: 'utf8', timeout: 180_000 })
+  const s = (performance.now() - t0) / 1000
+  if (r.status !== 0) throw new Error(`client failed (${String(r.status)}): ${r.stderr}`)
+  return s
+}
+
+/** User + system CPU seconds of a process (its threads included). */
+function cpuSeconds (pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  return (Number(f[11]) + Number(f[12])) / 100
+}
+
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
+
+async function main (): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench/tftp needs root (network namespaces)')
+  const atftp = which('atftp', 'ATFTP')
+  if (atftp === null) throw new Error('the atftp client is needed (apt install atftp)')
+  const dir = mkdtempSync(join(tmpdir(), 'rackboot-bench-tftp-'))
+  const root = join(dir, 'root')
+  const out = join(dir, 'out')
+  for (const d of [root, out]) sh('mkdir', ['-p', d])
+  chmodSync(dir, 0o755)
+  chmodSync(root, 0o755)
+  writeFileSync(join(root, 'big.bin'), randomBytes(BIG), { mode: 0o644 })
+  writeFileSync(join(root, 'small.bin'), randomBytes(SMALL), { mode: 0o644 })
+  const want = { big: sha(join(root, 'big.bin')), small: sha(join(root, 'small.bin')) }
+  const config = join(dir, 'rackboot.yaml')
+  writeFileSync(config, [
+    `dataDir: ${join(dir, 'var')}`, 'log: { level: info, format: json }', 'api: { listen: "127.0.0.1:9080" }',
+    `boot: { tftp: "${SRV_IP}:69", ipxeDir: ${join(dir, 'none')}, tftpRoot: ${root}, tftpLimits: { maxTransfersPerClient: 64, maxWindowsize: 64, maxBlksize: 1468 } }`,
+    'lans:', '  - name: bench', `    interface: ${IF_SRV}`, '    subnet: 10.203.0.0/24', `    address: ${SRV_IP}`, ''
+  ].join('\n'))
+
+  const tftpd = which('in.tftpd', 'TFTPD_HPA', ['/usr/sbin/in.tftpd'])
+  const dnsmasq = which('dnsmasq', 'DNSMASQ', ['/usr/sbin/dnsmasq'])
+  const atftpd = which('atftpd', 'ATFTPD', ['/usr/sbin/atftpd', '/opt/rbt-peers/root/usr/sbin/atftpd'])
+  const servers: Server[] = [{ name: 'rackboot', argv: () => [process.execPath, ...(process.env.RACKBOOT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, 'serve', '--config', config] }]
+  const missing: string[] = []
+  if (tftpd !== null) servers.push({ name: 'tftpd-hpa', argv: r => [tftpd, '--foreground', '--listen', '--address', `${SRV_IP}:69`, '--user', 'root', '--secure', r] })
+  else missing.push('tftpd-hpa')
+  if (dnsmasq !== null) servers.push({ name: 'dnsmasq', argv: (r, d) => [dnsmasq, '--keep-in-foreground', '--port=0', '--enable-tftp', `--tftp-root=${r}`, `--listen-address=${SRV_IP}`, '--bind-interfaces', '--tftp-max=100', '--quiet-tftp', '--conf-file=/dev/null', `--pid-file=${join(d, 'dnsmasq.pid')}`, '--user=root', '--log-facility=/dev/null'] })
+  else missing.push('dnsmasq')
+  if (atftpd !== null) servers.push({ name: 'atftpd', argv: r => [atftpd, '--daemon', '--no-fork', '--bind-address', SRV_IP, '--port', '69', '--user', 'root.root', '--maxthread', '100', '--logfile', '/dev/null', '--no-multicast', r] })
+  else missing.push('atftpd')
+  if (missing.length > 0) console.error(`bench/tftp: peers not found, not compared: ${missing.join(', ')}`)
+  // SERVERS=rackboot,atftpd limits the run (for profiling); the summary then compares what ran.
+  const only = process.env.SERVERS?.split(',')
+  if (only !== undefined) servers.splice(0, servers.length, ...servers.filter(x => only.includes(x.name)))
+
+  cleanup()
+  setup()
+  const load0 = loadavg()[0] as number
+  const get = (file: string, dest: string, opts: string): string => `${atftp} ${opts} --get -r ${file} -l ${dest} ${SRV_IP}`
+  const bigA = `${get('big.bin', join(out, 'a.bin'), '--option "blksize 1468"')}`
+  const bigB = `${get('big.bin', join(out, 'b.bin'), '--option "blksize 1468" --option "windowsize 16"')}`
+  const storm = `for i in $(seq ${STORM}); do ${get('small.bin', `${out}/s$i.bin`, '--option "blksize 1468"')} & done; wait`
+  const results: Record<string, { a: number; b: number; c: number; rss?: number }> = {}
+  try {
+    // Rounds interleave the servers (each round starts every server in turn), so that load from
+    // elsewhere on the machine falls on all of them alike rather than on whoever ran at the time.
+    const samples = new Map(servers.map(x => [x.name, { a: [] as number[], b: [] as number[], c: [] as number[], cpu: [] as number[], peak: 0 }]))
+    for (let run = 0; run < RUNS; run++) {
+      for (const s of servers) {
+        const m = samples.get(s.name) as { a: number[]; b: number[]; c: number[]; cpu: number[]; peak: number }
+        server = await startServer(s.argv(root, dir))
+        const pid = server.pid as number
+        clientRun(get('small.bin', join(out, 'warm.bin'), '--option "blksize 1468"')) // warm-up
+        // ONLY=c (or a, b) runs only those workloads (for profiling); the others count as 0.
+        const only = process.env.ONLY ?? 'abc'
+        m.a.push(only.includes('a') ? BIG / 1e6 / clientRun(bigA) : 0)
+        m.b.push(only.includes('b') ? BIG / 1e6 / clientRun(bigB) : 0)
+        if (!only.includes('a')) clientRun(bigA.replace('big.bin', 'small.bin'))
+        if (!only.includes('b')) clientRun(bigB.replace('big.bin', 'small.bin'))
+        // The client run blocks this thread (spawnSync): a child samples rackboot's RSS meanwhile.
+        const watcher = s.name === 'rackboot' ? spawn('sh', ['-c', `while :; do grep VmRSS /proc/${pid}/status; sleep 0.01; done`], { stdio: ['ignore', 'pipe', 'ignore'] }) : null
+        let watched = ''
+        watcher?.stdout?.on('data', d => { watched += String(d) })
+        const cpu0 = cpuSeconds(pid)
+        const ticks0 = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []
+        m.c.push(clientRun(storm))
+        if (s.name === 'rackboot') m.cpu.push(cpuSeconds(pid) - cpu0)
+        if (s.name === 'rackboot' && process.env.BENCH_DEBUG !== undefined) console.error(`    storm cpu ticks user/sys: ${(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []).map((x, i) => x - (ticks0[i] ?? 0)).join(' / ')}`)
+        if (watcher !== null) {
+          watcher.kill('SIGKILL')
+          await new Promise(resolve => watcher.once('exit', resolve))
+          for (const x of watched.matchAll(/VmRSS:\s+(\d+)/g)) m.peak = Math.max(m.peak, Number(x[1]))
+        }
+        // Every run's output is checked: a fast failure must not pass for speed.
+        if (process.env.ONLY === undefined && (statSync(join(out, 'a.bin')).size !== BIG || statSync(join(out, 'b.bin')).size !== BIG)) throw new Error(`${s.name}: short 64 MiB download`)
+        for (let i = 1; i <= STORM; i++) if (statSync(join(out, `s${i}.bin`)).size !== SMALL) throw new Error(`${s.name}: storm client ${i} got a short file`)
+        if (run === 0 && process.env.ONLY === undefined) {
+          if (sha(join(out, 'a.bin')) !== want.big || sha(join(out, 'b.bin')) !== want.big || sha(join(out, 's1.bin')) !== want.small) throw new Error(`${s.name}: content differs`)
+        }
+        rmSync(out, { recursive: true, force: true }); sh('mkdir', ['-p', out])
+        await stopServer(server)
+        server = null
+      }
+    }
+    for (const [name, m] of samples) {
+      results[name] = { a: median(m.a), b: median(m.b), c: median(m.c), ...(name === 'rackboot' ? { rss: m.peak / 1024 } : {}) }
+      console.error(`  ${name.padEnd(9)} (a) ${median(m.a).toFixed(1)} MB/s [${m.a.map(x => x.toFixed(1)).join(' ')}]  (b) ${median(m.b).toFixed(1)} MB/s [${m.b.map(x => x.toFixed(1)).join(' ')}]  (c) ${median(m.c).toFixed(3)} s [${m.c.map(x => x.toFixed(3)).join(' ')}]${m.cpu.length > 0 ? ` cpu ${median(m.cpu).toFixed(3)} s` : ''}`)
+    }
+  } finally {
+    cleanup()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  const rb = results.rackboot as { a: number; b: number; c: number; rss: number }
+  const peers = Object.entries(results).filter(([n]) => n !== 'rackboot')
+  if (peers.length === 0) {
+    console.log(`bench/tftp: rackboot only: (a) ${rb.a.toFixed(1)} MB/s; (b) ${rb.b.toFixed(1)} MB/s; (c) ${rb.c.toFixed(3)} s; peak RSS ${rb.rss.toFixed(0)} MB; medians of ${RUNS} (no peer compared)`)
+    return
+  }
+  const best = (k: 'a' | 'b' | 'c', higher: boolean): [string, number] => peers.map(([n, r]) => [n, r[k]] as [string, number]).sort((x, y) => higher ? y[1] - x[1] : x[1] - y[1])[0] as [string, number]
+  const [pa, va] = best('a', true); const [pb, vb] = best('b', true); const [pc, vc] = best('c', false)
+  const ra = rb.a / va; const rbb = rb.b / vb; const rc = vc / rb.c
+  const pass = ra >= 1 && rbb >= 1 && rc >= 1 && missing.length === 0
+  console.log(`bench/tftp: (a) 64 MiB blksize 1468: rackboot ${rb.a.toFixed(1)} MB/s vs ${pa} ${va.toFixed(1)} = ${ra.toFixed(2)}×; (b) +windowsize 16: ${rb.b.toFixed(1)} MB/s vs ${pb} ${vb.toFixed(1)} = ${rbb.toFixed(2)}×; (c) storm ${STORM}×1 MiB: ${rb.c.toFixed(3)} s vs ${pc} ${vc.toFixed(3)} s = ${rc.toFixed(2)}×; peak RSS ${rb.rss.toFixed(0)} MB [targets ≥ 1.0× the best peer each]; medians of ${RUNS}, load avg ${load0.toFixed(1)}→${(loadavg()[0] as number).toFixed(1)} — ${pass ? 'PASS' : 'FAIL'}`)
+  process.exitCode = pass ? 0 : 1
+}
+
+await main()
