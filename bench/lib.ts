@@ -1,6 +1,7 @@
 // Shared helpers for benchmarks: statistics, child processes, CPU pinning.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 
 export function median (xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -80,4 +81,13 @@ export function rssMiB (pid: number): number {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? 0 : Number(m[1]) / 1024
   } catch { return 0 }
+}
+
+/** A loopback TCP port that was free a moment ago. */
+export async function freePort (): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
+  const port = (srv.address() as { port: number }).port
+  await new Promise(resolve => srv.close(resolve))
+  return port
 }

@@ -5,11 +5,10 @@
 import autocannon from 'autocannon'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { child, median, pinned, waitHttp } from '../lib.js'
+import { child, freePort, median, pinned, waitHttp } from '../lib.js'
 
 const MACHINES = 10_000
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -18,13 +17,6 @@ const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.u
 
 const mac = (n: number) => `02:00:00:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`
 
-async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as { port: number }).port
-  await new Promise(resolve => srv.close(resolve))
-  return port
-}
 
 async function main (): Promise<void> {
   try { execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }) } catch { /* no taskset: unpinned */ }

@@ -8,11 +8,10 @@ import autocannon from 'autocannon'
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { child, median, pinned, waitHttp } from '../lib.js'
+import { child, freePort, median, pinned, waitHttp } from '../lib.js'
 
 const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -20,13 +19,6 @@ const DURATION = Number(process.env.DURATION ?? 6)
 const MACHINES = 10_000
 const BIG = 256 << 20
 
-async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as { port: number }).port
-  await new Promise(resolve => srv.close(resolve))
-  return port
-}
 
 const mac = (n: number) => `02:00:01:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`
 

@@ -9,6 +9,7 @@ import { Metrics } from './metrics.js'
 import { buildApi, type Api } from './api/app.js'
 import { TftpService } from './tftp/service.js' // tftp (issue 4)
 import { DhcpService } from './dhcp/service.js'
+import { splitHostPort } from './net/ipv4.js'
 import { BootService } from './boot/service.js'
 
 export interface Daemon {
@@ -26,10 +27,6 @@ export interface ReloadResult { applied: string[]; needsRestart: string[] }
 
 export interface StartOptions { loaded: LoadedConfig; log: Logger; metrics?: Metrics; drainMs?: number }
 
-function splitHostPort (s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':')
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
-}
 
 export async function start (opts: StartOptions): Promise<Daemon> {
   const log = opts.log

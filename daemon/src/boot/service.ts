@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.js'
 import type { Metrics } from '../metrics.js'
 import { ImageRegistry } from './registry.js'
 import { buildBootServer, type BootServer } from './server.js'
+import { splitHostPort } from '../net/ipv4.js'
 
 export interface BootServiceOptions {
   store: Store
@@ -15,10 +16,6 @@ export interface BootServiceOptions {
   metrics: Metrics
 }
 
-function splitHostPort (s: string): { host: string; port: number } {
-  const i = s.lastIndexOf(':')
-  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
-}
 
 export class BootService {
   readonly images = new ImageRegistry()

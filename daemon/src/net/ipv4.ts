@@ -44,3 +44,9 @@ export const MAC_PATTERN =
  * to lowercase colon form; null when it is none of them.
  */
 export const normalizeMac = tryParseMac
+
+/** `host:port` (host may be `[v6]`) → its parts; the config schema has checked the shape. */
+export function splitHostPort (s: string): { host: string; port: number } {
+  const i = s.lastIndexOf(':')
+  return { host: s.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(s.slice(i + 1)) }
+}
