@@ -107,7 +107,8 @@ if (env !== null) {
       const r = await get(tt, e, name, path, 20_000)
       const content = existsSync(r.dest) ? readFileSync(r.dest, 'utf8') : ''
       tt.notOk(content.includes('secret-') || content.includes('root:'), `${name} ${JSON.stringify(path.slice(0, 40))}: nothing leaked`)
-      const line = await e.daemon.waitLog(l => l.svc === 'tftp' && l.outcome !== undefined && e.transfers().indexOf(l) >= before, 5000)
+      // this request's own line: an earlier transfer's line may still arrive after `before`
+      const line = await e.daemon.waitLog(l => l.svc === 'tftp' && l.outcome !== undefined && l.file === path && e.transfers().indexOf(l) >= before, 5000)
       tt.match(line, { outcome: 'rejected', tftpCode: code, msg: 'TFTP transfer failed', bytes: 0 }, `${name} ${JSON.stringify(path.slice(0, 40))}: refused with TFTP error ${code}`)
     }
     // curl normalises ../ away unless told not to; with --path-as-is the server still refuses.
