@@ -53,7 +53,7 @@ const servers: Server[] = [
   {
     name: 'dnsmasq',
     start (ns, dir) {
-      return launch(ns, ['taskset', '-c', '0', 'dnsmasq', '-d', '-k', '--port=0', '--user=root', '--interface=s0', '--bind-interfaces', '--dhcp-authoritative',
+      return launch(ns, ['taskset', '-c', '0', 'dnsmasq', '-d', '-k', '--port=0', '--user=root', '--interface=s0', '--bind-interfaces', '--dhcp-authoritative', '--no-ping', '--quiet-dhcp',
         '--dhcp-range=10.200.1.0,10.200.255.254,255.255.0.0,1h', `--dhcp-leasefile=${join(dir, 'dnsmasq.leases')}`, '--dhcp-lease-max=100000', '--log-facility=/dev/null', `--pid-file=${join(dir, 'dnsmasq.pid')}`])
     }
   },
@@ -74,10 +74,10 @@ function launch (ns: string, cmd: string[]): number {
 }
 
 /** perfdhcp at `rate` DORA/s for PERIOD s: the worse of the two exchanges' drop ratios, in %. */
-function perf (ns: string, rate: number, extra: string[] = []): { drops: number; out: string } {
+function perf (ns: string, rate: number, args?: string[]): { drops: number; out: string } {
   let out: string
   try {
-    out = execFileSync('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', 'perfdhcp', '-4', '-l', 'c0', '-r', String(rate), '-R', '10000000', '-p', String(PERIOD), ...extra, SERVER_IP], { encoding: 'utf8', timeout: (PERIOD + 30) * 1000, stdio: ['ignore', 'pipe', 'pipe'] })
+    out = execFileSync('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', 'perfdhcp', '-4', '-l', 'c0', ...(args ?? ['-r', String(rate), '-R', '10000000', '-p', String(PERIOD)]), SERVER_IP], { encoding: 'utf8', timeout: (PERIOD + 60) * 1000, stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
     out = String((err as { stdout?: string }).stdout ?? '')
   }
@@ -123,6 +123,7 @@ async function main (): Promise<void> {
     results[server.name] = best
     if (server.name === 'rackboot') {
       const av = perf(cli, 0, ['--scenario', 'avalanche', '-R', '2000']).out
+      process.stderr.write(av.split('\n').filter(l => /took|received packets|sent packets/.test(l)).join('\n') + '\n')
       const acked = Number([...av.matchAll(/received packets: (\d+)/g)].map(m => m[1])[1] ?? 0)
       const took = /It took (\d+):(\d+):([\d.]+) to provision (\d+) clients/.exec(av)
       avalancheOk = acked === 2000

@@ -41,7 +41,8 @@ export interface DhcpServiceOptions {
   port?: number
 }
 
-const MAX_QUEUE = 20_000
+/** Packets waiting for the next batch; beyond this a burst is dropped (and counted) rather than held in memory. */
+const MAX_QUEUE = 4_096
 const WATCH_MS = 2_000
 const SWEEP_MS = 10_000
 const SUMMARY_MS = 60_000
