@@ -98,7 +98,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
       return waitScript(bootUrl, mac, `image ${machine.image} is ${image === undefined ? 'not installed' : 'broken (see rackboot images check)'}`)
     }
     const ttlMs = (parseDuration(cfg.boot.tokenTtl) ?? 7200) * 1000
-    const script = store.write(() => {
+    const script = await store.writeSoon(() => {
       const now = store.now()
       const token = store.bootTokens.mint(machine.id, image.name, now, ttlMs)
       if (machine.state === 'ready') store.machines.update(machine.id, { state: 'provisioning' }, ACTOR)

@@ -44,6 +44,48 @@ export class Store {
     return result
   }
 
+  private batch: Array<{ fn: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }> = []
+
+  /**
+   * Like `write`, but group-committed: writes queued in the same turn of the event loop run
+   * in one transaction (each in its own savepoint, so one failing leaves the others), and
+   * each promise settles after the commit. For hot paths with many concurrent small writes
+   * (iPXE scripts in a boot storm), where a commit per request costs more than the work.
+   */
+  writeSoon<T> (fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ fn, resolve, reject })
+      if (this.batch.length === 1) setImmediate(() => this.flushBatch())
+    })
+  }
+
+  private flushBatch (): void {
+    const jobs = this.batch
+    this.batch = []
+    const results: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = []
+    try {
+      this.db.transaction(() => {
+        for (const job of jobs) {
+          try {
+            results.push({ ok: true, value: this.db.transaction(job.fn)() })
+          } catch (err) {
+            results.push({ ok: false, err })
+          }
+        }
+      }).immediate()
+    } catch (err) {
+      this.events.discard()
+      for (const job of jobs) job.reject(err)
+      return
+    }
+    this.events.flush()
+    jobs.forEach((job, i) => {
+      const r = results[i]
+      if (r?.ok === true) job.resolve(r.value)
+      else job.reject(r?.ok === false ? r.err : new Error('lost write'))
+    })
+  }
+
   close (): void {
     if (!this.db.open) return
     this.db.pragma('wal_checkpoint(TRUNCATE)')
