@@ -1,11 +1,20 @@
 // Serving files to netboot clients: Content-Length always (iPXE hangs without it), single
 // byte ranges, strong ETags / If-None-Match, large reads so a kernel leaves in few chunks.
-import { createReadStream } from 'node:fs'
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 export interface ServedFile { path: string; size: number; etag: string; mtimeMs: number }
 
-const CHUNK = 4 << 20
+/**
+ * Read size per step: large reads are what make this fast (1 MiB: 0.48x nginx with 16 clients,
+ * 8 MiB: 0.79x, measured with bench/boot), but each active download may hold one chunk in
+ * flight, so the chunk shrinks as downloads multiply to keep them under READ_BUDGET together.
+ */
+const MAX_CHUNK = 8 << 20
+const MIN_CHUNK = 1 << 20
+const READ_BUDGET = 256 << 20
+let active = 0
+const chunkSize = () => Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(READ_BUDGET / Math.max(1, active) / MIN_CHUNK) * MIN_CHUNK))
 
 /** Parses `bytes=a-b` (one range); null for none or an unsupported form (served whole), 'invalid' for unsatisfiable. */
 export function parseRange (header: string | undefined, size: number): { start: number; end: number } | null | 'invalid' {
@@ -48,6 +57,43 @@ export function sendFile (req: FastifyRequest, reply: FastifyReply, file: Served
   if (length === 0) { void reply.send(); return 0 }
   // HEAD: Fastify's automatic HEAD route drops the body and keeps our content-length.
   if (req.method === 'HEAD') { void reply.send(createReadStream(file.path, { start, end })); return 0 }
-  void reply.send(createReadStream(file.path, { start, end, highWaterMark: CHUNK }))
+  pump(reply, file.path, start, end + 1)
   return length
+}
+
+/**
+ * Sends [start, end) of a file on the raw response: synchronous reads of large chunks straight
+ * from the page cache into buffers handed to the socket, pausing on backpressure. Against
+ * fs.createReadStream (a thread-pool round trip per chunk) this is what brings a kernel or
+ * initrd close to sendfile speed.
+ */
+function pump (reply: FastifyReply, path: string, start: number, endExclusive: number): void {
+  const headers = reply.getHeaders()
+  reply.hijack()
+  const res = reply.raw
+  res.writeHead(reply.statusCode, headers as Record<string, string>)
+  let fd: number | null = openSync(path, 'r')
+  active++
+  const done = () => { if (fd !== null) { closeSync(fd); fd = null; active-- } }
+  res.once('close', done)
+  let pos = start
+  const step = (): void => {
+    try {
+      while (pos < endExclusive && fd !== null) {
+        const n = Math.min(chunkSize(), endExclusive - pos)
+        const buf = Buffer.allocUnsafe(n)
+        const got = readSync(fd, buf, 0, n, pos)
+        if (got <= 0) throw new Error(`${path} ended early at ${pos}`)
+        pos += got
+        if (!res.write(got === n ? buf : buf.subarray(0, got))) { res.once('drain', step); return }
+      }
+      done()
+      res.end()
+    } catch (err) {
+      done()
+      reply.log.error({ err, file: path }, 'file read failed mid-response')
+      res.destroy(err as Error)
+    }
+  }
+  step()
 }

@@ -6,6 +6,9 @@ import { LeaseStore } from './leases.js'
 import { MachineStore } from './machines.js'
 import { TokenStore } from './tokens.js'
 import { BootTokenStore } from './boot-tokens.js'
+import { Checkpointer } from './checkpointer.js'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 
 export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number; sync?: 'normal' | 'full' }
 
@@ -17,6 +20,7 @@ export class Store {
   readonly leases: LeaseStore
   readonly bootTokens: BootTokenStore
   readonly now: () => number
+  private checkpointer: Checkpointer | null = null
 
   constructor (opts: StoreOptions) {
     this.now = opts.now ?? Date.now
@@ -26,6 +30,11 @@ export class Store {
     this.tokens = new TokenStore(this.db, this.now)
     this.leases = new LeaseStore(this.db)
     this.bootTokens = new BootTokenStore(this.db)
+    if (opts.dataDir !== ':memory:') {
+      // Checkpoints move to a worker; the connection here no longer stalls a commit for one.
+      this.db.pragma('wal_autocheckpoint = 0')
+      this.checkpointer = new Checkpointer(join(opts.dataDir, 'rackboot.db'), createRequire(import.meta.url).resolve('better-sqlite3'))
+    }
   }
 
   /**
@@ -88,6 +97,8 @@ export class Store {
 
   close (): void {
     if (!this.db.open) return
+    this.checkpointer?.terminate()
+    this.checkpointer = null
     this.db.pragma('wal_checkpoint(TRUNCATE)')
     this.db.close()
   }
