@@ -39,7 +39,7 @@ export class AddressBook {
   /** Records a lease as stored (load, or after a write commits). */
   put (r: LeaseRec): void {
     const prev = this.byMac.get(r.mac)
-    if (prev !== undefined && prev.ip !== r.ip && this.byIp.get(prev.ip) === prev && isHeld(prev, Number.MAX_SAFE_INTEGER)) {
+    if (prev !== undefined && prev.ip !== r.ip && this.byIp.get(prev.ip) === prev && (prev.state === 'bound' || prev.state === 'offered')) {
       // the client moved: its old address is no longer its
       prev.state = 'released'
     }
