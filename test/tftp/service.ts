@@ -46,7 +46,7 @@ t.test('SIGHUP with new limits and a new address: transfers in flight finish, ne
   if (e === null) return
   // Keep one transfer in flight across the reload: the client pauses 2.5 s after block 100.
   const inflight = e.script({ file: 'mega.bin', options: { blksize: 1468 }, stallAfterBlock: 100, stallMs: 2500 })
-  await sleep(400)
+  await untilInFlight(e)
   writeFileSync(e.configFile, e.configText.replace('{ deadline: 10s }', '{ deadline: 10s, maxBlksize: 1024 }'))
   e.daemon.proc.kill('SIGHUP')
   const reloaded = await e.daemon.waitLog(l => (l.msg as string).startsWith('config reloaded'))
@@ -86,7 +86,7 @@ t.test('shutdown: stop accepting, let the transfer in flight finish, exit 0', as
   const e = await tftpEnv(t, { files: { 'mega.bin': 1_000_000 } })
   if (e === null) return
   const inflight = e.script({ file: 'mega.bin', options: { blksize: 1468 }, stallAfterBlock: 100, stallMs: 2000 })
-  await sleep(400)
+  await untilInFlight(e)
   e.daemon.proc.kill('SIGTERM')
   await e.daemon.waitLog(l => l.msg === 'shutting down')
   const refused = await e.script({ file: 'small.bin', timeoutMs: 1500 })
@@ -101,7 +101,7 @@ t.test('shutdown: a client that never finishes is aborted at the drain deadline'
   const e = await tftpEnv(t, { files: { 'mega.bin': 1_000_000 }, limits: '{ deadline: 60s }' })
   if (e === null) return
   const inflight = e.script({ file: 'mega.bin', options: { blksize: 1468 }, stallAfterBlock: 50, stallMs: 60_000, timeoutMs: 12_000 }, 30_000)
-  await sleep(400)
+  await untilInFlight(e)
   const t0 = Date.now()
   e.daemon.proc.kill('SIGTERM')
   t.same(await e.daemon.exited, { code: 0, signal: null }, 'exit 0')
@@ -110,3 +110,13 @@ t.test('shutdown: a client that never finishes is aborted at the drain deadline'
   t.match(e.transfers('mega.bin').at(-1), { outcome: 'aborted', reason: 'RB_TFTP_ABORTED' }, 'the transfer is logged as aborted')
   await inflight
 })
+
+/** Waits until the daemon has a transfer in flight (a fixed sleep was not always enough under CI load). */
+async function untilInFlight (e: { server: { run: (cmd: string, args: string[]) => Promise<{ stdout: string }> } }): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const m = await e.server.run('curl', ['-sS', 'http://127.0.0.1:9080/metrics'])
+    if (/^rackboot_tftp_active_transfers [1-9]/m.test(m.stdout)) return
+    await sleep(100)
+  }
+  throw new Error('no TFTP transfer in flight after 10 s')
+}
