@@ -14,7 +14,8 @@ import type { Metrics } from '../metrics.js'
 import type { LoadedConfig } from '../config/load.js'
 import { parseDuration, type Lan } from '../config/lan.js'
 import { AddressBook } from './address-book.js'
-import { decide, type Decision, type Lookup, type MachineView } from './decide.js'
+import { decide, type Decision, type MachineView } from './decide.js'
+import { bookLookup } from './lookup.js'
 import { lanContext, type LanContext } from './lan-context.js'
 import { DhcpLeaseStore } from './lease-store.js'
 import type { EventInput } from '../store/events.js'
@@ -288,7 +289,8 @@ export class DhcpService {
       this.countDrop(lan, 'rate-limited')
       return null
     }
-    const decision = decide(req, { lan: s.ctx, now, lookup: this.lookup(s, now), offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
+    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac) as MachineView | null, ip => this.leases.isReserved(lan, ip))
+    const decision = decide(req, { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
     return this.carryOut(decision, req, s, item, now)
   }
 
@@ -335,27 +337,6 @@ export class DhcpService {
         this.log.debug({ lan, mac, xid: req.xid, msgType: d.type, ip: d.packet.yiaddr, to: to.address, rule: to.rule }, 'reply')
         return { socket: item.socket, buf, address: to.address, port: to.port, lan, type: d.type }
       }
-    }
-  }
-
-  private lookup (s: LanState, now: number): Lookup {
-    const lanName = s.ctx.lan.name
-    const reserved = (ip: number) => this.leases.isReserved(lanName, ip)
-    const book = s.book
-    return {
-      machine: (mac) => this.leases.machineByMac(mac) as MachineView | null,
-      lease: (mac) => {
-        const r = book.leaseOf(mac)
-        return r === undefined ? null : { ip: formatIPv4(r.ip), state: r.state, expiresAt: r.expiresAt }
-      },
-      offered: (mac) => { const ip = book.offerOf(mac, now); return ip === null ? null : formatIPv4(ip) },
-      holder: (ip) => { const n = tryParseIPv4(ip); return n === null ? null : book.holder(n, now) },
-      freeFor: (ip, mac) => { const n = tryParseIPv4(ip); return n !== null && book.freeFor(n, mac, now, reserved) },
-      allocate: (mac, preferred) => {
-        const ip = book.allocate(mac, now, preferred.map(p => p == null ? null : tryParseIPv4(p)), reserved)
-        return ip === null ? null : formatIPv4(ip)
-      },
-      hasPool: () => s.ctx.lan.pool !== null
     }
   }
 

@@ -5,9 +5,10 @@ import {
   vendorClassIdentifier, leaseTime, routers, subnetMask, domainNameServers, hostName, ipxeEncapsulated, vendorSpecific,
   bootfileName, MessageType, Option, encode, decode
 } from '@rackboot/dhcp'
-import { macToBytes, tryParseIPv4, formatIPv4 } from '@rackboot/wire'
+import { macToBytes, tryParseIPv4 } from '@rackboot/wire'
 import { decide, type Decision, type Lookup, type MachineView } from '../../src/dhcp/decide.js'
 import { AddressBook } from '../../src/dhcp/address-book.js'
+import { bookLookup } from '../../src/dhcp/lookup.js'
 import { lanContext } from '../../src/dhcp/lan-context.js'
 import { parseConfig } from '../../src/config/load.js'
 
@@ -56,15 +57,7 @@ function world (lanName = 'prov') {
   const ctx = lanContext(lan, loaded.config)
   const none = () => false
   const ip = (s: string) => tryParseIPv4(s) as number
-  const lookup: Lookup = {
-    machine: mac => machines.get(mac) ?? null,
-    lease: mac => { const r = book.leaseOf(mac); return r === undefined ? null : { ip: formatIPv4(r.ip), state: r.state, expiresAt: r.expiresAt } },
-    offered: mac => { const o = book.offerOf(mac, NOW); return o === null ? null : formatIPv4(o) },
-    holder: s => book.holder(ip(s), NOW),
-    freeFor: (s, mac) => book.freeFor(ip(s), mac, NOW, none),
-    allocate: (mac, pref) => { const r = book.allocate(mac, NOW, pref.map(p => p == null ? null : ip(p)), none); return r === null ? null : formatIPv4(r) },
-    hasPool: () => lan.pool !== null
-  }
+  const lookup = bookLookup(book, NOW, mac => machines.get(mac) ?? null, none)
   const run = (req: ReturnType<typeof createPacket>): Decision => {
     // every request goes through the codec first, as in the service
     const d = decide(decode(encode(req)), { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })

@@ -9,9 +9,10 @@ import {
   ipxeEncapsulated, bootfileName, leaseTime, subnetMask, routers, requestedIpAddress, clientHardwareAddress, MessageType, Option,
   type DhcpPacket
 } from '@rackboot/dhcp'
-import { tryParseIPv4, formatIPv4 } from '@rackboot/wire'
-import { decide, type Decision, type Lookup } from '../../src/dhcp/decide.js'
+import { tryParseIPv4 } from '@rackboot/wire'
+import { decide, type Decision } from '../../src/dhcp/decide.js'
 import { AddressBook } from '../../src/dhcp/address-book.js'
+import { bookLookup } from '../../src/dhcp/lookup.js'
 import { lanContext } from '../../src/dhcp/lan-context.js'
 import { parseConfig } from '../../src/config/load.js'
 
@@ -42,15 +43,7 @@ function world () {
   const ctx = lanContext(lan, loaded.config)
   const none = () => false
   const ip = (s: string) => tryParseIPv4(s) as number
-  const lookup: Lookup = {
-    machine: () => null,
-    lease: mac => { const r = book.leaseOf(mac); return r === undefined ? null : { ip: formatIPv4(r.ip), state: r.state, expiresAt: r.expiresAt } },
-    offered: mac => { const o = book.offerOf(mac, NOW); return o === null ? null : formatIPv4(o) },
-    holder: s => book.holder(ip(s), NOW),
-    freeFor: (s, mac) => book.freeFor(ip(s), mac, NOW, none),
-    allocate: (mac, pref) => { const r = book.allocate(mac, NOW, pref.map(p => p == null ? null : ip(p)), none); return r === null ? null : formatIPv4(r) },
-    hasPool: () => lan.pool !== null
-  }
+  const lookup = bookLookup(book, NOW, () => null, none)
   const run = (req: DhcpPacket): Decision => {
     const d = decide(req, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
     if (d.kind === 'reply' && d.lease?.op === 'offer') book.offer(ip(d.lease.ip), d.lease.mac, d.lease.expiresAt)
