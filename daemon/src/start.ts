@@ -41,8 +41,8 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     // A boot step for the machine's timeline: the client is found by its bound lease.
     onTransfer: (x) => {
       try {
-        const lease = store.db.prepare("SELECT lan, mac, machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' ORDER BY updated_at DESC LIMIT 1").get(x.ip) as { lan: string; mac: string; machine_id: number | null } | undefined
-        store.write(() => store.events.append({ actor: 'tftp', type: 'tftp.transfer', machineId: lease?.machine_id ?? null, lan: lease?.lan ?? null, mac: lease?.mac ?? null, detail: { ...x } }))
+        const holder = store.leases.holderOf(x.ip)
+        store.write(() => store.events.append({ actor: 'tftp', type: 'tftp.transfer', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { ...x } }))
       } catch (err) { log.error({ svc: 'tftp', err }, 'cannot record the TFTP transfer event') }
     }
   })

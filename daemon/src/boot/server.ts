@@ -55,12 +55,6 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   const files = new Counter({ name: 'rackboot_boot_file_bytes_total', help: 'Bytes of image and iPXE files sent over HTTP.', labelNames: ['kind'] as const, registers })
   const rejected = new Counter({ name: 'rackboot_boot_token_rejected_total', help: 'Requests refused for a missing, wrong, used or expired boot token.', labelNames: ['code'] as const, registers })
 
-  /** The machine (if any) behind a client address: its bound lease. */
-  const machineAt = (ip: string): number | null => {
-    const r = store.db.prepare("SELECT machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' AND machine_id IS NOT NULL ORDER BY updated_at DESC LIMIT 1").pluck().get(ip) as number | undefined
-    return r ?? null
-  }
-
   app.setErrorHandler((err: FastifyError, req, reply) => {
     req.log.error({ err, req: { method: req.method, url: req.url.split('?')[0] } }, 'boot request failed')
     return reply.code(err.statusCode ?? 500).send({ code: 'RB_INTERNAL', message: 'internal error; see the daemon log' })
@@ -114,8 +108,8 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     files.inc({ kind }, bytes)
     const range = req.headers.range
     if (req.method === 'GET' && reply.statusCode !== 304 && (range === undefined || /^bytes=0-/.test(range))) {
-      const machineId = machineAt(req.ip)
-      store.write(() => store.events.append({ actor: ACTOR, type: 'boot.file', machineId, lan: null, mac: null, detail: { kind, image, file: file.name, client: req.ip, bytes } }))
+      const holder = store.leases.holderOf(req.ip)
+      store.write(() => store.events.append({ actor: ACTOR, type: 'boot.file', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { kind, image, file: file.name, client: req.ip, bytes } }))
     }
     return reply
   }

@@ -29,7 +29,17 @@ const fromRow = (r: Row): Lease => ({
 
 export class LeaseStore {
   private readonly prepare
-  constructor (db: Db) { this.prepare = statementCache(db) }
+  private readonly boundAt
+  constructor (db: Db) {
+    this.prepare = statementCache(db)
+    this.boundAt = db.prepare("SELECT lan, mac, machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' ORDER BY updated_at DESC LIMIT 1")
+  }
+
+  /** Who has `ip` bound (the client behind a TFTP or HTTP request), if anyone. */
+  holderOf (ip: string): { lan: string; mac: string; machineId: number | null } | null {
+    const r = this.boundAt.get(ip) as { lan: string; mac: string; machine_id: number | null } | undefined
+    return r === undefined ? null : { lan: r.lan, mac: r.mac, machineId: r.machine_id }
+  }
 
   /** A page ordered by (lan, ipv4 as text); `after` is the `lan/ipv4` of the previous page's last lease. */
   list (f: LeaseFilter): Lease[] {
