@@ -1,7 +1,7 @@
 // The TFTP test bed: the real daemon in a server namespace, clients in a client namespace,
 // one veth between them (10.201.n.0/24), files in a temp directory. Used by test/tftp/*.ts.
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { createReadStream, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { serve, tempDir, type Running } from './daemon.js'
@@ -36,6 +36,14 @@ export interface TftpEnv {
 export interface ClientResult { ok: boolean; bytes: number; sha256: string; dataPackets: number; duplicates: number; oack: Record<string, string> | null; error: { code: number; message: string } | null; ms: number; acksSent: number; stray: { opcode: number; errorCode?: number; message?: string } | null }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** The SHA-256 of a downloaded file, or 'missing'. */
+export async function fileSha (path: string): Promise<string> {
+  if (!existsSync(path)) return 'missing'
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
 
 /** Peers needed by every TFTP integration test: root, ip, and the four clients. */
 export const TFTP_PEERS = ['tftp', 'atftp', 'curl', 'busybox']

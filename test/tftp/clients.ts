@@ -2,22 +2,15 @@
 // daemon and clients in two network namespaces linked by a veth: byte-exact downloads of small,
 // 1 MB and 80 MB files, iPXE binaries from boot.ipxeDir under boot.tftpRoot, hostile paths refused.
 import t, { type Test } from 'tap'
-import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { tftpEnv, type TftpEnv } from '../helpers/tftp-env.js'
+import { fileSha, tftpEnv, type TftpEnv } from '../helpers/tftp-env.js'
 
 const MB = 1_000_000
 const BIG = 80 * 1024 * 1024
 
 const env = await tftpEnv(t, { files: { 'mega.bin': MB, 'big.bin': BIG }, limits: '{ deadline: 10s, maxWindowsize: 64 }' })
 
-async function fileSha (path: string): Promise<string> {
-  if (!existsSync(path)) return 'missing'
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
 
 type Client = (e: TftpEnv, file: string, dest: string) => [string, string[]]
 const clients: Record<string, Client> = {

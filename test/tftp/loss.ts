@@ -2,20 +2,12 @@
 // stand-in where the kernel lacks sch_netem): every transfer of every client completes byte-exact.
 // Files are small (tens of KB) so the run stays within about a minute.
 import t from 'tap'
-import { createHash } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { impair } from '../helpers/netns.js'
-import { tftpEnv } from '../helpers/tftp-env.js'
+import { fileSha, tftpEnv } from '../helpers/tftp-env.js'
 
 const env = await tftpEnv(t, { files: { 'a.bin': 24_000, 'b.bin': 64_000 }, limits: '{ deadline: 30s, maxTransfersPerClient: 32 }' })
 
-async function fileSha (path: string): Promise<string> {
-  if (!existsSync(path)) return 'missing'
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
 
 if (env !== null) {
   const e = env

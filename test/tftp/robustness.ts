@@ -3,20 +3,12 @@
 // duplicate storm), a 3 s stall (completes), a client gone for good (ends at the deadline),
 // 100 concurrent real clients.
 import t from 'tap'
-import { createHash } from 'node:crypto'
-import { createReadStream, existsSync } from 'node:fs'
 import { join } from 'node:path'
-import { tftpEnv } from '../helpers/tftp-env.js'
+import { fileSha, tftpEnv } from '../helpers/tftp-env.js'
 
 const DEADLINE_MS = 8000
 const env = await tftpEnv(t, { files: { 'mega.bin': 1_000_000, 'even.bin': 512 * 600 }, limits: `{ deadline: ${DEADLINE_MS / 1000}s, maxTransfersPerClient: 100, maxTransfers: 256 }` })
 
-async function fileSha (path: string): Promise<string> {
-  if (!existsSync(path)) return 'missing'
-  const h = createHash('sha256')
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
-  return h.digest('hex')
-}
 
 if (env !== null) {
   const e = env

@@ -282,20 +282,25 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.emit('drop', info)
   }
 
+  /** A packet, or null when it does not decode (counted and reported as a drop). */
+  private decodeOrDrop (msg: Buffer, from: RemoteInfo): TftpPacket | null {
+    try {
+      return decode(msg)
+    } catch (err) {
+      if (!(err instanceof TftpDecodeError)) throw err
+      this.counters.decodeErrors++
+      this.drop('decode-error', from, err)
+      return null
+    }
+  }
+
   private sendFromMain (packet: TftpPacket, rinfo: RemoteInfo): void {
     this.socket?.send(encode(packet), rinfo.port, rinfo.address, () => {})
   }
 
   private onRequest (msg: Buffer, rinfo: RemoteInfo): void {
-    let packet: TftpPacket
-    try {
-      packet = decode(msg)
-    } catch (err) {
-      if (!(err instanceof TftpDecodeError)) throw err
-      this.counters.decodeErrors++
-      this.drop('decode-error', rinfo, err)
-      return
-    }
+    const packet = this.decodeOrDrop(msg, rinfo)
+    if (packet === null) return
     if (packet.opcode !== Opcode.RRQ && packet.opcode !== Opcode.WRQ) {
       this.drop('unexpected-opcode', rinfo)
       return
@@ -417,15 +422,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       if (t.bound) t.socket.send(packet, from.port, from.address, () => {})
       return
     }
-    let packet: TftpPacket
-    try {
-      packet = decode(msg)
-    } catch (err) {
-      if (!(err instanceof TftpDecodeError)) throw err
-      this.counters.decodeErrors++
-      this.drop('decode-error', from, err)
-      return
-    }
+    const packet = this.decodeOrDrop(msg, from)
+    if (packet === null) return
     this.feed(t, { type: 'packet', now: now(), packet })
   }
 
