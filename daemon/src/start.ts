@@ -7,7 +7,7 @@ import type { Lan } from './config/lan.js'
 import { Store } from './store/index.js'
 import { Metrics } from './metrics.js'
 import { buildApi, type Api } from './api/app.js'
-import { TftpService } from './tftp/service.js' // tftp (issue 4)
+import { TftpService } from './tftp/service.js'
 import { DhcpService } from './dhcp/service.js'
 import { splitHostPort } from './net/ipv4.js'
 import { BootService } from './boot/service.js'
@@ -34,7 +34,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   const lans = (): ReadonlyMap<string, Lan> => current.lans
   const metrics = opts.metrics ?? new Metrics()
   const store = new Store({ dataDir: current.config.dataDir, lans, sync: current.config.sqliteSync })
-  // --- tftp (issue 4): listens only while a LAN is configured ---
+  // TFTP listens only while a LAN is configured.
   const drainMs = opts.drainMs ?? 10_000
   const tftp = new TftpService({
     boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs,
@@ -46,7 +46,6 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       } catch (err) { log.error({ svc: 'tftp', err }, 'cannot record the TFTP transfer event') }
     }
   })
-  // --- end tftp ---
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics })
   const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics })
   let api: Api | undefined
@@ -56,13 +55,13 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory })
     const { host, port } = splitHostPort(current.config.api.listen)
     await api.listen({ host, port })
-    await tftp.start() // tftp (issue 4)
+    await tftp.start()
     await boot.start(current.lans.size > 0)
     await dhcp.start(current)
   } catch (err) {
     await dhcp.close().catch(() => {})
     await boot.close().catch(() => {})
-    await tftp.close().catch(() => {}) // tftp (issue 4)
+    await tftp.close().catch(() => {})
     await api?.close().catch(() => {})
     store.close()
     throw err
@@ -99,15 +98,14 @@ export async function start (opts: StartOptions): Promise<Daemon> {
           try { await boot.restart(b.lans.length > 0, b.boot.http) } catch (err) { log.error({ svc: 'boot', err }, 'boot HTTP server cannot move; it keeps its old address'); needsRestart.push('boot.http') }
         }
       }
-      // --- tftp (issue 4): a changed address, root or limit gets a new listener; transfers in flight finish on the old one ---
+      // TFTP: a changed address, root or limit gets a new listener; transfers in flight finish on the old one.
       try {
         applied.push(...await tftp.reload(b.boot, next.lans.size > 0))
       } catch (err) {
         log.error({ svc: 'tftp', err }, 'TFTP cannot apply the new settings; the previous listener keeps serving')
         needsRestart.push('boot.tftp')
       }
-      // --- end tftp ---
-      // Keys that need a restart keep their running values until then.
+          // Keys that need a restart keep their running values until then.
       current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }) })
       warnOrphans(store, current, log)
       log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')
@@ -119,7 +117,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         const timer = setTimeout(() => { log.warn({ drainMs: opts.drainMs ?? 10_000 }, 'drain deadline passed; closing connections') ; theApi.server.closeAllConnections() }, opts.drainMs ?? 10_000)
         try {
           await dhcp.close()
-          // tftp (issue 4): stop accepting and drain (up to drainMs) alongside the API
+          // stop accepting and drain (up to drainMs)
           await Promise.all([theApi.close(), tftp.close(), boot.close()])
         } finally {
           clearTimeout(timer)
