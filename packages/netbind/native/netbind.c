@@ -1,4 +1,5 @@
-// @rackboot/netbind native part: the two things Node's dgram cannot do.
+// @rackboot/netbind native part: the two things Node's dgram cannot do (udpio.c has the
+// batched UDP I/O).
 //   openBoundUdpSocket(ifname, port, address) -> { fd, ifindex }
 //     AF_INET/SOCK_DGRAM socket, non-blocking and close-on-exec, with SO_REUSEADDR,
 //     SO_BROADCAST and SO_BINDTODEVICE=<ifname>, bound to address:port. Node adopts the fd
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <node_api.h>
+#include "netbind.h"
 
 #define CHECK(call)                                                       \
   do {                                                                    \
@@ -48,7 +50,7 @@ static const char *errno_name (int err) {
 }
 
 // Builds and throws an Error { code, message, errno?, syscall?, interface? }.
-static void throw_coded (napi_env env, const char *code, const char *message,
+void throw_coded (napi_env env, const char *code, const char *message,
                          int err, const char *syscall, const char *ifname) {
   napi_value js_code, js_msg, error, v;
   if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &js_code) != napi_ok ||
@@ -252,7 +254,8 @@ NAPI_MODULE_INIT (/* napi_env env, napi_value exports */) {
       napi_set_named_property(env, exports, "openBoundUdpSocket", fn) != napi_ok ||
       napi_create_function(env, "interfaceIndex", NAPI_AUTO_LENGTH, interface_index,
                            NULL, &fn) != napi_ok ||
-      napi_set_named_property(env, exports, "interfaceIndex", fn) != napi_ok) {
+      napi_set_named_property(env, exports, "interfaceIndex", fn) != napi_ok ||
+      udpio_init(env, exports) != 0) {
     return NULL;
   }
   return exports;

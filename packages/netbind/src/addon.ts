@@ -7,6 +7,15 @@ import { NetbindErrorCode, netbindError } from './errors.js'
 export interface NativeAddon {
   openBoundUdpSocket (ifname: string, port: number, address: string): { fd: number, ifindex: number }
   interfaceIndex (ifname: string): number | null
+  openConnectedUdp (localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number
+  sendGather (fd: number, head: Uint8Array, body: Uint8Array, layout: Int32Array, count: number): number
+  UdpMux: new (onReady: (count: number) => void, rx: Uint8Array, meta: Int32Array) => NativeMux
+}
+
+export interface NativeMux {
+  add (fd: number, id: number): void
+  remove (fd: number): void
+  close (): void
 }
 
 // dist/addon.js → ../build/Release/netbind.node (node-gyp's output, built by the install script).

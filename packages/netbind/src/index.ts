@@ -4,3 +4,6 @@ export {
   type BoundSocketOptions, type OpenedSocket, type BoundInterface
 } from './bound-socket.js'
 export { interfaceIndex, interfaceExists } from './interfaces.js'
+export {
+  UdpMux, openConnectedUdp, sendGather, udpIoAvailable, MUX_SLOT_BYTES, MAX_GATHER, type MuxPacket
+} from './udpio.js'

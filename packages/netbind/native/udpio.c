@@ -1,0 +1,392 @@
+// @rackboot/netbind native part 2: UDP I/O for many connected sockets with few crossings of
+// the JS boundary. Node's dgram costs, per received datagram, two 64 KiB allocations, an
+// address string, an rinfo object and a failing recvmsg (EAGAIN); per sent datagram, a send
+// request object and argument checks. A TFTP server moving tens of thousands of small
+// datagrams a second spends more time there than in the kernel. This file gives:
+//   openConnectedUdp(localAddress, localPort, remoteAddress, remotePort) -> fd
+//     AF_INET/SOCK_DGRAM, non-blocking, close-on-exec, SO_REUSEADDR, bound and connected.
+//   sendGather(fd, head, body, layout, count) -> number sent (>= 0) or -errno
+//     sendmmsg(2) of `count` datagrams on a connected socket; datagram i is
+//     head[layout[4i] .. +layout[4i+1]] followed by body[layout[4i+2] .. +layout[4i+3]]
+//     (a TFTP DATA header and a slice of a file buffer, without copying either).
+//   new UdpMux(onReady, rx, meta)
+//     An epoll set of sockets watched by one libuv poll handle. When any is readable, one
+//     datagram is read from each ready socket (level-triggered: what is left is read on the
+//     next round, so there is never a failing recv) into `rx`, and `onReady(count)` is called
+//     once for the round; entry i of `meta` (Int32Array, 3 per datagram) is
+//     [id, offset in rx, length], length -1 for a datagram larger than a slot (1500 bytes).
+//     .add(fd, id), .remove(fd), .close(). The mux never closes the fds it watches.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <node_api.h>
+#include <uv.h>
+#include "netbind.h"
+
+#define SLOT 1500
+#define MAX_EVENTS 256
+#define MAX_BATCH 64
+
+static void throw_code (napi_env env, const char *code, const char *msg, int err) {
+  throw_coded(env, code, msg, err, NULL, NULL);
+}
+
+#define ARG_FAIL(msg) do { throw_code(env, "RB_NETBIND_INVALID_ARGUMENT", msg, 0); return NULL; } while (0)
+
+static int get_int (napi_env env, napi_value v, int64_t lo, int64_t hi, int64_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || d != (double)(int64_t)d || d < (double)lo || d > (double)hi) return -1;
+  *out = (int64_t)d;
+  return 0;
+}
+
+static int get_ipv4 (napi_env env, napi_value v, struct in_addr *out) {
+  char buf[INET_ADDRSTRLEN];
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, buf, sizeof buf, &len) != napi_ok || len == 0 || len >= sizeof buf - 1) return -1;
+  return inet_pton(AF_INET, buf, out) == 1 ? 0 : -1;
+}
+
+// A typed array's bytes (any element type), or -1.
+static int get_bytes (napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *ptr;
+  napi_value ab;
+  if (napi_is_typedarray(env, v, &is_ta) != napi_ok || !is_ta) return -1;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return -1;
+  size_t unit = 1;
+  switch (type) {
+    case napi_int16_array: case napi_uint16_array: unit = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: unit = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: unit = 8; break;
+    default: unit = 1;
+  }
+  *data = ptr;
+  *len = length * unit;
+  return 0;
+}
+
+static napi_value int_value (napi_env env, int64_t n) {
+  napi_value v;
+  if (napi_create_int64(env, n, &v) != napi_ok) return NULL;
+  return v;
+}
+
+static napi_value open_connected_udp (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  struct sockaddr_in local, remote;
+  int64_t lport, rport;
+  const int one = 1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    ARG_FAIL("openConnectedUdp(localAddress, localPort, remoteAddress, remotePort) needs four arguments");
+  }
+  memset(&local, 0, sizeof local);
+  memset(&remote, 0, sizeof remote);
+  local.sin_family = remote.sin_family = AF_INET;
+  if (get_ipv4(env, argv[0], &local.sin_addr) != 0) ARG_FAIL("localAddress must be an IPv4 address");
+  if (get_int(env, argv[1], 0, 65535, &lport) != 0) ARG_FAIL("localPort must be an integer from 0 to 65535");
+  if (get_ipv4(env, argv[2], &remote.sin_addr) != 0) ARG_FAIL("remoteAddress must be an IPv4 address");
+  if (get_int(env, argv[3], 1, 65535, &rport) != 0) ARG_FAIL("remotePort must be an integer from 1 to 65535");
+  local.sin_port = htons((uint16_t)lport);
+  remote.sin_port = htons((uint16_t)rport);
+
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_code(env, "RB_NETBIND_FAILED", "socket() failed", errno);
+    return NULL;
+  }
+  const char *failed = NULL;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) failed = "setsockopt(SO_REUSEADDR)";
+  else if (bind(fd, (const struct sockaddr *)&local, sizeof local) != 0) failed = "bind";
+  else if (connect(fd, (const struct sockaddr *)&remote, sizeof remote) != 0) failed = "connect";
+  if (failed != NULL) {
+    const int err = errno;
+    char msg[160];
+    snprintf(msg, sizeof msg, "opening a connected UDP socket failed: %s: %s", failed, strerror(err));
+    close(fd);
+    throw_code(env, "RB_NETBIND_FAILED", msg, err);
+    return NULL;
+  }
+  return int_value(env, fd);
+}
+
+static napi_value send_gather (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int64_t fd, count;
+  uint8_t *head, *body, *lay;
+  size_t head_len, body_len, lay_len;
+  struct mmsghdr msgs[MAX_BATCH];
+  struct iovec iov[MAX_BATCH][2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) {
+    ARG_FAIL("sendGather(fd, head, body, layout, count) needs five arguments");
+  }
+  if (get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
+  if (get_bytes(env, argv[1], &head, &head_len) != 0) ARG_FAIL("head must be a typed array");
+  if (get_bytes(env, argv[2], &body, &body_len) != 0) ARG_FAIL("body must be a typed array");
+  if (get_bytes(env, argv[3], &lay, &lay_len) != 0) ARG_FAIL("layout must be an Int32Array");
+  if (get_int(env, argv[4], 0, MAX_BATCH, &count) != 0) ARG_FAIL("count must be an integer from 0 to 64");
+  if ((size_t)count * 4 * sizeof(int32_t) > lay_len) ARG_FAIL("layout is shorter than 4 × count entries");
+  const int32_t *layout = (const int32_t *)(void *)lay;
+  memset(msgs, 0, sizeof(struct mmsghdr) * (size_t)count);
+  for (int64_t i = 0; i < count; i++) {
+    const int32_t ho = layout[4 * i], hl = layout[4 * i + 1], bo = layout[4 * i + 2], bl = layout[4 * i + 3];
+    if (ho < 0 || hl < 0 || bo < 0 || bl < 0 || (size_t)ho + (size_t)hl > head_len || (size_t)bo + (size_t)bl > body_len) {
+      ARG_FAIL("layout points outside head or body");
+    }
+    iov[i][0].iov_base = head + ho;
+    iov[i][0].iov_len = (size_t)hl;
+    iov[i][1].iov_base = body + bo;
+    iov[i][1].iov_len = (size_t)bl;
+    msgs[i].msg_hdr.msg_iov = iov[i];
+    msgs[i].msg_hdr.msg_iovlen = bl > 0 ? 2 : 1;
+  }
+  int sent = 0;
+  while (sent < count) {
+    const int r = sendmmsg((int)fd, msgs + sent, (unsigned int)(count - sent), MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (sent == 0) return int_value(env, -errno);
+      break;
+    }
+    sent += r;
+  }
+  return int_value(env, sent);
+}
+
+// ---- UdpMux -------------------------------------------------------------------------------
+
+typedef struct {
+  napi_env env;
+  uv_poll_t poll;
+  int epfd;
+  int closed;          // close() ran (or the finalizer stopped polling)
+  int handle_closed;   // libuv is done with `poll`
+  int finalized;       // the JS object is gone
+  napi_ref self;
+  napi_ref callback;
+  napi_ref rx_ref;
+  napi_ref meta_ref;
+  napi_async_context actx;
+  uint8_t *rx;
+  size_t rx_len;
+  int32_t *meta;
+  size_t meta_entries;
+} mux_t;
+
+// The struct lives until both libuv and V8 are done with it.
+static void on_closed (uv_handle_t *h) {
+  mux_t *m = h->data;
+  m->handle_closed = 1;
+  if (m->finalized) free(m);
+}
+
+static void stop_polling (mux_t *m) {
+  m->closed = 1;
+  uv_poll_stop(&m->poll);
+  close(m->epfd);
+  m->epfd = -1;
+  uv_close((uv_handle_t *)&m->poll, on_closed);
+}
+
+static void mux_close (mux_t *m) {
+  if (m->closed) return;
+  napi_env env = m->env;
+  napi_delete_reference(env, m->callback);
+  napi_delete_reference(env, m->rx_ref);
+  napi_delete_reference(env, m->meta_ref);
+  napi_async_destroy(env, m->actx);
+  // Let the object be collected now that it no longer calls back.
+  napi_reference_unref(env, m->self, NULL);
+  stop_polling(m);
+}
+
+static void on_ready (uv_poll_t *h, int status, int events) {
+  (void)status; (void)events;
+  mux_t *m = h->data;
+  if (m->closed) return;
+  struct epoll_event ev[MAX_EVENTS];
+  const int n = epoll_wait(m->epfd, ev, MAX_EVENTS, 0);
+  if (n <= 0) return;
+  size_t off = 0;
+  uint32_t count = 0;
+  for (int i = 0; i < n && count < m->meta_entries && m->rx_len - off >= SLOT; i++) {
+    const int fd = (int)(ev[i].data.u64 & 0xffffffffu);
+    const int32_t id = (int32_t)(ev[i].data.u64 >> 32);
+    ssize_t r;
+    do { r = recv(fd, m->rx + off, SLOT, MSG_DONTWAIT | MSG_TRUNC); } while (r < 0 && errno == EINTR);
+    // Errors (ECONNREFUSED after an ICMP port unreachable) are consumed by the call: nothing to report.
+    if (r < 0) continue;
+    m->meta[3 * count] = id;
+    m->meta[3 * count + 1] = (int32_t)off;
+    m->meta[3 * count + 2] = r > SLOT ? -1 : (int32_t)r;
+    count++;
+    if (r <= SLOT) off += (size_t)((r + 7) & ~7);
+  }
+  if (count == 0) return;
+  napi_env env = m->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, recv, arg, result;
+  if (napi_get_reference_value(env, m->callback, &cb) == napi_ok &&
+      napi_get_reference_value(env, m->self, &recv) == napi_ok &&
+      napi_create_uint32(env, count, &arg) == napi_ok) {
+    // make_callback: microtasks and nextTicks queued by the callback run before returning,
+    // as after any I/O callback of Node's own.
+    if (napi_make_callback(env, m->actx, recv, cb, 1, &arg, &result) == napi_pending_exception) {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void mux_finalize (napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  mux_t *m = data;
+  m->finalized = 1;
+  // Never closed: only at environment teardown (an open mux keeps itself referenced).
+  if (!m->closed) stop_polling(m);
+  else if (m->handle_closed) free(m);
+}
+
+static mux_t *unwrap_mux (napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
+  napi_value self;
+  void *data = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || napi_unwrap(env, self, &data) != napi_ok || data == NULL) {
+    throw_code(env, "RB_NETBIND_INVALID_ARGUMENT", "not a UdpMux", 0);
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value mux_new (napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], self;
+  napi_valuetype type;
+  uint8_t *rx, *meta;
+  size_t rx_len, meta_len;
+  uv_loop_t *loop;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < 3) {
+    ARG_FAIL("new UdpMux(onReady, rx, meta) needs three arguments");
+  }
+  if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function) ARG_FAIL("onReady must be a function");
+  if (get_bytes(env, argv[1], &rx, &rx_len) != 0 || rx_len < SLOT) ARG_FAIL("rx must be a typed array of at least 1500 bytes");
+  if (get_bytes(env, argv[2], &meta, &meta_len) != 0 || meta_len < 3 * sizeof(int32_t)) ARG_FAIL("meta must be an Int32Array of at least 3 entries");
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    throw_code(env, "RB_NETBIND_FAILED", "no event loop", 0);
+    return NULL;
+  }
+  mux_t *m = calloc(1, sizeof *m);
+  if (m == NULL) {
+    throw_code(env, "RB_NETBIND_FAILED", "out of memory", ENOMEM);
+    return NULL;
+  }
+  m->env = env;
+  m->rx = rx;
+  m->rx_len = rx_len;
+  m->meta = (int32_t *)(void *)meta;
+  m->meta_entries = meta_len / (3 * sizeof(int32_t));
+  m->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (m->epfd < 0) {
+    const int err = errno;
+    free(m);
+    throw_code(env, "RB_NETBIND_FAILED", "epoll_create1 failed", err);
+    return NULL;
+  }
+  if (uv_poll_init(loop, &m->poll, m->epfd) != 0) {
+    close(m->epfd);
+    free(m);
+    throw_code(env, "RB_NETBIND_FAILED", "uv_poll_init failed", 0);
+    return NULL;
+  }
+  m->poll.data = m;
+  napi_value name;
+  if (napi_create_reference(env, argv[0], 1, &m->callback) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &m->rx_ref) != napi_ok ||
+      napi_create_reference(env, argv[2], 1, &m->meta_ref) != napi_ok ||
+      napi_create_string_utf8(env, "rackboot:UdpMux", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_async_init(env, NULL, name, &m->actx) != napi_ok ||
+      napi_wrap(env, self, m, mux_finalize, NULL, &m->self) != napi_ok) {
+    // Not wrapped: close the handle and free here.
+    uv_close((uv_handle_t *)&m->poll, NULL);
+    close(m->epfd);
+    throw_code(env, "RB_NETBIND_FAILED", "could not set up the UdpMux", 0);
+    return NULL;
+  }
+  // While open, the mux keeps itself alive (it calls back into JS); close() drops this.
+  napi_reference_ref(env, m->self, NULL);
+  uv_poll_start(&m->poll, UV_READABLE, on_ready);
+  // Like an unref'd handle: an idle mux does not keep the process alive (sockets do).
+  uv_unref((uv_handle_t *)&m->poll);
+  return self;
+}
+
+static napi_value mux_add (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int64_t fd, id;
+  mux_t *m = unwrap_mux(env, info, &argc, argv);
+  if (m == NULL) return NULL;
+  if (m->closed) ARG_FAIL("the UdpMux is closed");
+  if (argc < 2 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
+  if (get_int(env, argv[1], 0, INT32_MAX, &id) != 0) ARG_FAIL("id must be an integer from 0 to 2^31-1");
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.u64 = ((uint64_t)(uint32_t)id << 32) | (uint32_t)fd;
+  if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, (int)fd, &ev) != 0) {
+    throw_code(env, "RB_NETBIND_FAILED", "epoll_ctl(ADD) failed", errno);
+    return NULL;
+  }
+  return NULL;
+}
+
+static napi_value mux_remove (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t fd;
+  mux_t *m = unwrap_mux(env, info, &argc, argv);
+  if (m == NULL) return NULL;
+  if (m->closed) return NULL;
+  if (argc < 1 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
+  epoll_ctl(m->epfd, EPOLL_CTL_DEL, (int)fd, NULL); // ENOENT / EBADF: already gone, fine
+  return NULL;
+}
+
+static napi_value mux_close_js (napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  mux_t *m = unwrap_mux(env, info, &argc, NULL);
+  if (m == NULL) return NULL;
+  mux_close(m);
+  return NULL;
+}
+
+int udpio_init (napi_env env, napi_value exports) {
+  napi_value fn, cls;
+  napi_property_descriptor methods[] = {
+    { "add", NULL, mux_add, NULL, NULL, NULL, napi_default_method, NULL },
+    { "remove", NULL, mux_remove, NULL, NULL, NULL, napi_default_method, NULL },
+    { "close", NULL, mux_close_js, NULL, NULL, NULL, napi_default_method, NULL }
+  };
+  if (napi_create_function(env, "openConnectedUdp", NAPI_AUTO_LENGTH, open_connected_udp, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "openConnectedUdp", fn) != napi_ok ||
+      napi_create_function(env, "sendGather", NAPI_AUTO_LENGTH, send_gather, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "sendGather", fn) != napi_ok ||
+      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 3, methods, &cls) != napi_ok ||
+      napi_set_named_property(env, exports, "UdpMux", cls) != napi_ok) {
+    return -1;
+  }
+  return 0;
+}

@@ -1,0 +1,107 @@
+/**
+ * Batched UDP I/O for servers that run many connected sockets (a TFTP server's transfers):
+ * what Node's dgram costs per datagram (two 64 KiB buffers, an address string and an rinfo
+ * object per received datagram plus a failing recvmsg; a request object per send) is paid
+ * here per batch. Linux only; `udpIoAvailable()` says whether the addon is there.
+ *
+ *   const mux = new UdpMux((packets) => { for (const p of packets) … })   // one call per poll round
+ *   const fd = openConnectedUdp('10.0.0.1', port, client, clientPort)
+ *   mux.add(fd, id)                       // its datagrams arrive tagged with `id`
+ *   sendGather(fd, head, body, layout, n) // n datagrams in one sendmmsg, head+body slices each
+ *   mux.remove(fd); closeSync(fd); mux.close()
+ */
+import { isIPv4 } from 'node:net'
+import { native, type NativeMux } from './addon.js'
+import { NetbindErrorCode, netbindError } from './errors.js'
+
+/** Datagrams larger than this arrive with `length` -1 (and no bytes). */
+export const MUX_SLOT_BYTES = 1500
+/** At most this many datagrams per `sendGather` call. */
+export const MAX_GATHER = 64
+
+/** True when the native addon is built and loads (Linux). */
+export function udpIoAvailable (): boolean {
+  try {
+    native()
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A non-blocking, close-on-exec AF_INET UDP socket with SO_REUSEADDR, bound to
+ * `localAddress:localPort` and connected to `remoteAddress:remotePort`; returns its fd, which
+ * the caller closes (`fs.closeSync`). With SO_REUSEADDR it can share the port of an unconnected
+ * socket: Linux delivers the remote's datagrams to the connected one, and the rest to the other.
+ */
+export function openConnectedUdp (localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number {
+  if (!isIPv4(localAddress) || !isIPv4(remoteAddress)) {
+    throw netbindError(NetbindErrorCode.InvalidArgument, `openConnectedUdp: ${localAddress} and ${remoteAddress} must be IPv4 addresses`)
+  }
+  return native().openConnectedUdp(localAddress, localPort, remoteAddress, remotePort)
+}
+
+/**
+ * Sends `count` (≤ 64) datagrams on connected socket `fd` with one sendmmsg(2), without copying:
+ * datagram i is `head[layout[4i], +layout[4i+1]]` then `body[layout[4i+2], +layout[4i+3]]`.
+ * Returns how many left (from 0 when the socket buffer is full) or -errno when the first failed
+ * (e.g. -111 ECONNREFUSED after the peer's port became unreachable). Never throws for I/O errors.
+ */
+export function sendGather (fd: number, head: Uint8Array, body: Uint8Array, layout: Int32Array, count: number): number {
+  return native().sendGather(fd, head, body, layout, count)
+}
+
+/** One received datagram; `data` is a view into a buffer reused after the callback returns. */
+export interface MuxPacket {
+  id: number
+  /** Null when the datagram was larger than MUX_SLOT_BYTES. */
+  data: Uint8Array | null
+}
+
+/**
+ * Watches many UDP sockets with one libuv poll handle. On each round, one datagram is read from
+ * every readable socket and `onPackets` gets them all in one call; a socket with more waiting is
+ * read again on the next round. The handle does not keep the process alive by itself.
+ */
+export class UdpMux {
+  private readonly rx: Uint8Array
+  private readonly meta: Int32Array
+  private readonly mux: NativeMux
+  private closed = false
+
+  constructor (onPackets: (packets: MuxPacket[]) => void, options: { maxPerRound?: number } = {}) {
+    const slots = Math.max(1, Math.min(4096, options.maxPerRound ?? 256))
+    this.rx = new Uint8Array(slots * (MUX_SLOT_BYTES + 8))
+    this.meta = new Int32Array(slots * 3)
+    const rx = this.rx
+    const meta = this.meta
+    this.mux = new (native().UdpMux)((count) => {
+      const packets: MuxPacket[] = new Array<MuxPacket>(count)
+      for (let i = 0; i < count; i++) {
+        const off = meta[3 * i + 1] as number
+        const len = meta[3 * i + 2] as number
+        packets[i] = { id: meta[3 * i] as number, data: len < 0 ? null : rx.subarray(off, off + len) }
+      }
+      onPackets(packets)
+    }, rx, meta)
+  }
+
+  /** Watch `fd`; its datagrams are reported with `id` (0 to 2^31-1). */
+  add (fd: number, id: number): void {
+    if (this.closed) throw netbindError(NetbindErrorCode.InvalidArgument, 'UdpMux is closed')
+    this.mux.add(fd, id)
+  }
+
+  /** Stop watching `fd` (before closing it). Unknown fds are ignored. */
+  remove (fd: number): void {
+    if (!this.closed) this.mux.remove(fd)
+  }
+
+  /** Stop polling; watched fds stay open (they are the caller's). Idempotent. */
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    this.mux.close()
+  }
+}

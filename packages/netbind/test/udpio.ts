@@ -1,0 +1,167 @@
+// Batched UDP I/O (native/udpio.c) on 127.0.0.1: connected sockets, sendmmsg with gathered
+// slices, and the mux that reads every ready socket in one round.
+import { spawnSync } from 'node:child_process'
+import dgram from 'node:dgram'
+import { closeSync } from 'node:fs'
+import t, { type Test } from 'tap'
+import { MAX_GATHER, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxPacket } from '../src/udpio.js'
+
+const LO = '127.0.0.1'
+const linux = process.platform === 'linux'
+
+async function peer (t: Test): Promise<{ socket: dgram.Socket, port: number, got: Array<{ data: string, port: number }> }> {
+  const socket = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => socket.bind(0, LO, resolve))
+  const got: Array<{ data: string, port: number }> = []
+  socket.on('message', (m, r) => got.push({ data: m.toString('latin1'), port: r.port }))
+  t.teardown(() => { socket.close() })
+  return { socket, port: socket.address().port, got }
+}
+
+const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
+  const end = Date.now() + ms
+  while (!cond() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
+}
+
+function connected (t: Test, port: number, local = 0): number {
+  const fd = openConnectedUdp(LO, local, LO, port)
+  t.teardown(() => { try { closeSync(fd) } catch { /* closed by the test */ } })
+  return fd
+}
+
+t.test('the addon is available on Linux', { skip: linux ? false : 'Linux only' }, async (t) => {
+  t.equal(udpIoAvailable(), true)
+})
+
+t.test('sendGather sends each datagram as head slice + body slice, in order', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const p = await peer(t)
+  const fd = connected(t, p.port)
+  const head = Buffer.from('AABBCC')
+  const body = Buffer.from('0123456789')
+  const layout = new Int32Array([0, 2, 0, 4, 2, 2, 4, 6, 4, 2, 0, 0])
+  t.equal(sendGather(fd, head, body, layout, 3), 3)
+  await until(() => p.got.length === 3)
+  t.same(p.got.map((g) => g.data), ['AA0123', 'BB456789', 'CC'])
+  t.equal(new Set(p.got.map((g) => g.port)).size, 1, 'all from one source port')
+  // A body that is a view into a larger buffer: offsets are relative to the view.
+  const view = Buffer.from('xxxxHELLO').subarray(4)
+  t.equal(sendGather(fd, head, view, new Int32Array([0, 1, 1, 3]), 1), 1)
+  await until(() => p.got.length === 4)
+  t.equal(p.got[3]?.data, 'AELL')
+})
+
+t.test('sendGather checks its arguments', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const p = await peer(t)
+  const fd = connected(t, p.port)
+  const b = Buffer.alloc(8)
+  t.throws(() => sendGather(fd, b, b, new Int32Array([0, 9, 0, 0]), 1), { code: 'RB_NETBIND_INVALID_ARGUMENT', message: /outside head or body/ })
+  t.throws(() => sendGather(fd, b, b, new Int32Array([0, 1, 7, 2]), 1), { message: /outside head or body/ })
+  t.throws(() => sendGather(fd, b, b, new Int32Array(4), 2), { message: /shorter than 4 × count/ })
+  t.throws(() => sendGather(fd, b, b, new Int32Array(4 * 65), MAX_GATHER + 1), { message: /count must be an integer from 0 to 64/ })
+  t.throws(() => sendGather(-1, b, b, new Int32Array(4), 1), { message: /fd must be a file descriptor/ })
+  t.equal(sendGather(fd, b, b, new Int32Array(4), 0), 0, 'nothing to send')
+})
+
+t.test('sendGather reports a peer that went away as -ECONNREFUSED, never throws', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const gone = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => gone.bind(0, LO, resolve))
+  const port = gone.address().port
+  await new Promise<void>((resolve) => gone.close(resolve))
+  const fd = connected(t, port)
+  const b = Buffer.from('x')
+  const layout = new Int32Array([0, 1, 0, 0])
+  const results: number[] = []
+  for (let i = 0; i < 5; i++) {
+    results.push(sendGather(fd, b, b, layout, 1))
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  t.ok(results.includes(-111), `ICMP port unreachable comes back as -111: ${results.join(' ')}`)
+})
+
+t.test('openConnectedUdp: bad arguments and a port in use without SO_REUSEADDR', { skip: linux ? false : 'Linux only' }, async (t) => {
+  t.throws(() => openConnectedUdp('::1', 0, LO, 9), { code: 'RB_NETBIND_INVALID_ARGUMENT' })
+  t.throws(() => openConnectedUdp(LO, 0, LO, 0), { code: 'RB_NETBIND_INVALID_ARGUMENT', message: /remotePort/ })
+  const taken = dgram.createSocket('udp4') // no reuseAddr
+  await new Promise<void>((resolve) => taken.bind(0, LO, resolve))
+  t.teardown(() => { taken.close() })
+  t.throws(() => openConnectedUdp(LO, taken.address().port, LO, 9), { code: 'RB_NETBIND_FAILED', message: /bind: Address already in use/ })
+})
+
+t.test('a connected socket shares its port with an unconnected one: the peer\'s datagrams go to the connected one', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const p = await peer(t)
+  const other = await peer(t)
+  const open = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+  await new Promise<void>((resolve) => open.bind(0, LO, resolve))
+  t.teardown(() => { open.close() })
+  const strays: string[] = []
+  open.on('message', (m) => strays.push(m.toString()))
+  const port = open.address().port
+  const fd = connected(t, p.port, port)
+  const got: MuxPacket[] = []
+  const mux = new UdpMux((packets) => { for (const x of packets) got.push({ id: x.id, data: x.data === null ? null : Buffer.from(x.data) }) })
+  t.teardown(() => { mux.close() })
+  mux.add(fd, 5)
+  p.socket.send('from-peer', port, LO)
+  other.socket.send('from-other', port, LO)
+  await until(() => got.length === 1 && strays.length === 1)
+  t.same(got.map((g) => [g.id, String(g.data)]), [[5, 'from-peer']])
+  t.same(strays, ['from-other'])
+})
+
+t.test('UdpMux: one call per round with a datagram from every ready socket, ids, oversize, remove', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const peers = await Promise.all([peer(t), peer(t), peer(t)])
+  const fds = peers.map((p) => connected(t, p.port))
+  const rounds: Array<Array<[number, string | null]>> = []
+  const mux = new UdpMux((packets) => { rounds.push(packets.map((x) => [x.id, x.data === null ? null : Buffer.from(x.data).toString()])) })
+  t.teardown(() => { mux.close() })
+  fds.forEach((fd, i) => { mux.add(fd, 100 + i) })
+  // The fds' local ports, from a first datagram each way.
+  fds.forEach((fd) => { sendGather(fd, Buffer.from('hi'), Buffer.alloc(0), new Int32Array([0, 2, 0, 0]), 1) })
+  await until(() => peers.every((p) => p.got.length === 1))
+  const ports = peers.map((p) => p.got[0]?.port as number)
+  // Two datagrams queued on each socket before the loop gets to them.
+  peers.forEach((p, i) => { p.socket.send(`a${i}`, ports[i] as number, LO); p.socket.send(`b${i}`, ports[i] as number, LO) })
+  peers[0]?.socket.send(Buffer.alloc(3000), ports[0] as number, LO)
+  await until(() => rounds.flat().length === 7)
+  const all = rounds.flat()
+  t.same(all.filter(([id]) => id === 100).map(([, d]) => d), ['a0', 'b0', null], 'per socket in order; the 3000-byte datagram is null')
+  t.same(all.filter(([id]) => id === 102).map(([, d]) => d), ['a2', 'b2'])
+  t.ok(rounds.length >= 2, 'one datagram per socket per round, so at least two rounds')
+  t.ok(rounds[0] !== undefined && rounds[0].length >= 2, `a round carries several sockets' datagrams (first round: ${rounds[0]?.length ?? 0})`)
+  mux.remove(fds[1] as number)
+  mux.remove(fds[1] as number) // twice: ignored
+  const before = all.length
+  peers[1]?.socket.send('after-remove', ports[1] as number, LO)
+  peers[2]?.socket.send('still-watched', ports[2] as number, LO)
+  await until(() => rounds.flat().length > before)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(rounds.flat().slice(before), [[102, 'still-watched']])
+  mux.close()
+  mux.close()
+  t.throws(() => { mux.add(fds[0] as number, 1) }, { message: /closed/ })
+})
+
+t.test('an exception thrown by the callback is an uncaught exception, as from any I/O callback', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import dgram from 'node:dgram'
+    import { UdpMux, openConnectedUdp, sendGather } from ${JSON.stringify(new URL('../dist/udpio.js', import.meta.url).href)}
+    const s = dgram.createSocket('udp4')
+    s.bind(0, '127.0.0.1', () => {
+      const fd = openConnectedUdp('127.0.0.1', 0, '127.0.0.1', s.address().port)
+      const mux = new UdpMux(() => { throw new Error('boom from callback') })
+      mux.add(fd, 1)
+      process.on('uncaughtException', (e) => { console.log('caught: ' + e.message); process.exit(0) })
+      s.on('message', (m, r) => { s.send('reply', r.port, '127.0.0.1') })
+      sendGather(fd, Buffer.from('hi'), Buffer.alloc(0), new Int32Array([0, 2, 0, 0]), 1)
+    })`], { encoding: 'utf8', timeout: 10_000 })
+  t.match(r.stdout, /caught: boom from callback/)
+})
+
+t.test('an idle mux does not keep the process alive', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { UdpMux } from ${JSON.stringify(new URL('../dist/udpio.js', import.meta.url).href)}
+    globalThis.m = new UdpMux(() => {})
+    console.log('created')`], { encoding: 'utf8', timeout: 10_000 })
+  t.equal(r.status, 0)
+  t.equal(r.stdout.trim(), 'created', 'exited on its own')
+})
