@@ -27,6 +27,7 @@ export type DecodeErrorCode =
   | 'RB_TFTP_BAD_OPCODE'
   | 'RB_TFTP_UNTERMINATED_STRING'
   | 'RB_TFTP_BAD_OPTIONS'
+  | 'RB_TFTP_OVERSIZED'
 
 /** A packet that cannot be decoded. `field` names the element, `offset` is where it starts. */
 export class TftpDecodeError extends Error {

@@ -8,10 +8,19 @@
  * - Each accepted transfer gets its own port (a new TID, RFC 1350) on the same
  *   local address, with two sockets on it (SO_REUSEADDR): one connected to the
  *   client, through which the transfer runs (the kernel then caches the route
- *   and Node skips the address on every send: about 2 µs less per packet), and
- *   one unconnected, which receives only what comes from any other address/port
- *   (Linux delivers to the connected socket first); those strays are answered
- *   with ERROR 5 and otherwise ignored.
+ *   and skips the address on every send), and one unconnected, which receives
+ *   only what comes from any other address/port (Linux delivers to the
+ *   connected socket first); those strays are answered with ERROR 5 and
+ *   otherwise ignored.
+ * - I/O on the connected sockets (IPv4 on Linux, `io: 'auto'`) goes through
+ *   @rackboot/netbind's batched UDP I/O: one poll handle for all transfers, one
+ *   JS call per poll round for every ACK that arrived, and a window of DATA
+ *   packets in one sendmmsg(2) with headers and file bytes gathered in place.
+ *   Node's dgram spends more per small datagram than the kernel does (two 64 KiB
+ *   allocations, an address string and an object per datagram received, a
+ *   request object per send): with it, a 50-client boot storm and windowed
+ *   transfers were CPU-bound in Node, not in the network. `io: 'dgram'` (and
+ *   IPv6, and platforms without the addon) uses node:dgram sockets throughout.
  * - Per transfer at most two read-ahead buffers of the file are held (the
  *   one being sent and the next, read ahead of need so a lockstep transfer
  *   never waits for the disk): 2 × max(readAheadBytes, blksize) bytes,
@@ -26,7 +35,9 @@
 import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import { isIPv6, type AddressInfo } from 'node:net'
+import { closeSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
+import { MAX_GATHER, MUX_SLOT_BYTES, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxPacket } from '@rackboot/netbind'
 import { TftpDecodeError, TftpErrorCode, TftpFileError } from './errors.js'
 import type { FileSource, OpenFile, RequestContext } from './file-source.js'
 import { decode, encode, Opcode, type RequestPacket, type TftpPacket } from './packet.js'
@@ -57,6 +68,11 @@ export interface TftpServerOptions {
    * Default 0 (off).
    */
   busyPollUs?: number
+  /**
+   * 'auto' (default): batched native I/O for IPv4 transfers when @rackboot/netbind's addon
+   * is built (Linux), else node:dgram. 'dgram': node:dgram always.
+   */
+  io?: 'auto' | 'dgram'
   /** Negotiation limits and retransmission timing. */
   transfer?: Partial<TransferConfig>
 }
@@ -113,6 +129,8 @@ export interface TftpServerEvents {
 }
 
 const EMPTY = new Uint8Array(0)
+/** sendGather()'s -errno when the socket buffer is full. */
+const EAGAIN_NEG = -11
 
 function sendQueueCount (socket: Socket): number {
   try {
@@ -126,10 +144,14 @@ interface Active {
   key: string
   client: RemoteInfo
   state: TransferState
-  /** Unconnected: packets from wrong TIDs arrive here (ERROR 5). */
+  /** Unconnected: packets from wrong TIDs arrive here (ERROR 5). Native I/O: sends that did not fit the socket buffer go out queued through it. */
   socket: Socket
-  /** Connected to the client: the transfer's packets, both ways. */
-  conn: Socket
+  /** Connected to the client (dgram I/O): the transfer's packets, both ways. */
+  conn: Socket | undefined
+  /** Connected to the client (native I/O), watched by the server's UdpMux; -1 until open or with dgram I/O. */
+  fd: number
+  /** Key in the server's `byId` (native I/O). */
+  id: number
   /** Reused for DATA packets while sends complete synchronously. */
   scratch: Buffer | undefined
   bound: boolean
@@ -181,6 +203,14 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   /** Transfers not yet cleaned up (a superset of `active`). */
   private readonly live = new Set<Active>()
   private readonly perClient = new Map<string, number>()
+  /** Native I/O: the poll handle over every transfer's connected socket, and who is who. */
+  private mux: UdpMux | undefined
+  private readonly byId = new Map<number, Active>()
+  private nextId = 0
+  private readonly native: boolean
+  /** sendGather scratch: one DATA header per datagram, and the layout of up to MAX_GATHER datagrams. */
+  private readonly heads = Buffer.alloc(4 * MAX_GATHER)
+  private readonly layout = new Int32Array(4 * MAX_GATHER)
 
   constructor (options: TftpServerOptions) {
     super()
@@ -191,10 +221,17 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       closeTimeoutMs: 5000,
       readAheadBytes: 65536,
       busyPollUs: 0,
+      io: 'auto',
       ...options
     }
     this.config = { ...defaultTransferConfig, ...options.transfer }
     this.type = isIPv6(options.address) ? 'udp6' : 'udp4'
+    this.native = this.options.io === 'auto' && this.type === 'udp4' && udpIoAvailable()
+  }
+
+  /** 'native' when transfers use @rackboot/netbind's batched I/O, else 'dgram'. */
+  get io (): 'native' | 'dgram' {
+    return this.native ? 'native' : 'dgram'
   }
 
   /** Bind the listening socket. */
@@ -274,6 +311,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       for (const t of [...this.live]) this.feed(t, { type: 'abort', now: now(), message: 'Server shutting down' })
       await all()
     }
+    this.mux?.close()
+    this.mux = undefined
   }
 
   private drop (reason: DropInfo['reason'], rinfo: RemoteInfo, error?: TftpDecodeError): void {
@@ -283,7 +322,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /** A packet, or null when it does not decode (counted and reported as a drop). */
-  private decodeOrDrop (msg: Buffer, from: RemoteInfo): TftpPacket | null {
+  private decodeOrDrop (msg: Uint8Array, from: RemoteInfo): TftpPacket | null {
     try {
       return decode(msg)
     } catch (err) {
@@ -340,7 +379,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private begin (request: RequestPacket, first: StepResult, rinfo: RemoteInfo, key: string): void {
     this.counters.transfers++
     const socket = createSocket({ ...socketOptions(this.type), reuseAddr: true })
-    const conn = createSocket({ ...socketOptions(this.type), reuseAddr: true })
+    const conn = this.native ? undefined : createSocket({ ...socketOptions(this.type), reuseAddr: true })
     let resolveFinished!: () => void
     const finished = new Promise<void>((resolve) => { resolveFinished = resolve })
     const t: Active = {
@@ -349,6 +388,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       state: first.state,
       socket,
       conn,
+      fd: -1,
+      id: -1,
       scratch: undefined,
       bound: false,
       file: undefined,
@@ -366,7 +407,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.live.add(t)
     this.perClient.set(rinfo.address, (this.perClient.get(rinfo.address) ?? 0) + 1)
     socket.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
-    conn.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
+    conn?.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
     // Sends wait for the binds and the connect; a failure aborts the transfer (sends are skipped).
     t.queue = new Promise<void>((resolve) => {
       let failed = false
@@ -377,6 +418,25 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
         this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' })
       }
       socket.on('error', fail)
+      if (conn === undefined) {
+        socket.bind({ address: this.options.address, port: 0 }, () => {
+          socket.off('error', fail).on('error', () => {})
+          if (failed) return
+          try {
+            t.fd = openConnectedUdp(this.options.address, socket.address().port, rinfo.address, rinfo.port)
+            t.id = this.nextId = (this.nextId + 1) & 0x7fffffff
+            this.byId.set(t.id, t)
+            this.mux ??= new UdpMux((packets) => { this.onMuxPackets(packets) })
+            this.mux.add(t.fd, t.id)
+          } catch {
+            fail()
+            return
+          }
+          t.bound = true
+          resolve()
+        })
+        return
+      }
       conn.on('error', fail)
       socket.bind({ address: this.options.address, port: 0 }, () => {
         conn.bind({ address: this.options.address, port: socket.address().port }, () => {
@@ -411,6 +471,21 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
         })
       }
     )
+  }
+
+  /** Native I/O: what arrived on the transfers' connected sockets in one poll round. */
+  private onMuxPackets (packets: MuxPacket[]): void {
+    for (const p of packets) {
+      const t = this.byId.get(p.id)
+      if (t === undefined) continue // closed in this round
+      if (p.data === null) {
+        this.counters.decodeErrors++
+        this.drop('decode-error', t.client, new TftpDecodeError('RB_TFTP_OVERSIZED', 'datagram', 0, `datagram larger than ${MUX_SLOT_BYTES} bytes (no client sends one to a transfer port)`))
+        continue
+      }
+      const packet = this.decodeOrDrop(p.data, t.client)
+      if (packet !== null) this.feed(t, { type: 'packet', now: now(), packet })
+    }
   }
 
   private onTransferMessage (t: Active, msg: Buffer, from: RemoteInfo): void {
@@ -543,6 +618,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     for (const s of sends) {
       if (s.kind === 'data' && (t.over || this.cached(t, s.offset, s.length) === undefined)) return false
     }
+    if (t.fd >= 0) {
+      this.transmitGathered(t, sends)
+      return true
+    }
     for (const s of sends) {
       if (s.kind === 'data') {
         const data = this.cached(t, s.offset, s.length) as Uint8Array
@@ -556,11 +635,81 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /**
+   * Native I/O, every DATA range in `t.cache`: the DATA packets go out in batches of up to
+   * MAX_GATHER datagrams per sendmmsg, each a 4-byte header from `heads` and the block's bytes
+   * straight from the read-ahead buffer; other packets (OACK, ERROR) in order between them.
+   */
+  private transmitGathered (t: Active, sends: Send[]): void {
+    const body = t.cache?.data ?? EMPTY
+    const base = t.cache?.offset ?? 0
+    const heads = this.heads
+    const layout = this.layout
+    let n = 0
+    for (const s of sends) {
+      if (s.kind !== 'data') {
+        if (n > 0) this.gather(t, body, n)
+        n = 0
+        this.sendPacket(t, encode(s.packet))
+        continue
+      }
+      const h = 4 * n
+      heads[h] = 0
+      heads[h + 1] = Opcode.DATA
+      heads[h + 2] = (s.block >> 8) & 0xff
+      heads[h + 3] = s.block & 0xff
+      layout[h] = h
+      layout[h + 1] = 4
+      layout[h + 2] = s.offset - base
+      layout[h + 3] = s.length
+      this.counters.bytesSent += s.length
+      if (++n === MAX_GATHER) {
+        this.gather(t, body, n)
+        n = 0
+      }
+    }
+    if (n > 0) this.gather(t, body, n)
+    this.afterSend()
+  }
+
+  /**
+   * sendGather() of the first `n` datagrams described in `heads`/`layout`. What the socket
+   * buffer did not take is copied and queued on the unconnected socket (same port), and
+   * while anything is queued there, later packets queue behind it so the order holds.
+   * Other errors (ECONNREFUSED from a client that went away) lose the packets, as a send on
+   * the wire would: retransmission and the deadline deal with it.
+   */
+  private gather (t: Active, body: Uint8Array, n: number): void {
+    const sent = sendQueueCount(t.socket) > 0 ? 0 : sendGather(t.fd, this.heads, body, this.layout, n)
+    if (sent >= n || (sent < 0 && sent !== EAGAIN_NEG)) return
+    const layout = this.layout
+    for (let i = Math.max(0, sent); i < n; i++) {
+      const h = 4 * i
+      const packet = Buffer.allocUnsafe(layout[h + 1] as number + (layout[h + 3] as number))
+      this.heads.copy(packet, 0, layout[h], (layout[h] as number) + (layout[h + 1] as number))
+      packet.set(body.subarray(layout[h + 2], (layout[h + 2] as number) + (layout[h + 3] as number)), layout[h + 1])
+      t.socket.send(packet, t.client.port, t.client.address)
+    }
+  }
+
+  /**
    * A DATA packet built in the transfer's scratch buffer, not a new one per packet. Node sends
    * synchronously when it can (the kernel has copied the bytes on return); when the send had
    * to be queued the buffer is in flight, and the next packet gets a fresh one.
    */
   private sendData (t: Active, block: number, data: Uint8Array): void {
+    if (t.fd >= 0) {
+      const heads = this.heads
+      heads[0] = 0
+      heads[1] = Opcode.DATA
+      heads[2] = (block >> 8) & 0xff
+      heads[3] = block & 0xff
+      const layout = this.layout
+      layout[0] = 0; layout[1] = 4; layout[2] = 0; layout[3] = data.length
+      this.gather(t, data, 1)
+      this.afterSend()
+      return
+    }
+    const conn = t.conn as Socket
     const n = 4 + data.length
     let buf = t.scratch
     if (buf === undefined || buf.length < n) buf = Buffer.allocUnsafeSlow(Math.max(n, 4 + t.state.blksize))
@@ -568,21 +717,35 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     buf.writeUInt16BE(block & 0xffff, 2)
     buf.set(data, 4)
     // A full block fills the buffer exactly: pass it whole (no slice object per packet).
-    if (n === buf.length) t.conn.send(buf)
-    else t.conn.send(buf, 0, n)
-    t.scratch = sendQueueCount(t.conn) === 0 ? buf : undefined
+    if (n === buf.length) conn.send(buf)
+    else conn.send(buf, 0, n)
+    t.scratch = sendQueueCount(conn) === 0 ? buf : undefined
     this.afterSend()
   }
 
   private sendPacket (t: Active, bytes: Uint8Array): void {
+    if (t.fd >= 0) {
+      const layout = this.layout
+      layout[0] = 0; layout[1] = bytes.length; layout[2] = 0; layout[3] = 0
+      // `bytes` is the head here; the gather fallback copies from `heads`, so keep them in one place.
+      if (bytes.length <= this.heads.length) {
+        this.heads.set(bytes)
+        this.gather(t, EMPTY, 1)
+      } else {
+        t.socket.send(bytes, t.client.port, t.client.address)
+      }
+      this.afterSend()
+      return
+    }
     // No callback: Node then tries a synchronous send first and allocates no request.
     // Errors go to the socket's 'error' event; cleanup() waits for the send queue to empty.
-    t.conn.send(bytes)
+    t.conn?.send(bytes)
     this.afterSend()
   }
 
   private afterSend (): void {
-    if (this.options.busyPollUs > 0) {
+    // With many transfers the loop seldom sleeps anyway: spin (and read the clock) only for a few.
+    if (this.options.busyPollUs > 0 && this.active.size <= 8) {
       this.lastSendAt = now()
       if (!this.polling) {
         this.polling = true
@@ -636,7 +799,18 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     t.cache = undefined
     // Closing a socket cancels its queued sends: let the last packets (the final ACK'd
     // block's ERROR, or an abort's) leave first.
-    for (let i = 0; i < 1000 && t.bound && sendQueueCount(t.conn) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 1))
+    const queued = (): number => sendQueueCount(t.socket) + (t.conn === undefined ? 0 : sendQueueCount(t.conn))
+    for (let i = 0; i < 1000 && t.bound && queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 1))
+    if (t.fd >= 0) {
+      this.mux?.remove(t.fd)
+      this.byId.delete(t.id)
+      try {
+        closeSync(t.fd)
+      } catch {
+        // already closed: nothing to release
+      }
+      t.fd = -1
+    }
     const next = t.next
     t.next = undefined
     if (next !== undefined) await next.data // settle the read ahead before closing the file
@@ -646,6 +820,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       // a close failure changes nothing for the client
     }
     await Promise.all([t.socket, t.conn].map(async (socket) => {
+      if (socket === undefined) return
       await new Promise<void>((resolve) => {
         try {
           socket.close(resolve)

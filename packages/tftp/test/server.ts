@@ -1,4 +1,5 @@
-// TftpServer against scripted node:dgram clients, on 127.0.0.1 only.
+// TftpServer against scripted node:dgram clients, on 127.0.0.1 only. The server's I/O is
+// the batched native one on Linux; server-dgram.ts runs this whole file again with node:dgram.
 import { createHash } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { TftpErrorCode, TftpFileError } from '../src/errors.js'
@@ -24,6 +25,7 @@ async function serve (t: Test, options: Partial<TftpServerOptions> = {}): Promis
     address: LOOPBACK,
     port: 0,
     closeTimeoutMs: 300, // teardown: do not wait for the clients these tests leave hanging
+    io: IO,
     ...options
   })
   const transfers: TransferInfo[] = []
@@ -40,6 +42,14 @@ async function client (t: Test): Promise<TestClient> {
   t.teardown(async () => { await c.close() })
   return c
 }
+
+/** The I/O every server in this file uses ('auto': native on Linux). */
+const IO: 'auto' | 'dgram' = process.env.RB_TFTP_TEST_IO === 'dgram' ? 'dgram' : 'auto'
+
+t.test(`the servers under test use ${IO === 'dgram' ? 'node:dgram' : 'the native batched'} I/O`, async (t) => {
+  const { server } = await serve(t)
+  t.equal(server.io, IO === 'dgram' || process.platform !== 'linux' ? 'dgram' : 'native')
+})
 
 const settle = async (ms = 50): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
@@ -129,6 +139,17 @@ t.test('a packet from a wrong TID gets ERROR 5 and the transfer completes', asyn
   t.equal(sha(r.data), sha(small), 'the real client still gets the file')
   t.equal(server.counters.unknownTid, 1)
   t.match(drops, [{ reason: 'unknown-tid', port: intruder.port }])
+})
+
+t.test('a datagram too large for any TFTP client packet, from the client itself, is dropped and counted', async (t) => {
+  const { port, server, drops } = await serve(t)
+  const c = await client(t)
+  const r = await download(c, port, 'small.bin', {
+    onTid: (tid) => { c.socket.send(Buffer.alloc(4000, 0x04), tid, LOOPBACK) }
+  })
+  t.equal(sha(r.data), sha(small), 'the transfer is not disturbed')
+  t.equal(server.counters.decodeErrors, 1)
+  t.match(drops, [{ reason: 'decode-error', port: c.port, error: { code: IO === 'dgram' ? /^RB_TFTP_/ : 'RB_TFTP_OVERSIZED' } }])
 })
 
 t.test('a client that stalls 3 s mid-transfer completes', async (t) => {
