@@ -177,7 +177,7 @@ async function main (): Promise<void> {
         const cpu0 = cpuSeconds(pid)
         const ticks0 = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []
         m.c.push(clientRun(storm))
-        if (s.name === 'rackboot') m.cpu.push(cpuSeconds(pid) - cpu0)
+        m.cpu.push(cpuSeconds(pid) - cpu0)
         if (s.name === 'rackboot' && process.env.BENCH_DEBUG !== undefined) console.error(`    storm cpu ticks user/sys: ${(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []).map((x, i) => x - (ticks0[i] ?? 0)).join(' / ')}`)
         if (watcher !== null) {
           watcher.kill('SIGKILL')
@@ -197,7 +197,7 @@ async function main (): Promise<void> {
     }
     for (const [name, m] of samples) {
       results[name] = { a: median(m.a), b: median(m.b), c: median(m.c), ...(name === 'rackboot' ? { rss: m.peak / 1024 } : {}) }
-      console.error(`  ${name.padEnd(9)} (a) ${median(m.a).toFixed(1)} MB/s [${m.a.map(x => x.toFixed(1)).join(' ')}]  (b) ${median(m.b).toFixed(1)} MB/s [${m.b.map(x => x.toFixed(1)).join(' ')}]  (c) ${median(m.c).toFixed(3)} s [${m.c.map(x => x.toFixed(3)).join(' ')}]${m.cpu.length > 0 ? ` cpu ${median(m.cpu).toFixed(3)} s` : ''}`)
+      console.error(`  ${name.padEnd(9)} (a) ${median(m.a).toFixed(1)} MB/s [${m.a.map(x => x.toFixed(1)).join(' ')}]  (b) ${median(m.b).toFixed(1)} MB/s [${m.b.map(x => x.toFixed(1)).join(' ')}]  (c) ${median(m.c).toFixed(3)} s [${m.c.map(x => x.toFixed(3)).join(' ')}]${m.cpu.length > 0 ? ` storm cpu ${median(m.cpu).toFixed(3)} s` : ''}`)
     }
   } finally {
     cleanup()
