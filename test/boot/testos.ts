@@ -8,22 +8,10 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dhcpLab } from '../helpers/dhcp-lab.js'
 import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
-import { directBoot, ensureTestos, phoneHomeServer, TESTOS_DIR, vmUnavailable, type Testos } from '../helpers/vm.js'
+import { directBoot, ensureTestos, phoneHomeServer, testosCmdline, TESTOS_DIR, vmUnavailable, type Testos } from '../helpers/vm.js'
 
 const why = netnsUnavailable() ?? vmUnavailable('direct')
 const PHONE_HOME = 'http://10.77.0.1:8099/phone-home?t=abc'
-
-/** image.yaml's command line with its placeholders filled (a stand-in for the daemon's renderer). */
-function cmdline (values: Record<string, string>): string {
-  const yaml = readFileSync(join(TESTOS_DIR, 'image.yaml'), 'utf8')
-  const tpl = /^cmdline:\s*"(.*)"\s*$/m.exec(yaml)?.[1]
-  if (tpl === undefined) throw new Error('images/testos/image.yaml has no cmdline: "…" line')
-  return tpl.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, name: string) => {
-    const v = values[name]
-    if (v === undefined) throw new Error(`image.yaml: unknown placeholder {{ ${name} }}`)
-    return v
-  })
-}
 
 const inPool = (ip: string): boolean => {
   const m = /^10\.77\.0\.(\d+)$/.exec(ip)
@@ -71,7 +59,7 @@ t.test('direct boot on a rackboot LAN: DHCP from the pool, phone-home POST, mark
         name: `testos-${c.nic}`,
         kernel: os.kernel,
         initrd: os.initrd,
-        append: cmdline({ phone_home_url: PHONE_HOME, hostname: c.hostname }),
+        append: testosCmdline({ phone_home_url: PHONE_HOME, hostname: c.hostname }),
         consoleLog,
         timeoutMs: 180_000
       })
@@ -128,7 +116,7 @@ t.test('direct boot on a rackboot LAN: DHCP from the pool, phone-home POST, mark
       name: 'testos-refused',
       kernel: os.kernel,
       initrd: os.initrd,
-      append: cmdline({ phone_home_url: 'http://10.77.0.1:8098/nobody-home', hostname: 'testos-refused' }),
+      append: testosCmdline({ phone_home_url: 'http://10.77.0.1:8098/nobody-home', hostname: 'testos-refused' }),
       timeoutMs: 120_000
     })
     const ph = await vm.waitFor(/RACKBOOT-TESTOS: phone-home (ok|failed|skipped) (.*)\n/, 90_000)
