@@ -1,5 +1,5 @@
 // Shared helpers for benchmarks: statistics, child processes, CPU pinning.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
@@ -73,6 +73,26 @@ export function removeNetns (ns: string): void {
 /** Runs a shell command inside `ns`, throwing with its stderr on failure. */
 export function nsSh (ns: string, cmd: string): string {
   return execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', cmd], { encoding: 'utf8' })
+}
+
+/**
+ * `ns` as bench/vm.ts (and so bootVm) wants it: `run` a command inside it to completion, or
+ * `spawn` one there (pinned to `cpu` when given; `ip netns exec` and taskset exec, so the
+ * child's pid is the command's). What it starts dies with the namespace at the latest.
+ */
+export function nsHandle (ns: string, cpu?: number): {
+  run: (cmd: string, args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>
+  spawn: (cmd: string, args: string[], opts?: SpawnOptions) => ChildProcess
+} {
+  const argv = (cmd: string, args: string[]): string[] => ['netns', 'exec', ns, ...(cpu === undefined ? [cmd, ...args] : pinned(cpu, cmd, args).flat())]
+  return {
+    run: (cmd, args) => new Promise(resolve => {
+      execFile('ip', argv(cmd, args), { encoding: 'utf8' }, (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr })
+      })
+    }),
+    spawn: (cmd, args, opts = {}) => spawn('ip', argv(cmd, args), { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+  }
 }
 
 /** Resident set size of a process, in MiB (0 when it is gone). */
