@@ -16,13 +16,25 @@ export interface BootServiceOptions {
   metrics: Metrics
 }
 
+/** Expired boot tokens are kept this long (a late phone-home then hears "expired", not "invalid"), then pruned. */
+export const KEEP_EXPIRED_TOKENS_MS = 24 * 3600_000
+const PRUNE_EVERY_MS = 3600_000
 
 export class BootService {
   readonly images = new ImageRegistry()
   private server: BootServer | null = null
   private listening = ''
+  private pruneTimer: NodeJS.Timeout | null = null
 
   constructor (private readonly opts: BootServiceOptions) {}
+
+  /** Deletes boot tokens that expired more than KEEP_EXPIRED_TOKENS_MS ago; returns how many. */
+  pruneTokens (): number {
+    const { store, log } = this.opts
+    const n = store.write(() => store.bootTokens.pruneExpired(store.now() - KEEP_EXPIRED_TOKENS_MS))
+    if (n > 0) log.info({ pruned: n }, 'expired boot tokens pruned')
+    return n
+  }
 
   async loadImages (dir: string): Promise<void> {
     await this.images.load(dir, this.opts.log)
@@ -31,6 +43,12 @@ export class BootService {
   /** Listens on boot.http when `enabled` (at least one LAN is configured). */
   async start (enabled: boolean): Promise<void> {
     if (!enabled) return
+    if (this.pruneTimer === null) {
+      this.pruneTokens()
+      this.pruneTimer = setInterval(() => {
+        try { this.pruneTokens() } catch (err) { this.opts.log.warn({ err }, 'pruning boot tokens failed') }
+      }, PRUNE_EVERY_MS).unref()
+    }
     const app = await buildBootServer({ ...this.opts, images: () => this.images.current })
     const address = this.opts.config().boot.http
     await app.listen(splitHostPort(address))
@@ -55,6 +73,8 @@ export class BootService {
   }
 
   async close (): Promise<void> {
+    if (this.pruneTimer !== null) clearInterval(this.pruneTimer)
+    this.pruneTimer = null
     await this.server?.close()
     this.server = null
   }

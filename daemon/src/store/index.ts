@@ -25,6 +25,7 @@ export class Store {
   constructor (opts: StoreOptions) {
     this.now = opts.now ?? Date.now
     this.db = openDb(opts.dataDir, opts.sync)
+    this.savepoint = this.db.transaction((fn: () => unknown) => fn())
     this.events = new EventLog(this.db, this.now)
     this.machines = new MachineStore(this.db, this.events, opts.lans, this.now)
     this.tokens = new TokenStore(this.db, this.now)
@@ -54,6 +55,12 @@ export class Store {
   }
 
   private batch: Array<{ fn: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }> = []
+  /**
+   * Runs one job of a batch in its own savepoint (better-sqlite3 nests a transaction function
+   * called inside another as SAVEPOINT/RELEASE). Made once: building a transaction function
+   * per job cost more than the job's own inserts.
+   */
+  private readonly savepoint: (fn: () => unknown) => unknown
 
   /**
    * Like `write`, but group-committed: writes queued in the same turn of the event loop run
@@ -76,7 +83,7 @@ export class Store {
       this.db.transaction(() => {
         for (const job of jobs) {
           try {
-            results.push({ ok: true, value: this.db.transaction(job.fn)() })
+            results.push({ ok: true, value: this.savepoint(job.fn) })
           } catch (err) {
             results.push({ ok: false, err })
           }

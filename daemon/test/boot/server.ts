@@ -42,7 +42,7 @@ t.test('a ready machine netboots once, phones home, then boots from disk', async
   const m = add(1)
   const s = await script(1)
   t.match(s, /^#!ipxe\n/)
-  t.match(s, new RegExp(`\\nkernel http://10\\.77\\.0\\.1:8080/images/testos/vmlinuz initrd=initrd\\.img console=ttyS0 rackboot\\.phone_home=http://10\\.77\\.0\\.1:8080/boot/phone-home\\?token=[A-Za-z0-9_-]{32} rackboot\\.hostname=node-1 ds=nocloud;s=http://10\\.77\\.0\\.1:8080/boot/metadata/[A-Za-z0-9_-]{32}/\\n`))
+  t.match(s, new RegExp(`\\nkernel http://10\\.77\\.0\\.1:8080/images/testos/vmlinuz initrd=initrd\\.img console=ttyS0 rackboot\\.phone_home=http://10\\.77\\.0\\.1:8080/boot/phone-home\\?token=[A-Za-z0-9_-]{40} rackboot\\.hostname=node-1 ds=nocloud;s=http://10\\.77\\.0\\.1:8080/boot/metadata/[A-Za-z0-9_-]{40}/\\n`))
   t.match(s, /\ninitrd http:\/\/10\.77\.0\.1:8080\/images\/testos\/initrd\.img\nboot \|\| goto failed\n/)
   t.equal(store.machines.get(m.id)?.state, 'provisioning', 'serving the script moved ready → provisioning')
   const token = tokenOf(s)
@@ -53,8 +53,10 @@ t.test('a ready machine netboots once, phones home, then boots from disk', async
   t.equal(res.body, '#cloud-config\nhostname: node-1\n')
   res = await app.inject({ url: `/boot/metadata/${token}/meta-data` })
   t.match(res.body, /^instance-id: rackboot-\d+-\d+\nlocal-hostname: node-1\n$/)
-  res = await app.inject({ url: `/boot/metadata/${'x'.repeat(32)}/user-data` })
-  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'])
+  for (const bad of ['x'.repeat(32), 'x'.repeat(40), 'AAAAAAAJ' + token.slice(8), token.slice(0, 8) + 'x'.repeat(32)]) {
+    res = await app.inject({ url: `/boot/metadata/${bad}/user-data` })
+    t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'], `forged or malformed token ${bad.slice(0, 8)}…`)
+  }
 
   res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}`, payload: 'mac=x ip=y', headers: { 'content-type': 'text/plain' } })
   t.equal(res.statusCode, 200)
@@ -86,6 +88,36 @@ t.test('wrong and expired tokens get 403 and change nothing', async t => {
   res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}` })
   t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_EXPIRED'])
   t.match(store.machines.get(m.id), { state: 'provisioning', netboot: true }, 'still provisioning')
+})
+
+t.test('a token dies with its machine, also when a new machine gets the same id', async t => {
+  const { app, store, add, script, advance } = await setup(t)
+  const m = add(8)
+  const token = tokenOf(await script(8))
+  store.write(() => store.machines.delete(m.id, 'test'))
+  let res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'], 'machine deleted')
+  advance(1000)
+  const again = add(9)
+  t.equal(again.id, m.id, 'SQLite gave the new machine the deleted one\'s id')
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_INVALID'], 'not valid for the new machine')
+  t.match(store.machines.get(again.id), { state: 'ready', netboot: true }, 'nothing changed')
+})
+
+t.test('tokens are 40 characters, minted in id order, and expired ones are pruned', async t => {
+  const { store, add, script, advance } = await setup(t, { ttl: '60s' })
+  add(10)
+  const first = tokenOf(await script(10))
+  advance(120_000)
+  const second = tokenOf(await script(10))
+  t.equal(first.length, 40)
+  t.equal(second.length, 40)
+  const ids = store.db.prepare('SELECT id FROM boot_tokens ORDER BY id').pluck().all() as number[]
+  t.same(ids, [1, 2])
+  t.equal(store.write(() => store.bootTokens.pruneExpired(store.now())), 1, 'the expired one')
+  t.same(store.db.prepare('SELECT id FROM boot_tokens').pluck().all(), [2])
+  t.equal(store.bootTokens.check(second, store.now()).ok, true, 'the live one still works')
 })
 
 t.test('scripts for the other cases', async t => {
