@@ -78,7 +78,10 @@ export async function tftpEnv (t: Tap, opts: EnvOptions = {}): Promise<TftpEnv |
   }
   // iPXE binaries (boot.ipxeDir) and the extra root (boot.tftpRoot), whose files win.
   put(join(ipxe, 'undionly.kpxe'), 'ipxe:undionly.kpxe', 70_000)
-  put(join(ipxe, 'ipxe.efi'), 'ipxe.efi', 1_000_000)
+  // As Debian ships it: /usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi (a link out of ipxeDir, served).
+  mkdirSync(join(dir, 'boot'))
+  put(join(dir, 'boot', 'ipxe.efi'), 'ipxe.efi', 1_000_000)
+  symlinkSync(join(dir, 'boot', 'ipxe.efi'), join(ipxe, 'ipxe.efi'))
   put(join(root, 'undionly.kpxe'), 'undionly.kpxe', 71_000)
   put(join(root, 'small.bin'), 'small.bin', 3000)
   put(join(root, 'sub', 'nested.bin'), 'sub/nested.bin', 5000)

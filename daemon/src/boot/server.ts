@@ -3,7 +3,10 @@
 // data is served only with that machine's one-time boot token. Its own Fastify instance and
 // listener, separate from the inventory API.
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { existsSync, statSync } from 'node:fs'
+import { type Stats } from 'node:fs'
+import { realpath } from 'node:fs/promises'
+import { resolveServedFile, TftpFileError } from '@rackboot/tftp'
+import { servedRoots } from '../tftp/service.js'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { Counter } from 'prom-client'
@@ -40,6 +43,8 @@ export function bootUrlFor (lan: Lan | undefined, config: Config, host: string |
 }
 
 export type BootServer = FastifyInstance<any, any, any, Logger>
+
+const errorCode = (err: unknown): unknown => typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined
 
 export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   const { store, log } = deps
@@ -128,13 +133,18 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const { file } = req.params as { file: string }
     const cfg = deps.config()
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'no such file' })
-    for (const dir of [cfg.boot.tftpRoot, cfg.boot.ipxeDir]) {
-      if (dir === undefined) continue
-      const path = join(dir, file)
-      if (!existsSync(path)) continue
-      const st = statSync(path)
-      if (!st.isFile()) continue
-      return serveImageFile('ipxe')(req, reply, { path, size: st.size, etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`, mtimeMs: st.mtimeMs, name: file }, null)
+    // The TFTP service's roots and rules (servedRoots, resolveServedFile): both protocols serve the same files.
+    for (const { dir, linkedFiles } of servedRoots(cfg.boot)) {
+      let found: { real: string, st: Stats }
+      try {
+        found = await resolveServedFile(await realpath(dir), file, [file], linkedFiles)
+      } catch (err) {
+        if (errorCode(err) === 'ENOENT' || (err instanceof TftpFileError && err.code === 'RB_TFTP_FILE_NOT_FOUND')) continue
+        log.warn({ file, dir, reason: err instanceof Error ? err.message : String(err) }, 'iPXE binary refused')
+        break
+      }
+      const { real, st } = found
+      return serveImageFile('ipxe')(req, reply, { path: real, size: st.size, etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`, mtimeMs: st.mtimeMs, name: file }, null)
     }
     return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `no iPXE binary ${file}` })
   })

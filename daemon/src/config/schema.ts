@@ -62,8 +62,8 @@ export const ConfigSchema = Type.Object({
   boot: Type.Object({
     http: HostPort('Address:port of the boot HTTP server (iPXE scripts, images; unauthenticated, LAN-facing).', '0.0.0.0:8080'),
     tftp: HostPort('Address:port of the TFTP server (iPXE binaries for PXE firmware). Serves only while at least one LAN is configured.', '0.0.0.0:69'),
-    ipxeDir: Type.String({ default: '/usr/lib/ipxe', minLength: 1, description: 'Directory with iPXE binaries (Debian: `apt install ipxe`), served over TFTP.' }),
-    tftpRoot: Type.Optional(Type.String({ minLength: 1, description: 'Optional extra directory served over TFTP; its files take precedence over `ipxeDir` (e.g. a custom iPXE build).' })),
+    ipxeDir: Type.String({ default: '/usr/lib/ipxe', minLength: 1, description: 'Directory with iPXE binaries (Debian: `apt install ipxe`), served over TFTP and (for UEFI HTTP boot) at /ipxe/. A file here may be a symlink to a regular file elsewhere, as Debian links ipxe.efi to /boot/ipxe.efi: only root should be able to write this directory.' }),
+    tftpRoot: Type.Optional(Type.String({ minLength: 1, description: 'Optional extra directory served over TFTP (and at /ipxe/); its files take precedence over `ipxeDir` (e.g. a custom iPXE build). Symlinks are followed only when they stay inside it.' })),
     tftpLimits: Type.Object({
       maxTransfers: Type.Integer({ minimum: 1, maximum: 10000, default: 256, description: 'Concurrent TFTP transfers overall; requests beyond get TFTP error 0 "Server busy".' }),
       maxTransfersPerClient: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'Concurrent TFTP transfers per client address.' }),

@@ -36,7 +36,8 @@ export interface TftpServiceOptions {
 interface Settings {
   host: string
   port: number
-  roots: string[]
+  /** Searched in order; ipxeDir last, with `linkedFiles` (Debian links ipxe.efi to /boot). */
+  roots: Array<{ dir: string, linkedFiles: boolean }>
   maxTransfers: number
   maxTransfersPerClient: number
   maxBlksize: number
@@ -52,7 +53,7 @@ function settingsOf (boot: Boot): Settings {
   return {
     host: boot.tftp.slice(0, i).replace(/^\[|\]$/g, '').replace(/^localhost$/, '127.0.0.1'),
     port: Number(boot.tftp.slice(i + 1)),
-    roots: boot.tftpRoot === undefined ? [boot.ipxeDir] : [boot.tftpRoot, boot.ipxeDir],
+    roots: servedRoots(boot),
     maxTransfers: l.maxTransfers,
     maxTransfersPerClient: l.maxTransfersPerClient,
     maxBlksize: l.maxBlksize,
@@ -65,9 +66,20 @@ function settingsOf (boot: Boot): Settings {
 
 const same = (a: Settings, b: Settings): boolean => JSON.stringify(a) === JSON.stringify(b)
 
+/**
+ * The directories served over TFTP (and, for iPXE binaries, over HTTP), in search order:
+ * `boot.tftpRoot` strictly inside itself, then `boot.ipxeDir`, where a file may be a symlink to
+ * a regular file elsewhere (Debian's /usr/lib/ipxe/ipxe.efi -> /boot/ipxe.efi; a directory only
+ * root writes).
+ */
+export function servedRoots (boot: Boot): Array<{ dir: string, linkedFiles: boolean }> {
+  const ipxe = { dir: boot.ipxeDir, linkedFiles: true }
+  return boot.tftpRoot === undefined ? [ipxe] : [{ dir: boot.tftpRoot, linkedFiles: false }, ipxe]
+}
+
 /** A root that does not exist (yet) holds no files: "not found", so the next root is tried. */
-function optionalRoot (dir: string, cacheBytes: number): FileSource {
-  const inner = rootDirSource(dir, { cacheBytes })
+function optionalRoot ({ dir, linkedFiles }: { dir: string, linkedFiles: boolean }, cacheBytes: number): FileSource {
+  const inner = rootDirSource(dir, { cacheBytes, linkedFiles })
   return {
     async open (path, context) {
       try {
@@ -229,7 +241,7 @@ export class TftpService {
     const server = new TftpServer({
       address: s.host,
       port: s.port,
-      source: layeredSource(s.roots.map((dir) => optionalRoot(dir, s.fileCacheBytes))),
+      source: layeredSource(s.roots.map((root) => optionalRoot(root, s.fileCacheBytes))),
       busyPollUs: s.busyPollUs,
       maxTransfers: s.maxTransfers,
       maxTransfersPerClient: s.maxTransfersPerClient,
@@ -240,7 +252,7 @@ export class TftpService {
     server.on('drop', (d) => { this.onDrop(d) })
     await server.start()
     const a = server.address()
-    this.log.info({ ip: a.address, port: a.port, roots: s.roots, maxBlksize: s.maxBlksize, maxWindowsize: s.maxWindowsize, maxTransfers: s.maxTransfers }, 'TFTP listening')
+    this.log.info({ ip: a.address, port: a.port, roots: s.roots.map((r) => r.dir), maxBlksize: s.maxBlksize, maxWindowsize: s.maxWindowsize, maxTransfers: s.maxTransfers }, 'TFTP listening')
     return server
   }
 

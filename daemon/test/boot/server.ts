@@ -2,7 +2,7 @@
 // phone-home, cloud-init seeds, and files with lengths, ranges and ETags.
 import t from 'tap'
 import { createHash } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { Store } from '../../src/store/index.js'
@@ -135,6 +135,29 @@ t.test('scripts for the other cases', async t => {
   t.equal(store.machines.get(broken.id)?.state, 'ready', 'no transition while the image is broken')
   add(7, { image: 'nonexistent' })
   t.match(await script(7), /image nonexistent is not installed/)
+})
+
+t.test('iPXE binaries over HTTP follow the TFTP rules: ipxeDir links out (Debian), tftpRoot does not', async t => {
+  const root = tempDir(t)
+  for (const d of ['ipxe', 'extra', 'boot']) mkdirSync(join(root, d))
+  writeFileSync(join(root, 'boot', 'ipxe.efi'), 'EFI')
+  symlinkSync(join(root, 'boot', 'ipxe.efi'), join(root, 'ipxe', 'ipxe.efi'))
+  writeFileSync(join(root, 'ipxe', 'undionly.kpxe'), 'PXE from ipxeDir')
+  writeFileSync(join(root, 'secret'), 'secret')
+  symlinkSync(join(root, 'secret'), join(root, 'extra', 'undionly.kpxe'))
+  writeFileSync(join(root, 'extra', 'snponly.efi'), 'SNP')
+  const loaded = config(t, `boot: { http: "0.0.0.0:8080", ipxeDir: ${join(root, 'ipxe')}, tftpRoot: ${join(root, 'extra')} }\nlans:\n  - name: prov\n    interface: br0\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n`)
+  const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
+  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => new Map(), log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
+  t.teardown(async () => { await app.close(); store.close() })
+  let res = await app.inject({ url: '/ipxe/ipxe.efi' })
+  t.same([res.statusCode, res.body], [200, 'EFI'], 'a link in ipxeDir to a file elsewhere is served')
+  res = await app.inject({ url: '/ipxe/snponly.efi' })
+  t.same([res.statusCode, res.body], [200, 'SNP'], 'tftpRoot first')
+  res = await app.inject({ url: '/ipxe/undionly.kpxe' })
+  t.equal(res.statusCode, 404, 'a link out of tftpRoot is refused, not replaced by ipxeDir\'s file')
+  t.notMatch(res.body, /secret/)
+  t.equal((await app.inject({ url: '/ipxe/missing.efi' })).statusCode, 404)
 })
 
 t.test('image files: length, ranges, ETags', async t => {

@@ -21,7 +21,7 @@ export {
   memorySource, layeredSource, bufferFile, pathSegments, MAX_PATH_BYTES,
   type FileSource, type OpenFile, type RequestContext, type MemoryEntry
 } from './file-source.js'
-export { rootDirSource, type RootDirOptions } from './root-dir-source.js'
+export { rootDirSource, resolveServedFile, type RootDirOptions } from './root-dir-source.js'
 export {
   TftpServer,
   type TftpServerOptions, type TransferInfo, type DropInfo, type TftpCounters, type TftpServerEvents

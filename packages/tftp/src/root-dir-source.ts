@@ -10,6 +10,12 @@
  * thread pool) and fstat must match the checked file (no swap between check
  * and open).
  *
+ * With `linkedFiles`, the last component of a path may also be a symbolic link to
+ * a regular file outside the root, as long as the directories on the way stay
+ * inside: Debian's /usr/lib/ipxe holds `ipxe.efi -> /boot/ipxe.efi`. Only for
+ * directories that only root can write (a link there is the administrator's
+ * choice); never for an upload area.
+ *
  * With `cacheBytes`, small files are kept in memory after their first read,
  * keyed by device, inode, size, mtime and ctime: a boot storm (dozens of
  * machines fetching the same iPXE binary) then costs one realpath and one stat
@@ -52,6 +58,8 @@ function kind (st: Stats): string {
 }
 
 export interface RootDirOptions {
+  /** Follow a final-component symlink to a regular file outside the root (see above). Default false. */
+  linkedFiles?: boolean
   /** Memory for cached file contents, in bytes (0, the default: no cache). */
   cacheBytes?: number
   /** Largest file cached (default cacheBytes / 8). */
@@ -88,22 +96,7 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
         rootReal = undefined // the root may appear later; try again next time
         throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`, { cause: err })
       }
-      let real: string
-      try {
-        real = await fs.realpath(join(base, ...segments))
-      } catch (err) {
-        throw mapFsError(err, path)
-      }
-      if (real !== base && !real.startsWith(base.endsWith(sep) ? base : base + sep)) {
-        throw accessViolation(path, 'resolves outside the served directory')
-      }
-      let st: Stats
-      try {
-        st = await fs.stat(real)
-      } catch (err) {
-        throw mapFsError(err, path)
-      }
-      if (!st.isFile()) throw accessViolation(path, kind(st))
+      const { real, st } = await resolveServedFile(base, path, segments, options.linkedFiles === true)
       const key = keyOf(st)
       const hit = cache.get(key)
       if (hit !== undefined) {
@@ -137,6 +130,42 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
       }
     }
   }
+}
+
+const inside = (base: string, p: string): boolean => p === base || p.startsWith(base.endsWith(sep) ? base : base + sep)
+
+/**
+ * The real path and stats of the regular file that `segments` (from `pathSegments(path)`) name
+ * below `base` (a realpath), under rootDirSource's rules; throws TftpFileError otherwise.
+ * Shared with the daemon's HTTP route for iPXE binaries, so both protocols serve the same files.
+ */
+export async function resolveServedFile (base: string, path: string, segments: string[], linkedFiles: boolean): Promise<{ real: string, st: Stats }> {
+  let real: string
+  try {
+    real = await fs.realpath(join(base, ...segments))
+  } catch (err) {
+    throw mapFsError(err, path)
+  }
+  if (!inside(base, real)) {
+    let allowed = false
+    if (linkedFiles && segments.length > 0) {
+      try {
+        const parent = await fs.realpath(join(base, ...segments.slice(0, -1)))
+        allowed = inside(base, parent) && (await fs.lstat(join(parent, segments[segments.length - 1] as string))).isSymbolicLink()
+      } catch {
+        allowed = false
+      }
+    }
+    if (!allowed) throw accessViolation(path, 'resolves outside the served directory')
+  }
+  let st: Stats
+  try {
+    st = await fs.stat(real)
+  } catch (err) {
+    throw mapFsError(err, path)
+  }
+  if (!st.isFile()) throw accessViolation(path, kind(st))
+  return { real, st }
 }
 
 function fileHandleFile (fh: fs.FileHandle, size: number): OpenFile {

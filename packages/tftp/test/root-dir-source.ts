@@ -115,6 +115,38 @@ t.test('hostile paths are refused with the right code', async (t) => {
   }
 })
 
+t.test('linkedFiles: a last-component link to a regular file outside is served; nothing else changes', async (t) => {
+  // Debian's /usr/lib/ipxe: ipxe.efi -> /boot/ipxe.efi.
+  const outsideDir = join(dir, 'boot')
+  mkdirSync(outsideDir, { recursive: true })
+  writeFileSync(join(outsideDir, 'ipxe.efi'), 'EFI binary')
+  mkdirSync(join(outsideDir, 'sub'), { recursive: true })
+  writeFileSync(join(outsideDir, 'sub', 'y'), 'y')
+  symlinkSync(join(outsideDir, 'ipxe.efi'), join(root, 'ipxe.efi'))
+  symlinkSync(join(outsideDir, 'sub'), join(root, 'outside-dir'))
+  symlinkSync(join(root, 'ipxe.efi'), join(root, 'chain-to-link'))
+  t.teardown(() => { for (const n of ['ipxe.efi', 'outside-dir', 'chain-to-link']) rmSync(join(root, n), { force: true }) })
+  const linked = rootDirSource(root, { linkedFiles: true })
+  for (const path of ['ipxe.efi', '/ipxe.efi', 'chain-to-link', 'escape']) {
+    const f = await linked.open(path)
+    t.ok(f.size > 0, `${path}: served`)
+    await f.close()
+  }
+  const refused: Array<[string, string]> = [
+    ['outside-dir/y', 'a directory link on the way'],
+    ['outside-dir', 'a link to a directory'],
+    ['slash/etc/passwd', 'a link to / on the way'],
+    ['../outside.txt', 'a parent reference'],
+    ['sub/../ipxe.efi', 'a parent reference that would stay inside']
+  ]
+  for (const [path, why] of refused) {
+    const err = await linked.open(path).then(async (f) => { await f.close() }, (e: unknown) => e)
+    t.match(err, { code: 'RB_TFTP_ACCESS_VIOLATION', tftpCode: 2 }, `${why}: refused`)
+  }
+  const err = await source.open('ipxe.efi').then(async (f) => { await f.close() }, (e: unknown) => e)
+  t.match(err, { code: 'RB_TFTP_ACCESS_VIOLATION', message: /resolves outside/ }, 'without linkedFiles the same link is refused')
+})
+
 t.test('device files are refused', async (t) => {
   const devSource = rootDirSource('/dev')
   for (const name of ['null', 'zero']) {
