@@ -56,6 +56,12 @@ t.test('BIOS and UEFI VMs netboot once, phone home, and are provisioned', async 
     const steps = attempt?.steps.map(s => s.type === 'boot.script' || s.type === 'boot.file' ? `${s.type}:${String(s.detail.kind)}` : s.type) ?? []
     const want = ['dhcp.offer', 'dhcp.ack', ...(firmware === 'uefi' ? ['tftp.transfer'] : []), 'boot.script:netboot', 'boot.file:kernel', 'boot.file:initrd', 'boot.phone-home']
     for (const step of want) t.ok(steps.includes(step), `${firmware}: timeline has ${step}`)
+    if (firmware === 'uefi') {
+      // OVMF's own PXE: a tsize probe it refuses, then the whole of ipxe.efi over TFTP (the
+      // download itself, not a refusal that UEFI HTTP boot would paper over).
+      const tftp = attempt?.steps.filter(s => s.type === 'tftp.transfer').map(s => s.detail) ?? []
+      t.ok(tftp.some(d => d.outcome === 'complete' && /ipxe\.efi|snponly\.efi/.test(String(d.file)) && Number(d.bytes) > 100_000), `uefi: ipxe.efi downloaded over TFTP (${JSON.stringify(tftp.map(d => [d.file, d.outcome]))})`)
+    }
     const dhcpAck = attempt?.steps.find(s => s.type === 'dhcp.ack')
     t.match(dhcpAck?.detail, { arch: firmware === 'uefi' ? /^(7|9)$/ : '0' }, `${firmware}: the DHCP step records the architecture`)
     const next = await lab.server.run('curl', ['-s', `http://10.77.0.1:8080/boot/ipxe?mac=${mac}`])
