@@ -10,10 +10,10 @@
 //     head[layout[4i] .. +layout[4i+1]] followed by body[layout[4i+2] .. +layout[4i+3]]
 //     (a TFTP DATA header and a slice of a file buffer, without copying either).
 //   new UdpMux(onReady, rx, meta)
-//     An epoll set of sockets watched by one libuv poll handle. When any is readable, one
-//     datagram is read from each ready socket (level-triggered: what is left is read on the
-//     next round, so there is never a failing recv) into `rx`, and `onReady(count)` is called
-//     once for the round; entry i of `meta` (Int32Array, 3 per datagram) is
+//     Sockets watched by libuv, one poll handle each. In each turn of the loop, one datagram
+//     is read from each ready socket (level-triggered: what is left is read on the next turn,
+//     so there is never a failing recv) into `rx`, and `onReady(count)` is called once, right
+//     after the I/O phase; entry i of `meta` (Int32Array, 3 per datagram) is
 //     [id, offset in rx, length], length -1 for a datagram larger than a slot (1500 bytes).
 //     .add(fd, id), .remove(fd), .close(). The mux never closes the fds it watches.
 #define _GNU_SOURCE
@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <node_api.h>
@@ -32,7 +31,6 @@
 #include "netbind.h"
 
 #define SLOT 1500
-#define MAX_EVENTS 256
 #define MAX_BATCH 64
 
 static void throw_code (napi_env env, const char *code, const char *msg, int err) {
@@ -166,13 +164,28 @@ static napi_value send_gather (napi_env env, napi_callback_info info) {
 }
 
 // ---- UdpMux -------------------------------------------------------------------------------
+//
+// Each watched socket has its own uv_poll_t on libuv's epoll (one level of wake-up: a socket
+// inside an epoll set inside libuv's epoll made every arriving datagram run two epoll callbacks
+// on the sender's CPU, measurable as the clients' CPU in a TFTP storm). The poll callbacks only
+// read one datagram each into `rx`; a uv_check_t, which libuv runs right after the I/O phase,
+// then calls JS once with everything read in that phase.
+
+typedef struct mux mux_t;
 
 typedef struct {
-  napi_env env;
   uv_poll_t poll;
-  int epfd;
-  int closed;          // close() ran (or the finalizer stopped polling)
-  int handle_closed;   // libuv is done with `poll`
+  mux_t *mux;
+  int fd;
+  int32_t id;
+} watch_t;
+
+struct mux {
+  napi_env env;
+  uv_check_t check;
+  int check_active;
+  int closed;          // close() ran (or the finalizer stopped everything)
+  int handle_closed;   // libuv is done with `check`
   int finalized;       // the JS object is gone
   napi_ref self;
   napi_ref callback;
@@ -183,21 +196,38 @@ typedef struct {
   size_t rx_len;
   int32_t *meta;
   size_t meta_entries;
-} mux_t;
+  size_t off;          // bytes of rx used this round
+  uint32_t count;      // datagrams read this round
+  watch_t **by_fd;     // watches by fd number
+  size_t by_fd_len;
+  uv_loop_t *loop;
+};
+
+static void free_watch (uv_handle_t *h) { free(h->data); }
+
+static void unwatch (mux_t *m, int fd) {
+  if (fd < 0 || (size_t)fd >= m->by_fd_len || m->by_fd[fd] == NULL) return;
+  watch_t *w = m->by_fd[fd];
+  m->by_fd[fd] = NULL;
+  uv_poll_stop(&w->poll);
+  uv_close((uv_handle_t *)&w->poll, free_watch);
+}
 
 // The struct lives until both libuv and V8 are done with it.
 static void on_closed (uv_handle_t *h) {
   mux_t *m = h->data;
   m->handle_closed = 1;
-  if (m->finalized) free(m);
+  if (m->finalized) {
+    free(m->by_fd);
+    free(m);
+  }
 }
 
-static void stop_polling (mux_t *m) {
+static void stop_all (mux_t *m) {
   m->closed = 1;
-  uv_poll_stop(&m->poll);
-  close(m->epfd);
-  m->epfd = -1;
-  uv_close((uv_handle_t *)&m->poll, on_closed);
+  for (size_t fd = 0; fd < m->by_fd_len; fd++) unwatch(m, (int)fd);
+  uv_check_stop(&m->check);
+  uv_close((uv_handle_t *)&m->check, on_closed);
 }
 
 static void mux_close (mux_t *m) {
@@ -209,32 +239,18 @@ static void mux_close (mux_t *m) {
   napi_async_destroy(env, m->actx);
   // Let the object be collected now that it no longer calls back.
   napi_reference_unref(env, m->self, NULL);
-  stop_polling(m);
+  stop_all(m);
 }
 
-static void on_ready (uv_poll_t *h, int status, int events) {
-  (void)status; (void)events;
+// After the I/O phase: one call into JS with what the poll callbacks read.
+static void on_check (uv_check_t *h) {
   mux_t *m = h->data;
-  if (m->closed) return;
-  struct epoll_event ev[MAX_EVENTS];
-  const int n = epoll_wait(m->epfd, ev, MAX_EVENTS, 0);
-  if (n <= 0) return;
-  size_t off = 0;
-  uint32_t count = 0;
-  for (int i = 0; i < n && count < m->meta_entries && m->rx_len - off >= SLOT; i++) {
-    const int fd = (int)(ev[i].data.u64 & 0xffffffffu);
-    const int32_t id = (int32_t)(ev[i].data.u64 >> 32);
-    ssize_t r;
-    do { r = recv(fd, m->rx + off, SLOT, MSG_DONTWAIT | MSG_TRUNC); } while (r < 0 && errno == EINTR);
-    // Errors (ECONNREFUSED after an ICMP port unreachable) are consumed by the call: nothing to report.
-    if (r < 0) continue;
-    m->meta[3 * count] = id;
-    m->meta[3 * count + 1] = (int32_t)off;
-    m->meta[3 * count + 2] = r > SLOT ? -1 : (int32_t)r;
-    count++;
-    if (r <= SLOT) off += (size_t)((r + 7) & ~7);
-  }
-  if (count == 0) return;
+  uv_check_stop(&m->check);
+  m->check_active = 0;
+  const uint32_t count = m->count;
+  m->count = 0;
+  m->off = 0;
+  if (count == 0 || m->closed) return;
   napi_env env = m->env;
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -252,13 +268,39 @@ static void on_ready (uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+// A watched socket is readable: read one datagram (level-triggered: the rest next round).
+static void on_readable (uv_poll_t *h, int status, int events) {
+  (void)status; (void)events;
+  watch_t *w = h->data;
+  mux_t *m = w->mux;
+  if (m->closed) return;
+  if (m->count >= m->meta_entries || m->rx_len - m->off < SLOT) return; // full: JS first
+  ssize_t r;
+  do { r = recv(w->fd, m->rx + m->off, SLOT, MSG_DONTWAIT | MSG_TRUNC); } while (r < 0 && errno == EINTR);
+  // Errors (ECONNREFUSED after an ICMP port unreachable) are consumed by the call: nothing to report.
+  if (r >= 0) {
+    m->meta[3 * m->count] = w->id;
+    m->meta[3 * m->count + 1] = (int32_t)m->off;
+    m->meta[3 * m->count + 2] = r > SLOT ? -1 : (int32_t)r;
+    m->count++;
+    if (r <= SLOT) m->off += (size_t)((r + 7) & ~7);
+  }
+  if (!m->check_active) {
+    m->check_active = 1;
+    uv_check_start(&m->check, on_check);
+  }
+}
+
 static void mux_finalize (napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   mux_t *m = data;
   m->finalized = 1;
   // Never closed: only at environment teardown (an open mux keeps itself referenced).
-  if (!m->closed) stop_polling(m);
-  else if (m->handle_closed) free(m);
+  if (!m->closed) stop_all(m);
+  else if (m->handle_closed) {
+    free(m->by_fd);
+    free(m);
+  }
 }
 
 static mux_t *unwrap_mux (napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -298,20 +340,13 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
   m->rx_len = rx_len;
   m->meta = (int32_t *)(void *)meta;
   m->meta_entries = meta_len / (3 * sizeof(int32_t));
-  m->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (m->epfd < 0) {
-    const int err = errno;
+  if (uv_check_init(loop, &m->check) != 0) {
     free(m);
-    throw_code(env, "RB_NETBIND_FAILED", "epoll_create1 failed", err);
+    throw_code(env, "RB_NETBIND_FAILED", "uv_check_init failed", 0);
     return NULL;
   }
-  if (uv_poll_init(loop, &m->poll, m->epfd) != 0) {
-    close(m->epfd);
-    free(m);
-    throw_code(env, "RB_NETBIND_FAILED", "uv_poll_init failed", 0);
-    return NULL;
-  }
-  m->poll.data = m;
+  m->check.data = m;
+  m->loop = loop;
   napi_value name;
   if (napi_create_reference(env, argv[0], 1, &m->callback) != napi_ok ||
       napi_create_reference(env, argv[1], 1, &m->rx_ref) != napi_ok ||
@@ -319,17 +354,16 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
       napi_create_string_utf8(env, "rackboot:UdpMux", NAPI_AUTO_LENGTH, &name) != napi_ok ||
       napi_async_init(env, NULL, name, &m->actx) != napi_ok ||
       napi_wrap(env, self, m, mux_finalize, NULL, &m->self) != napi_ok) {
-    // Not wrapped: close the handle and free here.
-    uv_close((uv_handle_t *)&m->poll, NULL);
-    close(m->epfd);
+    // Not wrapped: the handle is closed and the struct freed by libuv's close callback.
+    m->finalized = 1;
+    uv_close((uv_handle_t *)&m->check, on_closed);
     throw_code(env, "RB_NETBIND_FAILED", "could not set up the UdpMux", 0);
     return NULL;
   }
   // While open, the mux keeps itself alive (it calls back into JS); close() drops this.
   napi_reference_ref(env, m->self, NULL);
-  uv_poll_start(&m->poll, UV_READABLE, on_ready);
-  // Like an unref'd handle: an idle mux does not keep the process alive (sockets do).
-  uv_unref((uv_handle_t *)&m->poll);
+  // An idle mux does not keep the process alive (the caller's own handles do).
+  uv_unref((uv_handle_t *)&m->check);
   return self;
 }
 
@@ -342,14 +376,37 @@ static napi_value mux_add (napi_env env, napi_callback_info info) {
   if (m->closed) ARG_FAIL("the UdpMux is closed");
   if (argc < 2 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
   if (get_int(env, argv[1], 0, INT32_MAX, &id) != 0) ARG_FAIL("id must be an integer from 0 to 2^31-1");
-  struct epoll_event ev;
-  memset(&ev, 0, sizeof ev);
-  ev.events = EPOLLIN;
-  ev.data.u64 = ((uint64_t)(uint32_t)id << 32) | (uint32_t)fd;
-  if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, (int)fd, &ev) != 0) {
-    throw_code(env, "RB_NETBIND_FAILED", "epoll_ctl(ADD) failed", errno);
+  if ((size_t)fd >= m->by_fd_len) {
+    size_t len = m->by_fd_len == 0 ? 64 : m->by_fd_len;
+    while (len <= (size_t)fd) len *= 2;
+    watch_t **grown = realloc(m->by_fd, len * sizeof *grown);
+    if (grown == NULL) {
+      throw_code(env, "RB_NETBIND_FAILED", "out of memory", ENOMEM);
+      return NULL;
+    }
+    memset(grown + m->by_fd_len, 0, (len - m->by_fd_len) * sizeof *grown);
+    m->by_fd = grown;
+    m->by_fd_len = len;
+  }
+  if (m->by_fd[fd] != NULL) ARG_FAIL("fd is already watched");
+  watch_t *w = calloc(1, sizeof *w);
+  if (w == NULL) {
+    throw_code(env, "RB_NETBIND_FAILED", "out of memory", ENOMEM);
     return NULL;
   }
+  w->mux = m;
+  w->fd = (int)fd;
+  w->id = (int32_t)id;
+  const int err = uv_poll_init_socket(m->loop, &w->poll, (uv_os_sock_t)fd);
+  if (err != 0) {
+    free(w);
+    throw_code(env, "RB_NETBIND_FAILED", "uv_poll_init failed (not a socket?)", -err);
+    return NULL;
+  }
+  w->poll.data = w;
+  uv_unref((uv_handle_t *)&w->poll);
+  uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  m->by_fd[fd] = w;
   return NULL;
 }
 
@@ -361,7 +418,7 @@ static napi_value mux_remove (napi_env env, napi_callback_info info) {
   if (m == NULL) return NULL;
   if (m->closed) return NULL;
   if (argc < 1 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
-  epoll_ctl(m->epfd, EPOLL_CTL_DEL, (int)fd, NULL); // ENOENT / EBADF: already gone, fine
+  unwatch(m, (int)fd); // not watched: nothing to do
   return NULL;
 }
 
