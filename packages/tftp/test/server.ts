@@ -325,7 +325,7 @@ t.test('close() lets transfers finish, then aborts them after the deadline', asy
   })
 })
 
-t.test('memory stays bounded: reads are at most one read-ahead buffer', async (t) => {
+t.test('memory stays bounded: reads are at most one read-ahead buffer (16 windows, at most 1 MiB, for windowed transfers)', async (t) => {
   const size = 8 * 1024 * 1024 + 123
   let maxRead = 0
   let opened = 0
@@ -350,10 +350,15 @@ t.test('memory stays bounded: reads are at most one read-ahead buffer', async (t
   const r = await download(c, port, 'virtual', { options: { blksize: '1468', windowsize: '32' } })
   t.equal(r.data.length, size)
   t.equal(sha(r.data), sha(pattern(size, 3)), 'byte-exact')
-  t.ok(maxRead <= 32768, `largest read ${maxRead} bytes (read-ahead 32768, one window ${32 * 1468})`)
+  t.ok(maxRead > 32768 && maxRead <= 16 * 32 * 1468 && maxRead <= 1 << 20, `largest read ${maxRead} bytes (read-ahead 32768, 16 windows ${16 * 32 * 1468})`)
+  const { port: port2 } = await serve(t, { source: layeredSource([virtual]), readAheadBytes: 32768, transfer: { maxWindowsize: 64 } })
+  maxRead = 0
+  const r2 = await download(await client(t), port2, 'virtual', { options: { blksize: '1468', windowsize: '64' } })
+  t.equal(r2.data.length, size)
+  t.ok(maxRead <= 1 << 20, `windowsize 64: largest read ${maxRead} bytes, capped at 1 MiB`)
   await settle()
-  t.equal(opened, 1)
-  t.equal(closed, 1, 'file closed after the transfer')
+  t.equal(opened, 2)
+  t.equal(closed, 2, 'files closed after the transfers')
 })
 
 t.test('start twice and address before start are errors', async (t) => {
@@ -415,7 +420,7 @@ t.test('read-ahead: each byte is read from the source once (whole-block buffers,
     const c = await client(t)
     const r = await download(c, port, 'x', { options: { blksize: '1468', windowsize } })
     t.equal(sha(r.data), sha(mega), `windowsize ${windowsize}: byte-exact`)
-    const chunk = 1468 * Math.floor(65536 / 1468)
+    const chunk = 1468 * Math.floor(Math.max(65536, 16 * 1468 * Number(windowsize)) / 1468)
     t.equal(reads.length, Math.ceil(size / chunk), `windowsize ${windowsize}: ${reads.length} reads of at most ${chunk} bytes`)
     t.equal(reads.reduce((n, [, l]) => n + l, 0), size, `windowsize ${windowsize}: ${size} bytes read in all`)
   }
