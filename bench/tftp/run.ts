@@ -9,7 +9,7 @@
 // Every server starts fresh for each round and first serves one unmeasured warm-up storm.
 // Rounds interleave the servers, so load from elsewhere on the machine falls on all alike; the
 // summary line gives the load average at start and end (this machine is shared: read it).
-// Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c (subsets, for profiling);
+// Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c (subsets, for profiling); BENCH_REVERSE=1 (servers in reverse order, to check order effects);
 // RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log); BENCH_DEBUG (CPU ticks).
 // Peers: PATH, or TFTPD_HPA / DNSMASQ / ATFTPD env vars (Debian's tftpd-hpa and atftpd packages
 // conflict; `apt-get download atftpd && dpkg-deb -x atftpd_*.deb DIR` gives DIR/usr/sbin/atftpd).
@@ -146,6 +146,7 @@ async function main (): Promise<void> {
   // SERVERS=rackboot,atftpd limits the run (for profiling); the summary then compares what ran.
   const only = process.env.SERVERS?.split(',')
   if (only !== undefined) servers.splice(0, servers.length, ...servers.filter(x => only.includes(x.name)))
+  if (process.env.BENCH_REVERSE !== undefined) servers.reverse()
 
   cleanup()
   setup()
