@@ -71,7 +71,7 @@ export const ConfigSchema = Type.Object({
       maxWindowsize: Type.Integer({ minimum: 1, maximum: 65535, default: 64, description: 'Largest `windowsize` granted (RFC 7440); 1 disables windowing.' }),
       deadline: Duration('A TFTP transfer is abandoned when no new block was acknowledged for this long.', '30s'),
       fileCacheBytes: Type.Integer({ minimum: 0, maximum: 1024 * 1024 * 1024, default: 64 * 1024 * 1024, description: 'Memory, per served directory, for TFTP file contents kept after their first read (files up to 1/8 of it), so a boot storm reads each iPXE binary from disk once. Paths are still checked on every request; a changed file is read again. 0 disables.' }),
-      busyPollUs: Type.Integer({ minimum: 0, maximum: 10000, default: 300, description: 'After sending, the TFTP service polls for the next ACK for up to this many microseconds instead of sleeping, while at most 8 transfers run: lockstep clients (most PXE firmware) are served without the wake-up latency of an idle CPU. Costs CPU only while transfers run. 0 disables.' })
+      busyPollUs: Type.Integer({ minimum: 0, maximum: 10000, default: 300, description: 'After sending, the TFTP service polls for the next ACK for up to this many microseconds instead of sleeping: lockstep clients (most PXE firmware) are served without the wake-up latency of an idle CPU, and in a boot storm the clients\' packets do not have to wake the daemon one by one. Costs CPU (up to one core) only while transfers run. 0 disables.' })
     }, { additionalProperties: false, default: {}, description: 'TFTP limits and tuning.' }),
     imagesDir: Type.String({ default: './images', minLength: 1, description: 'Directory with netboot image definitions (`<name>/image.yaml`).' }),
     files: Type.Object({

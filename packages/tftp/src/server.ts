@@ -66,9 +66,10 @@ export interface TftpServerOptions {
   /**
    * After sending, keep the event loop polling instead of sleeping for up to this many
    * microseconds while transfers are active: the next ACK is then handled without the
-   * wake-up latency of an idle CPU, which bounds lockstep throughput. Costs CPU while
-   * transfers run, and only while at most 8 run (with more, packets keep the loop busy).
-   * Default 0 (off).
+   * wake-up latency of an idle CPU, which bounds lockstep throughput, and without making the
+   * client's CPU wake this process for every ACK (an IPI; in a boot storm on a VM those
+   * wake-ups cost the clients' side more than the server's own work). Costs CPU while
+   * transfers run. Default 0 (off).
    */
   busyPollUs?: number
   /**
@@ -753,8 +754,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   private afterSend (): void {
-    // With many transfers the loop seldom sleeps anyway: spin (and read the clock) only for a few.
-    if (this.options.busyPollUs > 0 && this.active.size <= 8) {
+    if (this.options.busyPollUs > 0) {
       this.lastSendAt = now()
       if (!this.polling) {
         this.polling = true
@@ -769,7 +769,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private readonly poll = (): void => {
     // With many transfers the loop seldom sleeps anyway: spin only for a few.
     const n = this.active.size
-    if (n > 0 && n <= 8 && now() - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
+    if (n > 0 && now() - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
     else this.polling = false
   }
 
