@@ -78,6 +78,7 @@ export class Store {
   private flushBatch (): void {
     const jobs = this.batch
     this.batch = []
+    if (jobs.length === 0) return // flushed already (by close())
     const results: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = []
     try {
       this.db.transaction(() => {
@@ -104,6 +105,8 @@ export class Store {
 
   close (): void {
     if (!this.db.open) return
+    // Writes queued with writeSoon() and not yet committed: commit them now, not after the close.
+    if (this.batch.length > 0) this.flushBatch()
     this.checkpointer?.terminate()
     this.checkpointer = null
     this.db.pragma('wal_checkpoint(TRUNCATE)')

@@ -142,3 +142,17 @@ t.test('tokens are stored hashed and can be read-only or revoked', async t => {
   t.equal(store.tokens.verify(token), null, 'revoked')
   t.equal(store.tokens.revoke('ci'), false)
 })
+
+t.test('writeSoon: one failing job leaves the others, and close() commits what is still queued', async t => {
+  const dir = tempDir(t)
+  const a = open(t, dir)
+  const ok = a.writeSoon(() => a.events.append({ actor: 'test', type: 'test.first' }))
+  const bad = a.writeSoon(() => { a.events.append({ actor: 'test', type: 'test.rolled-back' }); throw new Error('boom') })
+  await t.resolves(ok)
+  await t.rejects(bad, { message: 'boom' })
+  const queued = a.writeSoon(() => a.events.append({ actor: 'test', type: 'test.queued' }))
+  a.close() // before the batch's turn of the event loop
+  await t.resolves(queued)
+  const b = open(t, dir)
+  t.same(b.events.list({ limit: 10, order: 'asc' }).map(e => e.type).filter(x => x.startsWith('test.')), ['test.first', 'test.queued'])
+})
