@@ -160,6 +160,32 @@ t.test('iPXE binaries over HTTP follow the TFTP rules: ipxeDir links out (Debian
   t.equal((await app.inject({ url: '/ipxe/missing.efi' })).statusCode, 404)
 })
 
+t.test('big image files over a real socket: byte-exact for concurrent and ranged downloads (chunk buffers are reused)', async t => {
+  const root = tempDir(t)
+  const dir = join(root, 'images', 'big')
+  mkdirSync(dir, { recursive: true })
+  // 20 MiB + 5 bytes of a counter pattern: three 8 MiB chunks, the last one short.
+  const big = Buffer.allocUnsafe((20 << 20) + 5)
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(Math.imul(i, 2654435761) >>> 0, Math.min(i, big.length - 4))
+  writeFileSync(join(dir, 'vmlinuz'), KERNEL)
+  writeFileSync(join(dir, 'initrd.img'), big)
+  writeFileSync(join(dir, 'image.yaml'), `kernel: { file: vmlinuz, sha256: ${sha(KERNEL)} }\ninitrds: [{ file: initrd.img, sha256: ${sha(big)} }]\ncmdline: "console=ttyS0"\n`)
+  const loaded = config(t, 'boot: { http: "127.0.0.1:0" }\nlans:\n  - name: prov\n    interface: br0\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n')
+  const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
+  const images = await loadImages(join(root, 'images'))
+  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => images, log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
+  t.teardown(async () => { await app.close(); store.close() })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/images/big/initrd.img`
+  const get = async (headers: Record<string, string> = {}) => Buffer.from(await (await fetch(url, { headers })).arrayBuffer())
+  for (let round = 0; round < 2; round++) { // the second round runs on buffers the first gave back
+    const all = await Promise.all(Array.from({ length: 6 }, async () => await get()))
+    for (const b of all) t.equal(sha(b), sha(big), `round ${round}: byte-exact`)
+  }
+  const part = await get({ range: `bytes=${(8 << 20) - 3}-${(16 << 20) + 2}` })
+  t.equal(sha(part), sha(big.subarray((8 << 20) - 3, (16 << 20) + 3)), 'a range across chunk boundaries')
+})
+
 t.test('image files: length, ranges, ETags', async t => {
   const { app } = await setup(t)
   let res = await app.inject({ url: '/images/testos/vmlinuz' })
