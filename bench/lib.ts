@@ -47,8 +47,15 @@ function dropNamespaces (): void {
   }
   namespaces.clear()
 }
-process.on('exit', dropNamespaces)
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { dropNamespaces(); process.exit(130) })
+// Installed with the first namespace, not at import: importing this module (the tests take
+// freePort from here) must not change how a process handles signals.
+let cleanupInstalled = false
+function installCleanup (): void {
+  if (cleanupInstalled) return
+  cleanupInstalled = true
+  process.on('exit', dropNamespaces)
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { dropNamespaces(); process.exit(130) })
+}
 
 function execFileSyncQuiet (cmd: string, args: string[]): string {
   return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
@@ -56,6 +63,7 @@ function execFileSyncQuiet (cmd: string, args: string[]): string {
 
 export function netns (name: string): string {
   const ns = `rbb-${process.pid}-${name}`
+  installCleanup()
   execFileSyncQuiet('ip', ['netns', 'add', ns])
   namespaces.add(ns)
   execFileSyncQuiet('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
@@ -103,7 +111,7 @@ export function rssMiB (pid: number): number {
   } catch { return 0 }
 }
 
-/** A loopback TCP port that was free a moment ago. */
+/** A loopback TCP port that was free a moment ago (also the tests' helper: test/helpers/daemon.ts). */
 export async function freePort (): Promise<number> {
   const srv = createServer()
   await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))

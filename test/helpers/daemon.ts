@@ -1,7 +1,6 @@
 // Runs the real rackboot process (node daemon/dist/main.js) for integration tests.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,14 +16,7 @@ export function tempDir (t: Tap): string {
   return dir
 }
 
-/** A loopback port that was free a moment ago. */
-export async function freePort (): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as { port: number }).port
-  await new Promise(resolve => srv.close(resolve))
-  return port
-}
+export { freePort } from '../../bench/lib.js'
 
 export interface Cli { code: number | null; stdout: string; stderr: string }
 

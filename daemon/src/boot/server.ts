@@ -44,8 +44,6 @@ export function bootUrlFor (lan: Lan | undefined, config: Config, host: string |
 
 export type BootServer = FastifyInstance<any, any, any, Logger>
 
-const errorCode = (err: unknown): unknown => typeof err === 'object' && err !== null && 'code' in err ? (err as { code: unknown }).code : undefined
-
 export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   const { store, log } = deps
   const app = Fastify({
@@ -135,11 +133,17 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'no such file' })
     // The TFTP service's roots and rules (servedRoots, resolveServedFile): both protocols serve the same files.
     for (const { dir, linkedFiles } of servedRoots(cfg.boot)) {
+      let base: string
+      try {
+        base = await realpath(dir)
+      } catch {
+        continue // a root that does not exist holds no files
+      }
       let found: { real: string, st: Stats }
       try {
-        found = await resolveServedFile(await realpath(dir), file, [file], linkedFiles)
+        found = await resolveServedFile(base, file, [file], linkedFiles)
       } catch (err) {
-        if (errorCode(err) === 'ENOENT' || (err instanceof TftpFileError && err.code === 'RB_TFTP_FILE_NOT_FOUND')) continue
+        if (err instanceof TftpFileError && err.code === 'RB_TFTP_FILE_NOT_FOUND') continue
         log.warn({ file, dir, reason: err instanceof Error ? err.message : String(err) }, 'iPXE binary refused')
         break
       }

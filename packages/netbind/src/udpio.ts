@@ -4,7 +4,7 @@
  * object per received datagram plus a failing recvmsg; a request object per send) is paid
  * here per batch. Linux only; `udpIoAvailable()` says whether the addon is there.
  *
- *   const mux = new UdpMux((packets) => { for (const p of packets) … })   // one call per poll round
+ *   const mux = new UdpMux((packets) => { for (const p of packets) … })   // one call per loop turn
  *   const fd = openConnectedUdp('10.0.0.1', port, client, clientPort)
  *   mux.add(fd, id)                       // its datagrams arrive tagged with `id`
  *   sendGather(fd, head, body, layout, n) // n datagrams in one sendmmsg, head+body slices each
@@ -60,9 +60,10 @@ export interface MuxPacket {
 }
 
 /**
- * Watches many UDP sockets with one libuv poll handle. On each round, one datagram is read from
- * every readable socket and `onPackets` gets them all in one call; a socket with more waiting is
- * read again on the next round. The handle does not keep the process alive by itself.
+ * Watches many UDP sockets (a libuv poll handle each, doing no JS). In each turn of the event
+ * loop, one datagram is read from every readable socket and `onPackets` gets them all in one
+ * call, right after the I/O phase; a socket with more waiting is read again next turn. The
+ * handles do not keep the process alive by themselves.
  */
 export class UdpMux {
   private readonly rx: Uint8Array

@@ -13,8 +13,8 @@
  *   connected socket first); those strays are answered with ERROR 5 and
  *   otherwise ignored.
  * - I/O on the connected sockets (IPv4 on Linux, `io: 'auto'`) goes through
- *   @rackboot/netbind's batched UDP I/O: one poll handle for all transfers, one
- *   JS call per poll round for every ACK that arrived, and a window of DATA
+ *   @rackboot/netbind's batched UDP I/O: one UdpMux for all transfers, one JS
+ *   call per loop turn for every ACK that arrived, and a window of DATA
  *   packets in one sendmmsg(2) with headers and file bytes gathered in place.
  *   Node's dgram spends more per small datagram than the kernel does (two 64 KiB
  *   allocations, an address string and an object per datagram received, a
@@ -479,7 +479,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     )
   }
 
-  /** Native I/O: what arrived on the transfers' connected sockets in one poll round. */
+  /** Native I/O: what arrived on the transfers' connected sockets in one loop turn. */
   private onMuxPackets (packets: MuxPacket[]): void {
     for (const p of packets) {
       const t = this.byId.get(p.id)
@@ -652,8 +652,6 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private transmitGathered (t: Active, sends: Send[]): void {
     const body = t.cache?.data ?? EMPTY
     const base = t.cache?.offset ?? 0
-    const heads = this.heads
-    const layout = this.layout
     let n = 0
     for (const s of sends) {
       if (s.kind !== 'data') {
@@ -662,15 +660,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
         this.sendPacket(t, encode(s.packet))
         continue
       }
-      const h = 4 * n
-      heads[h] = 0
-      heads[h + 1] = Opcode.DATA
-      heads[h + 2] = (s.block >> 8) & 0xff
-      heads[h + 3] = s.block & 0xff
-      layout[h] = h
-      layout[h + 1] = 4
-      layout[h + 2] = s.offset - base
-      layout[h + 3] = s.length
+      this.describeData(n, s.block, s.offset - base, s.length)
       this.counters.bytesSent += s.length
       if (++n === MAX_GATHER) {
         this.gather(t, body, n)
@@ -679,6 +669,21 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     if (n > 0) this.gather(t, body, n)
     this.afterSend()
+  }
+
+  /** Datagram `i` of the next sendGather(): a DATA header for `block`, then `length` bytes of the body at `at`. */
+  private describeData (i: number, block: number, at: number, length: number): void {
+    const h = 4 * i
+    const heads = this.heads
+    heads[h] = 0
+    heads[h + 1] = Opcode.DATA
+    heads[h + 2] = (block >> 8) & 0xff
+    heads[h + 3] = block & 0xff
+    const layout = this.layout
+    layout[h] = h
+    layout[h + 1] = 4
+    layout[h + 2] = at
+    layout[h + 3] = length
   }
 
   /**
@@ -708,13 +713,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
    */
   private sendData (t: Active, block: number, data: Uint8Array): void {
     if (t.fd >= 0) {
-      const heads = this.heads
-      heads[0] = 0
-      heads[1] = Opcode.DATA
-      heads[2] = (block >> 8) & 0xff
-      heads[3] = block & 0xff
-      const layout = this.layout
-      layout[0] = 0; layout[1] = 4; layout[2] = 0; layout[3] = data.length
+      this.describeData(0, block, 0, data.length)
       this.gather(t, data, 1)
       this.afterSend()
       return
@@ -767,9 +766,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private polling = false
   /** A pending setImmediate makes libuv poll with a zero timeout: the loop spins instead of sleeping. */
   private readonly poll = (): void => {
-    // With many transfers the loop seldom sleeps anyway: spin only for a few.
-    const n = this.active.size
-    if (n > 0 && now() - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
+    if (this.active.size > 0 && now() - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
     else this.polling = false
   }
 
