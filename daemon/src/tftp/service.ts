@@ -286,6 +286,7 @@ export class TftpService {
       blksize: info.blksize,
       windowsize: info.windowsize
     }
+    if (info.queuedSends > 0) fields.queuedSends = info.queuedSends
     if (info.error !== undefined) {
       fields.reason = info.error.code
       fields.detail = info.error.message

@@ -4,7 +4,7 @@
  * object per received datagram plus a failing recvmsg; a request object per send) is paid
  * here per batch. Linux only; `udpIoAvailable()` says whether the addon is there.
  *
- *   const mux = new UdpMux((packets) => { for (const p of packets) … })   // one call per loop turn
+ *   const mux = new UdpMux((b) => { for (let i = 0; i < b.count; i++) … b.id(i), b.data(i) … })   // one call per loop turn
  *   const fd = openConnectedUdp('10.0.0.1', port, client, clientPort)
  *   mux.add(fd, id)                       // its datagrams arrive tagged with `id`
  *   sendGather(fd, head, body, layout, n) // n datagrams in one sendmmsg, head+body slices each
@@ -52,39 +52,46 @@ export function sendGather (fd: number, head: Uint8Array, body: Uint8Array, layo
   return native().sendGather(fd, head, body, layout, count)
 }
 
-/** One received datagram; `data` is a view into a buffer reused after the callback returns. */
-export interface MuxPacket {
-  id: number
-  /** Null when the datagram was larger than MUX_SLOT_BYTES. */
-  data: Uint8Array | null
+/**
+ * The datagrams of one loop turn, valid only during the `UdpMux` callback (the buffers are
+ * reused): datagram i came from the socket added with `id(i)` and is
+ * `bytes[offset(i), offset(i) + length(i))`, or `length(i)` is -1 when it was larger than
+ * MUX_SLOT_BYTES. `data(i)` is that range as a view (it costs a typed array; hot paths read
+ * `bytes` at `offset(i)`). The same object is passed every turn: no allocation per datagram.
+ */
+export class MuxBatch {
+  /** How many datagrams this turn. */
+  count = 0
+  constructor (readonly bytes: Uint8Array, private readonly meta: Int32Array) {}
+  id (i: number): number { return this.meta[3 * i] as number }
+  offset (i: number): number { return this.meta[3 * i + 1] as number }
+  length (i: number): number { return this.meta[3 * i + 2] as number }
+  /** A view of datagram i (null when oversized). */
+  data (i: number): Uint8Array | null {
+    const off = this.offset(i)
+    const len = this.length(i)
+    return len < 0 ? null : this.bytes.subarray(off, off + len)
+  }
 }
 
 /**
  * Watches many UDP sockets (a libuv poll handle each, doing no JS). In each turn of the event
- * loop, one datagram is read from every readable socket and `onPackets` gets them all in one
+ * loop, one datagram is read from every readable socket and `onBatch` gets them all in one
  * call, right after the I/O phase; a socket with more waiting is read again next turn. The
  * handles do not keep the process alive by themselves.
  */
 export class UdpMux {
-  private readonly rx: Uint8Array
-  private readonly meta: Int32Array
   private readonly mux: NativeMux
   private closed = false
 
-  constructor (onPackets: (packets: MuxPacket[]) => void, options: { maxPerRound?: number } = {}) {
+  constructor (onBatch: (batch: MuxBatch) => void, options: { maxPerRound?: number } = {}) {
     const slots = Math.max(1, Math.min(4096, options.maxPerRound ?? 256))
-    this.rx = new Uint8Array(slots * (MUX_SLOT_BYTES + 8))
-    this.meta = new Int32Array(slots * 3)
-    const rx = this.rx
-    const meta = this.meta
+    const rx = new Uint8Array(slots * (MUX_SLOT_BYTES + 8))
+    const meta = new Int32Array(slots * 3)
+    const batch = new MuxBatch(rx, meta)
     this.mux = new (native().UdpMux)((count) => {
-      const packets: MuxPacket[] = new Array<MuxPacket>(count)
-      for (let i = 0; i < count; i++) {
-        const off = meta[3 * i + 1] as number
-        const len = meta[3 * i + 2] as number
-        packets[i] = { id: meta[3 * i] as number, data: len < 0 ? null : rx.subarray(off, off + len) }
-      }
-      onPackets(packets)
+      batch.count = count
+      onBatch(batch)
     }, rx, meta)
   }
 

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import { closeSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { MAX_GATHER, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxPacket } from '../src/udpio.js'
+import { MAX_GATHER, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxBatch } from '../src/udpio.js'
 
 const LO = '127.0.0.1'
 const linux = process.platform === 'linux'
@@ -97,8 +97,8 @@ t.test('a connected socket shares its port with an unconnected one: the peer\'s 
   open.on('message', (m) => strays.push(m.toString()))
   const port = open.address().port
   const fd = connected(t, p.port, port)
-  const got: MuxPacket[] = []
-  const mux = new UdpMux((packets) => { for (const x of packets) got.push({ id: x.id, data: x.data === null ? null : Buffer.from(x.data) }) })
+  const got: Array<{ id: number, data: Buffer | null }> = []
+  const mux = new UdpMux((b) => { for (let i = 0; i < b.count; i++) { const d = b.data(i); got.push({ id: b.id(i), data: d === null ? null : Buffer.from(d) }) } })
   t.teardown(() => { mux.close() })
   mux.add(fd, 5)
   p.socket.send('from-peer', port, LO)
@@ -112,7 +112,17 @@ t.test('UdpMux: one call per round with a datagram from every ready socket, ids,
   const peers = await Promise.all([peer(t), peer(t), peer(t)])
   const fds = peers.map((p) => connected(t, p.port))
   const rounds: Array<Array<[number, string | null]>> = []
-  const mux = new UdpMux((packets) => { rounds.push(packets.map((x) => [x.id, x.data === null ? null : Buffer.from(x.data).toString()])) })
+  const batches = new Set<MuxBatch>()
+  const mux = new UdpMux((b) => {
+    batches.add(b)
+    const round: Array<[number, string | null]> = []
+    for (let i = 0; i < b.count; i++) {
+      const d = b.data(i)
+      // offset/length address the same bytes as data(i), or -1 for an oversized datagram.
+      round.push([b.id(i), d === null ? (b.length(i) === -1 ? null : 'bad length') : Buffer.from(b.bytes.subarray(b.offset(i), b.offset(i) + b.length(i))).toString()])
+    }
+    rounds.push(round)
+  })
   t.teardown(() => { mux.close() })
   fds.forEach((fd, i) => { mux.add(fd, 100 + i) })
   // The fds' local ports, from a first datagram each way.
@@ -127,6 +137,7 @@ t.test('UdpMux: one call per round with a datagram from every ready socket, ids,
   t.same(all.filter(([id]) => id === 100).map(([, d]) => d), ['a0', 'b0', null], 'per socket in order; the 3000-byte datagram is null')
   t.same(all.filter(([id]) => id === 102).map(([, d]) => d), ['a2', 'b2'])
   t.ok(rounds.length >= 2, 'one datagram per socket per round, so at least two rounds')
+  t.equal(batches.size, 1, 'the same batch object every round')
   t.ok(rounds[0] !== undefined && rounds[0].length >= 2, `a round carries several sockets' datagrams (first round: ${rounds[0]?.length ?? 0})`)
   mux.remove(fds[1] as number)
   mux.remove(fds[1] as number) // twice: ignored

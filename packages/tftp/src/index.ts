@@ -5,7 +5,7 @@ export {
 } from './errors.js'
 export {
   Opcode, MAX_BLKSIZE, DEFAULT_BLKSIZE,
-  encode, encodeInto, encodingLength, decode, getOption, wireNameToUtf8, utf8ToWireName,
+  encode, encodeInto, encodingLength, decode, ackBlock, getOption, wireNameToUtf8, utf8ToWireName,
   type TftpPacket, type RequestPacket, type DataPacket, type AckPacket, type ErrorPacket, type OackPacket, type TftpOption
 } from './packet.js'
 export {

@@ -176,6 +176,15 @@ function readOptions (buf: Uint8Array, offset: number): TftpOption[] {
 }
 
 /**
+ * The block number when `buf[offset, offset + length)` is an ACK, else -1 (decode() it then).
+ * What decode() would answer for an ACK, without a view or an object: the server's hot path.
+ */
+export function ackBlock (buf: Uint8Array, offset: number, length: number): number {
+  if (length < 4 || buf[offset] !== 0 || buf[offset + 1] !== Opcode.ACK) return -1
+  return (buf[offset + 2]! << 8) | buf[offset + 3]!
+}
+
+/**
  * Decode one TFTP packet. DATA payloads are views into `buf` (no copy).
  * Throws `TftpDecodeError` with a stable `code`.
  */

@@ -37,10 +37,10 @@ import { EventEmitter } from 'node:events'
 import { isIPv6, type AddressInfo } from 'node:net'
 import { closeSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { MAX_GATHER, MUX_SLOT_BYTES, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxPacket } from '@rackboot/netbind'
+import { MAX_GATHER, MUX_SLOT_BYTES, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxBatch } from '@rackboot/netbind'
 import { TftpDecodeError, TftpErrorCode, TftpFileError } from './errors.js'
 import type { FileSource, OpenFile, RequestContext } from './file-source.js'
-import { decode, encode, Opcode, type RequestPacket, type TftpPacket } from './packet.js'
+import { ackBlock, decode, encode, Opcode, type RequestPacket, type TftpPacket } from './packet.js'
 import {
   bytesAcked, defaultTransferConfig, start, step,
   type Outcome, type Send, type StepResult, type TransferConfig, type TransferError, type TransferEvent, type TransferState
@@ -98,6 +98,11 @@ export interface TransferInfo {
   durationMs: number
   /** Packets sent again after a timeout. */
   retransmits: number
+  /**
+   * DATA packets the socket's send buffer could not take at once (native I/O), sent queued behind
+   * the ones before: a link slower than the server, or a queue in front of it (qdisc, shaper).
+   */
+  queuedSends: number
 }
 
 export interface DropInfo {
@@ -158,6 +163,10 @@ interface Active {
   fd: number
   /** Key in the server's `byId` (native I/O). */
   id: number
+  /** Native I/O: packets queued on `socket` and not yet sent (later ones queue behind them). */
+  spilled: number
+  /** Native I/O: packets that ever went out that way (TransferInfo.queuedSends). */
+  queuedSends: number
   /** Reused for DATA packets while sends complete synchronously. */
   scratch: Buffer | undefined
   bound: boolean
@@ -366,7 +375,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (first.done !== undefined) {
       for (const s of first.send ?? []) if (s.kind === 'packet') this.sendFromMain(s.packet, rinfo)
       this.counters.rejected++
-      this.report(first.state, rinfo, began)
+      this.report(first.state, rinfo, began, 0)
       return
     }
     const perClient = this.perClient.get(rinfo.address) ?? 0
@@ -396,6 +405,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       conn,
       fd: -1,
       id: -1,
+      spilled: 0,
+      queuedSends: 0,
       scratch: undefined,
       bound: false,
       file: undefined,
@@ -432,7 +443,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
             t.fd = openConnectedUdp(this.options.address, socket.address().port, rinfo.address, rinfo.port)
             t.id = this.nextId = (this.nextId + 1) & 0x7fffffff
             this.byId.set(t.id, t)
-            this.mux ??= new UdpMux((packets) => { this.onMuxPackets(packets) })
+            this.mux ??= new UdpMux((batch) => { this.onMuxBatch(batch) })
             this.mux.add(t.fd, t.id)
           } catch {
             fail()
@@ -480,17 +491,21 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /** Native I/O: what arrived on the transfers' connected sockets in one loop turn. */
-  private onMuxPackets (packets: MuxPacket[]): void {
-    for (const p of packets) {
-      const t = this.byId.get(p.id)
+  private onMuxBatch (b: MuxBatch): void {
+    const at = now()
+    for (let i = 0; i < b.count; i++) {
+      const t = this.byId.get(b.id(i))
       if (t === undefined) continue // closed in this round
-      if (p.data === null) {
+      const length = b.length(i)
+      if (length < 0) {
         this.counters.decodeErrors++
         this.drop('decode-error', t.client, new TftpDecodeError('RB_TFTP_OVERSIZED', 'datagram', 0, `datagram larger than ${MUX_SLOT_BYTES} bytes (no client sends one to a transfer port)`))
         continue
       }
-      const packet = this.decodeOrDrop(p.data, t.client)
-      if (packet !== null) this.feed(t, { type: 'packet', now: now(), packet })
+      // ACKs are nearly all of the traffic: read them in place (no view, no generic decode).
+      const block = ackBlock(b.bytes, b.offset(i), length)
+      const packet = block >= 0 ? { opcode: Opcode.ACK, block } : this.decodeOrDrop(b.data(i) as Uint8Array, t.client)
+      if (packet !== null) this.feed(t, { type: 'packet', now: at, packet })
     }
   }
 
@@ -576,15 +591,23 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   /** The bytes if they are in the read-ahead buffer, else undefined. Starts the next read ahead. */
   private cached (t: Active, offset: number, length: number): Uint8Array | undefined {
     if (length === 0) return EMPTY
+    if (!this.covered(t, offset, length)) return undefined
+    const c = t.cache as { offset: number, data: Uint8Array }
+    return c.data.subarray(offset - c.offset, offset - c.offset + length)
+  }
+
+  /** Whether the read-ahead buffer holds these bytes (a view costs a typed array: the hot path only asks). Starts the next read ahead. */
+  private covered (t: Active, offset: number, length: number): boolean {
+    if (length === 0) return true
     const c = t.cache
-    if (c === undefined || offset < c.offset || offset + length > c.offset + c.data.length) return undefined
+    if (c === undefined || offset < c.offset || offset + length > c.offset + c.data.length) return false
     const end = c.offset + c.data.length
     // Past half of this buffer: read the next one ahead of need.
     if (t.next === undefined && t.file !== undefined && end < t.file.size && offset + length > c.offset + (c.data.length >> 1)) {
       const size = Math.min(this.chunkBytes(t, length), t.file.size - end)
       t.next = { offset: end, length: size, data: t.file.read(end, size).then((d) => d, () => undefined) }
     }
-    return c.data.subarray(offset - c.offset, offset - c.offset + length)
+    return true
   }
 
   private async readRange (t: Active, offset: number, length: number): Promise<Uint8Array> {
@@ -626,7 +649,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   private transmitNow (t: Active, sends: Send[]): boolean {
     if (!t.bound) return false
     for (const s of sends) {
-      if (s.kind === 'data' && (t.over || this.cached(t, s.offset, s.length) === undefined)) return false
+      if (s.kind === 'data' && (t.over || !this.covered(t, s.offset, s.length))) return false
     }
     if (t.fd >= 0) {
       this.transmitGathered(t, sends)
@@ -694,7 +717,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
    * the wire would: retransmission and the deadline deal with it.
    */
   private gather (t: Active, body: Uint8Array, n: number): void {
-    const sent = sendQueueCount(t.socket) > 0 ? 0 : sendGather(t.fd, this.heads, body, this.layout, n)
+    const sent = t.spilled > 0 ? 0 : sendGather(t.fd, this.heads, body, this.layout, n)
     if (sent >= n || (sent < 0 && sent !== EAGAIN_NEG)) return
     const layout = this.layout
     for (let i = Math.max(0, sent); i < n; i++) {
@@ -702,7 +725,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       const packet = Buffer.allocUnsafe(layout[h + 1] as number + (layout[h + 3] as number))
       this.heads.copy(packet, 0, layout[h], (layout[h] as number) + (layout[h + 1] as number))
       packet.set(body.subarray(layout[h + 2], (layout[h + 2] as number) + (layout[h + 3] as number)), layout[h + 1])
-      t.socket.send(packet, t.client.port, t.client.address)
+      t.spilled++
+      t.queuedSends++
+      t.socket.send(packet, t.client.port, t.client.address, () => { t.spilled-- })
     }
   }
 
@@ -836,7 +861,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       })
     }))
     try {
-      this.report(t.state, t.client, t.state.startedAt)
+      this.report(t.state, t.client, t.state.startedAt, t.queuedSends)
     } catch (err) {
       // A throwing 'transfer' listener is the listener's bug: surface it as an
       // uncaught exception, as any EventEmitter would, without wedging close().
@@ -847,7 +872,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
-  private report (state: TransferState, client: RemoteInfo, began: number): void {
+  private report (state: TransferState, client: RemoteInfo, began: number, queuedSends: number): void {
     const info: TransferInfo = {
       client: { address: client.address, port: client.port },
       file: state.request.filename,
@@ -858,7 +883,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       windowsize: state.windowsize,
       options: Object.fromEntries(state.oack.map((o) => [o.name.toLowerCase(), o.value])),
       durationMs: now() - began,
-      retransmits: state.retransmits
+      retransmits: state.retransmits,
+      queuedSends
     }
     if (state.error !== null) info.error = state.error
     this.emit('transfer', info)

@@ -1,9 +1,26 @@
 import t, { type Test } from 'tap'
 import { TftpDecodeError, TftpEncodeError } from '../src/errors.js'
 import {
-  decode, encode, encodeInto, encodingLength, getOption, Opcode, utf8ToWireName, wireNameToUtf8,
+  ackBlock, decode, encode, encodeInto, encodingLength, getOption, Opcode, utf8ToWireName, wireNameToUtf8,
   type TftpPacket
 } from '../src/packet.js'
+
+/** Seeded xorshift in [0, 1), so failures are reproducible. */
+function xorshift (seed: number): () => number {
+  return () => {
+    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5
+    return (seed >>> 0) / 0x100000000
+  }
+}
+
+/** Up to `maxLen` random bytes, a share `zeros` of them 0; with probability `valid`, a valid opcode first. */
+function randomPacket (rand: () => number, maxLen: number, zeros: number, valid: number): Buffer {
+  const len = Math.floor(rand() * maxLen)
+  const buf = Buffer.alloc(len)
+  for (let j = 0; j < len; j++) buf[j] = rand() < zeros ? 0 : Math.floor(rand() * 256)
+  if (len >= 2 && rand() < valid) { buf[0] = 0; buf[1] = 1 + Math.floor(rand() * 6) }
+  return buf
+}
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
 
@@ -91,18 +108,10 @@ t.test('malformed packets throw TftpDecodeError with exact codes', async (t) => 
 })
 
 t.test('decoding arbitrary bytes returns a packet or throws TftpDecodeError, nothing else', async (t) => {
-  // Seeded xorshift so failures are reproducible.
-  let seed = 0x2545f491
-  const rand = (): number => {
-    seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5
-    return (seed >>> 0) / 0x100000000
-  }
+  const rand = xorshift(0x2545f491)
   let thrown = 0
   for (let i = 0; i < 20000; i++) {
-    const len = Math.floor(rand() * 40)
-    const buf = Buffer.alloc(len)
-    for (let j = 0; j < len; j++) buf[j] = rand() < 0.3 ? 0 : Math.floor(rand() * 256)
-    if (len >= 2 && rand() < 0.8) { buf[0] = 0; buf[1] = 1 + Math.floor(rand() * 6) }
+    const buf = randomPacket(rand, 40, 0.3, 0.8)
     try {
       decode(buf)
     } catch (err) {
@@ -114,6 +123,30 @@ t.test('decoding arbitrary bytes returns a packet or throws TftpDecodeError, not
     }
   }
   t.ok(thrown > 0, `${thrown} of 20000 random packets rejected, all with TftpDecodeError`)
+})
+
+t.test('ackBlock agrees with decode on every packet, at any offset', async (t) => {
+  const rand = xorshift(0x1234567)
+  let acks = 0
+  for (let i = 0; i < 5000; i++) {
+    const buf = randomPacket(rand, 12, 0, 0.7)
+    const len = buf.length
+    let want = -1
+    try {
+      const p = decode(buf)
+      if (p.opcode === Opcode.ACK) want = p.block
+    } catch { /* not a packet: not an ACK either */ }
+    const at = Math.floor(rand() * 5)
+    const framed = Buffer.concat([Buffer.alloc(at, 0), buf, Buffer.from([0, 4, 9, 9])])
+    if (ackBlock(framed, at, len) !== want) {
+      t.fail(`ackBlock(${buf.toString('hex')}) = ${ackBlock(framed, at, len)}, decode says ${want}`)
+      return
+    }
+    if (want >= 0) acks++
+  }
+  t.ok(acks > 100, `${acks} ACKs among 5000 packets, all read alike`)
+  t.equal(ackBlock(hex('0004 ffff'), 0, 4), 65535)
+  t.equal(ackBlock(hex('0004 00'), 0, 3), -1, 'a truncated ACK is left to decode (which rejects it)')
 })
 
 t.test('encode refuses values that cannot be put on the wire', async (t) => {

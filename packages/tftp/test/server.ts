@@ -71,7 +71,7 @@ t.test('downloads byte-exact with and without options', async (t) => {
   }
   await settle()
   t.same(transfers.map((i) => i.outcome), ['complete', 'complete', 'complete', 'complete', 'complete'])
-  t.match(transfers[2], { file: 'mega.bin', bytes: mega.length, size: mega.length, blksize: 1468, windowsize: 16, retransmits: 0, options: { blksize: '1468', windowsize: '16' } })
+  t.match(transfers[2], { file: 'mega.bin', bytes: mega.length, size: mega.length, blksize: 1468, windowsize: 16, retransmits: 0, queuedSends: 0, options: { blksize: '1468', windowsize: '16' } })
   t.ok(transfers.every((i) => i.durationMs >= 0 && i.client.address === LOOPBACK))
   t.match(server.counters, { requests: 5, transfers: 5, completed: 5, failed: 0, rejected: 0, retransmits: 0 })
   t.equal(server.counters.bytesSent, small.length * 2 + mega.length + 1024)
