@@ -17,6 +17,11 @@ export interface OpenFile {
   /** Read `length` bytes at `offset` (offset + length <= size). A shorter result means the file shrank. */
   read (offset: number, length: number): Promise<Uint8Array>
   close (): Promise<void>
+  /**
+   * The whole content, when the source already holds it in memory (a file cache, generated
+   * content): the server then sends from it directly, without reads. Never a copy made for this.
+   */
+  readonly bytes?: Uint8Array
 }
 
 /** Who asked: lets a source serve per-client content (e.g. by the client's address). */
@@ -60,6 +65,7 @@ export function pathSegments (path: string): string[] {
 export function bufferFile (data: Uint8Array): OpenFile {
   return {
     size: data.length,
+    bytes: data,
     read: async (offset, length) => data.subarray(offset, offset + length),
     close: async () => {}
   }

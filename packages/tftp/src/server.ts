@@ -172,8 +172,8 @@ interface Active {
   bound: boolean
   file: OpenFile | undefined
   cache: { offset: number, data: Uint8Array } | undefined
-  /** The next read-ahead chunk, being read (undefined data: the read failed). */
-  next: { offset: number, length: number, data: Promise<Uint8Array | undefined> } | undefined
+  /** The next read-ahead chunk, being read (undefined data: the read failed); `ready` once it is read whole. */
+  next: { offset: number, length: number, data: Promise<Uint8Array | undefined>, ready?: Uint8Array } | undefined
   /** Queued asynchronous transmissions not yet done (0: a send may go out synchronously). */
   pending: number
   timer: NodeJS.Timeout | undefined
@@ -476,6 +476,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
           return
         }
         t.file = file
+        // Already in memory: every DATA is sent from it, with no reads.
+        if (file.bytes !== undefined && file.bytes.length === file.size) t.cache = { offset: 0, data: file.bytes }
         this.feed(t, { type: 'opened', now: now(), size: file.size })
       },
       (err: unknown) => {
@@ -597,15 +599,32 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /** Whether the read-ahead buffer holds these bytes (a view costs a typed array: the hot path only asks). Starts the next read ahead. */
-  private covered (t: Active, offset: number, length: number): boolean {
+  private covered (t: Active, offset: number, length: number, promote = true): boolean {
     if (length === 0) return true
-    const c = t.cache
-    if (c === undefined || offset < c.offset || offset + length > c.offset + c.data.length) return false
+    let c = t.cache
+    if (c === undefined || offset < c.offset || offset + length > c.offset + c.data.length) {
+      // The read ahead is done and holds these bytes: it becomes the buffer now, without the
+      // promise hop of readRange() (one per chunk: 16 per MiB at the default 64 KiB reads).
+      // Not when `promote` is false: a window already checked against the current buffer
+      // is sent from that one buffer.
+      const n = t.next
+      if (!promote || n?.ready === undefined || offset < n.offset || offset + length > n.offset + n.ready.length) return false
+      c = t.cache = { offset: n.offset, data: n.ready }
+      t.next = undefined
+    }
     const end = c.offset + c.data.length
     // Past half of this buffer: read the next one ahead of need.
     if (t.next === undefined && t.file !== undefined && end < t.file.size && offset + length > c.offset + (c.data.length >> 1)) {
       const size = Math.min(this.chunkBytes(t, length), t.file.size - end)
-      t.next = { offset: end, length: size, data: t.file.read(end, size).then((d) => d, () => undefined) }
+      const next: NonNullable<Active['next']> = {
+        offset: end,
+        length: size,
+        data: t.file.read(end, size).then((d) => {
+          if (d.length === size) next.ready = d
+          return d
+        }, () => undefined)
+      }
+      t.next = next
     }
     return true
   }
@@ -648,8 +667,13 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
 
   private transmitNow (t: Active, sends: Send[]): boolean {
     if (!t.bound) return false
+    // Every DATA range in one buffer (transmitGathered sends from t.cache): only the window's
+    // first block may move t.cache on to the read-ahead; a window across two buffers queues.
+    let first = true
     for (const s of sends) {
-      if (s.kind === 'data' && (t.over || !this.covered(t, s.offset, s.length))) return false
+      if (s.kind !== 'data') continue
+      if (t.over || !this.covered(t, s.offset, s.length, first)) return false
+      first = false
     }
     if (t.fd >= 0) {
       this.transmitGathered(t, sends)

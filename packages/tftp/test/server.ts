@@ -428,3 +428,26 @@ t.test('read-ahead: each byte is read from the source once (whole-block buffers,
     t.equal(reads.reduce((n, [, l]) => n + l, 0), size, `windowsize ${windowsize}: ${size} bytes read in all`)
   }
 })
+
+t.test('a file the source holds in memory (OpenFile.bytes) is sent from it, with no reads', async (t) => {
+  let reads = 0
+  const inMemory = (bytes: Uint8Array, size: number): FileSource => ({
+    open: async (): Promise<OpenFile> => ({
+      size,
+      bytes,
+      read: async (offset, length) => { reads++; return mega.subarray(offset, offset + length) },
+      close: async () => {}
+    })
+  })
+  const { port } = await serve(t, { source: inMemory(mega, mega.length) })
+  for (const windowsize of ['1', '8']) {
+    const r = await download(await client(t), port, 'x', { options: { blksize: '1468', windowsize } })
+    t.equal(sha(r.data), sha(mega), `windowsize ${windowsize}: byte-exact`)
+  }
+  t.equal(reads, 0, 'no read() at all')
+  // bytes that do not match the size are not trusted: the server reads instead.
+  const { port: port2 } = await serve(t, { source: inMemory(mega.subarray(0, 1000), mega.length) })
+  const r = await download(await client(t), port2, 'x', { options: { blksize: '1468' } })
+  t.equal(sha(r.data), sha(mega), 'byte-exact from reads')
+  t.ok(reads > 0, `${reads} reads`)
+})
