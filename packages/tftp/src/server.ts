@@ -803,7 +803,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
 
   private afterSend (): void {
     if (this.options.busyPollUs > 0) {
-      this.lastSendAt = now()
+      this.sentSincePoll = true
       if (!this.polling) {
         this.polling = true
         setImmediate(this.poll)
@@ -812,10 +812,20 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   private lastSendAt = 0
+  private sentSincePoll = false
   private polling = false
-  /** A pending setImmediate makes libuv poll with a zero timeout: the loop spins instead of sleeping. */
+  /**
+   * A pending setImmediate makes libuv poll with a zero timeout: the loop spins instead of
+   * sleeping, until busyPollUs after the last loop turn that sent (one clock read per turn,
+   * not one per send).
+   */
   private readonly poll = (): void => {
-    if (this.active.size > 0 && now() - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
+    const at = now()
+    if (this.sentSincePoll) {
+      this.lastSendAt = at
+      this.sentSincePoll = false
+    }
+    if (this.active.size > 0 && at - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
     else this.polling = false
   }
 
