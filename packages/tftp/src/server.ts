@@ -24,7 +24,8 @@
  * - Per transfer at most two read-ahead buffers of the file are held (the
  *   one being sent and the next, read ahead of need so a transfer never waits
  *   for the disk): 2 × max(readAheadBytes, blksize, min(1 MiB, 16 windows))
- *   bytes, whatever the file size.
+ *   bytes, whatever the file size. A file its source already holds in memory
+ *   (`OpenFile.bytes`: the daemon's file cache) is sent from there, unread.
  * - Packets whose bytes are already read are sent synchronously from the
  *   event that caused them (no promise hop per packet); sockets resolve
  *   addresses without dns.lookup (the peer is always an IP literal).
