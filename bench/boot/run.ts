@@ -341,7 +341,7 @@ async function vmBoots (): Promise<Part> {
           side.prepare(fw)
           const r = await bootOnce(side, fw, run)
           times.get(fw)?.get(side.name)?.push(r.s)
-          console.error(`  (a) ${fw} ${side.name.padEnd(13)} run ${run + 1}: ${r.s.toFixed(1)} s  [${r.marks}]`)
+          console.error(`  (a) ${fw} ${side.name.padEnd(13)} run ${run + 1}: ${r.s.toFixed(2)} s  [${r.marks}]`)
         }
       }
     }
@@ -349,7 +349,9 @@ async function vmBoots (): Promise<Part> {
     const rows = FIRMWARES.map(fw => {
       const [r, p] = sides.map(x => median(times.get(fw)?.get(x.name) ?? [])) as [number, number]
       pass &&= r / p <= 1.0
-      return `${fw.toUpperCase()} rackboot ${r.toFixed(1)} s vs dnsmasq+nginx ${p.toFixed(1)} s = ${(r / p).toFixed(2)}×`
+      // Enough digits for the verdict to be read off the line: at 0.1 s and 2 decimals, 24.14 vs
+      // 24.12 s printed as "24.1 vs 24.1 s = 1.00×" next to FAIL.
+      return `${fw.toUpperCase()} rackboot ${r.toFixed(2)} s vs dnsmasq+nginx ${p.toFixed(2)} s = ${(r / p).toFixed(3)}×`
     })
     return { pass, text: `(a) VM start → phone-home (${acc.toUpperCase()}): ${rows.join(', ')} [target ≤ 1.0×]` }
   } finally {
