@@ -167,7 +167,7 @@ async function main (): Promise<void> {
   const bigA = `${get('big.bin', join(out, 'a.bin'), '--option "blksize 1468"')}`
   const bigB = `${get('big.bin', join(out, 'b.bin'), '--option "blksize 1468" --option "windowsize 16"')}`
   const storm = `for i in $(seq ${STORM}); do ${get('small.bin', `${out}/s$i.bin`, '--option "blksize 1468"')} & done; wait`
-  const stormD = `${loadgen} ${SRV_IP} small.bin ${STORM} 1468 ${join(root, 'small.bin')}`
+  const stormD = [loadgen, SRV_IP, 'small.bin', String(STORM), '1468', join(root, 'small.bin')]
   const results: Record<string, { a: number; b: number; c: number; d: number; rss?: number }> = {}
   try {
     // Rounds interleave the servers (each round starts every server in turn), so that load from
@@ -202,7 +202,7 @@ async function main (): Promise<void> {
           // The load generator checks every block against the file and times itself (first RRQ to
           // last block), which leaves out the start of the process.
           const dcpu0 = cpuSeconds(pid)
-          const r = spawnSync('ip', ['netns', 'exec', CLI, 'taskset', '-c', '1', ...stormD.split(' ')], { encoding: 'utf8', timeout: 120_000 })
+          const r = spawnSync('ip', ['netns', 'exec', CLI, 'taskset', '-c', '1', ...stormD], { encoding: 'utf8', timeout: 120_000 })
           m.dcpu.push(cpuSeconds(pid) - dcpu0)
           const t = /, ([\d.]+) s$/m.exec(r.stdout)
           if (r.status !== 0 || t === null) throw new Error(`${s.name}: (d) load generator failed (${String(r.status)}): ${r.stderr}`)

@@ -108,7 +108,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         log.error({ svc: 'tftp', err }, 'TFTP cannot apply the new settings; the previous listener keeps serving')
         needsRestart.push('boot.tftp')
       }
-          // Keys that need a restart keep their running values until then.
+      // Keys that need a restart keep their running values until then.
       current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }) })
       warnOrphans(store, current, log)
       log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')

@@ -298,9 +298,9 @@ function onAck (state: TransferState, wire: number, now: number): StepResult {
   if (abs > state.sent) return pending(state) // a block never sent (or long gone): stale
   if (abs === state.acked) return pending(state) // duplicate: only a timeout resends
   if (abs === state.lastBlock) {
-    const last = copy(state)
-    last.acked = abs
-    return finish(last, 'complete', [])
+    const done = finish(state, 'complete', [])
+    done.state.acked = abs
+    return done
   }
   // abs === sent: the window is done; abs < sent: the client lost abs + 1 (RFC 7440),
   // resend from there. Either way the next window starts at abs + 1.
