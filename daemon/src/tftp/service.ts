@@ -77,9 +77,13 @@ export function servedRoots (boot: Boot): Array<{ dir: string, linkedFiles: bool
   return boot.tftpRoot === undefined ? [ipxe] : [{ dir: boot.tftpRoot, linkedFiles: false }, ipxe]
 }
 
+/** How long a served directory reuses a path's checks when its file cache is on. */
+const RESOLVE_TTL_MS = 1000
+
 /** A root that does not exist (yet) holds no files: "not found", so the next root is tried. */
 function optionalRoot ({ dir, linkedFiles }: { dir: string, linkedFiles: boolean }, cacheBytes: number): FileSource {
-  const inner = rootDirSource(dir, { cacheBytes, linkedFiles })
+  // With the cache on, a path's checks are reused for a second: a storm asks for the same few names.
+  const inner = rootDirSource(dir, { cacheBytes, linkedFiles, resolveTtlMs: cacheBytes > 0 ? RESOLVE_TTL_MS : 0 })
   return {
     async open (path, context) {
       try {

@@ -19,12 +19,21 @@
  * With `cacheBytes`, small files are kept in memory after their first read,
  * keyed by device, inode, size, mtime and ctime: a boot storm (dozens of
  * machines fetching the same iPXE binary) then costs one realpath and one stat
- * per request instead of an open, reads and a close each. The path checks run
- * on every request as before; a changed file has a new key and is read again.
- * Least recently used files leave first; memory stays under `cacheBytes`.
+ * per request instead of an open, reads and a close each. A changed file has a
+ * new key and is read again. Least recently used files leave first; memory
+ * stays under `cacheBytes`.
+ *
+ * With `resolveTtlMs`, the outcome of those checks for a path (the file's real
+ * path and identity, or "not found") is reused for that long: in a boot storm
+ * the realpath and stat through the thread pool, once per request, were the
+ * largest part of a small file's cost. A file changed, created or removed is
+ * seen after at most the window (a file opened from disk that is no longer the
+ * one checked is resolved again at once, never refused for it). Without it
+ * (the default) every request is checked anew.
  */
 import { constants, promises as fs, type Stats } from 'node:fs'
 import { join, sep } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { accessViolation, fileNotFound, TftpFileError } from './errors.js'
 import { bufferFile, pathSegments, type FileSource, type OpenFile } from './file-source.js'
 
@@ -64,7 +73,14 @@ export interface RootDirOptions {
   cacheBytes?: number
   /** Largest file cached (default cacheBytes / 8). */
   maxCachedFileBytes?: number
+  /** Reuse a path's checked resolution (or its "not found") for this many ms (default 0: check every request). */
+  resolveTtlMs?: number
 }
+
+/** Paths whose resolution is remembered at once, at most (client-chosen names: bounded). */
+const MAX_RESOLVED = 1024
+
+type Resolution = { real: string, st: Stats } | TftpFileError
 
 export function rootDirSource (root: string, options: RootDirOptions = {}): FileSource {
   let rootReal: Promise<string> | undefined
@@ -85,6 +101,31 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
     cache.set(key, data)
     cached += data.length
   }
+  const ttl = options.resolveTtlMs ?? 0
+  const resolved = new Map<string, { at: number, result: Resolution }>()
+  const resolve = async (base: string, path: string, segments: string[], fresh: boolean): Promise<{ real: string, st: Stats }> => {
+    if (ttl <= 0) return await resolveServedFile(base, path, segments, options.linkedFiles === true)
+    // By the name as sent: a remembered error's message names what this client asked for.
+    const name = path
+    const known = fresh ? undefined : resolved.get(name)
+    let result: Resolution
+    if (known !== undefined && performance.now() - known.at < ttl) {
+      result = known.result
+    } else {
+      const at = performance.now()
+      try {
+        result = await resolveServedFile(base, path, segments, options.linkedFiles === true)
+      } catch (err) {
+        // Remember only answers about the file ("not found", "a directory"), not passing failures.
+        if (!(err instanceof TftpFileError) || err.code === 'RB_TFTP_FILE_ERROR') throw err
+        result = err
+      }
+      if (resolved.size >= MAX_RESOLVED && !resolved.has(name)) resolved.clear()
+      resolved.set(name, { at, result })
+    }
+    if (result instanceof TftpFileError) throw result
+    return result
+  }
   return {
     async open (path): Promise<OpenFile> {
       const segments = pathSegments(path)
@@ -96,7 +137,17 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
         rootReal = undefined // the root may appear later; try again next time
         throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`, { cause: err })
       }
-      const { real, st } = await resolveServedFile(base, path, segments, options.linkedFiles === true)
+      try {
+        return await openResolved(path, await resolve(base, path, segments, false))
+      } catch (err) {
+        // Replaced since it was resolved (and remembered): resolve it again, once.
+        if (ttl <= 0 || !(err instanceof FileChanged)) throw err
+        return await openResolved(path, await resolve(base, path, segments, true))
+      }
+    }
+  }
+
+  async function openResolved (path: string, { real, st }: { real: string, st: Stats }): Promise<OpenFile> {
       const key = keyOf(st)
       const hit = cache.get(key)
       if (hit !== undefined) {
@@ -112,9 +163,7 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
       }
       try {
         const fst = await fh.stat()
-        if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) {
-          throw accessViolation(path, 'file changed while opening')
-        }
+        if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) throw new FileChanged(path)
         if (fst.size <= maxFile && fst.size <= cacheBytes && keyOf(fst) === key) {
           // Small enough to keep: read it whole now, close, and serve from memory.
           const data = await fileHandleFile(fh, fst.size).read(0, fst.size)
@@ -128,7 +177,13 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
         await fh.close()
         throw err instanceof TftpFileError ? err : mapFsError(err, path)
       }
-    }
+  }
+}
+
+/** The file opened is not the one checked (replaced in between): an access violation. */
+class FileChanged extends TftpFileError {
+  constructor (path: string) {
+    super('RB_TFTP_ACCESS_VIOLATION', `Access violation: ${path} (file changed while opening)`)
   }
 }
 

@@ -207,3 +207,55 @@ t.test('cacheBytes: small files are served from memory, still path-checked, re-r
   const gone = await s.open('b').then(() => undefined, (e: unknown) => e)
   t.match(gone, { code: 'RB_TFTP_FILE_NOT_FOUND' }, 'a deleted file is not served from the cache')
 })
+
+t.test('resolveTtlMs: a path\'s checks are reused within the window, never past it, and a replaced file is never refused', async (t) => {
+  const rdir = join(dir, 'resolved')
+  mkdirSync(rdir)
+  writeFileSync(join(rdir, 'a'), Buffer.alloc(3000, 1))
+  symlinkSync(join(dir, 'outside.txt'), join(rdir, 'escape'))
+  const ttl = 1000
+  const s = rootDirSource(rdir, { resolveTtlMs: ttl })
+  const read = async (name: string): Promise<Buffer> => {
+    const f = await s.open(name)
+    const data = Buffer.from(await f.read(0, f.size))
+    await f.close()
+    return data
+  }
+  const failure = async (name: string): Promise<unknown> => await s.open(name).then(() => undefined, (e: unknown) => e)
+  const began = performance.now()
+  t.same(await read('a'), Buffer.alloc(3000, 1))
+  t.match(await failure('later'), { code: 'RB_TFTP_FILE_NOT_FOUND', message: /later/ })
+  t.match(await failure('escape'), { code: 'RB_TFTP_ACCESS_VIOLATION' })
+  // Replaced by a new file (a new inode, as `cp` over it or an upgrade does): the remembered
+  // identity no longer matches what opens; the path is checked again at once, not refused.
+  writeFileSync(join(rdir, 'a.new'), Buffer.alloc(5000, 2))
+  execFileSync('mv', [join(rdir, 'a.new'), join(rdir, 'a')])
+  writeFileSync(join(rdir, 'later'), 'now here')
+  rmSync(join(rdir, 'escape'))
+  writeFileSync(join(rdir, 'escape'), 'a plain file now')
+  t.same(await read('a'), Buffer.alloc(5000, 2), 'the replacement is served, within the window too')
+  if (performance.now() - began < ttl - 50) {
+    t.match(await failure('later'), { code: 'RB_TFTP_FILE_NOT_FOUND' }, 'within the window: the remembered answer')
+    t.match(await failure('escape'), { code: 'RB_TFTP_ACCESS_VIOLATION' }, 'within the window: the remembered refusal')
+  }
+  await new Promise((resolve) => setTimeout(resolve, ttl + 20))
+  t.equal((await read('later')).toString(), 'now here', 'past the window: checked anew')
+  t.equal((await read('escape')).toString(), 'a plain file now', 'past the window: checked anew')
+  rmSync(join(rdir, 'later'))
+  const stale = await read('later').then((d) => d.toString(), () => 'gone')
+  t.ok(stale === 'now here' || stale === 'gone', 'a file removed within the window: the old file (still open) or not found')
+  await new Promise((resolve) => setTimeout(resolve, ttl + 20))
+  t.match(await failure('later'), { code: 'RB_TFTP_FILE_NOT_FOUND' }, 'a removed file is gone past the window')
+})
+
+t.test('resolveTtlMs: the names remembered are bounded (a client can send any number of them)', async (t) => {
+  const bdir = join(dir, 'bounded')
+  mkdirSync(bdir)
+  const s = rootDirSource(bdir, { resolveTtlMs: 60_000 })
+  await s.open('first').catch(() => {})
+  writeFileSync(join(bdir, 'first'), 'x')
+  t.match(await s.open('first').then(() => undefined, (e: unknown) => e), { code: 'RB_TFTP_FILE_NOT_FOUND' }, 'remembered')
+  for (let i = 0; i < 1100; i++) await s.open(`nope-${i}`).catch(() => {})
+  const f = await s.open('first')
+  t.equal(Buffer.from(await f.read(0, 1)).toString(), 'x', 'forgotten once over a thousand names were asked for: checked anew')
+})
