@@ -9,13 +9,22 @@
 //     sendmmsg(2) of `count` datagrams on a connected socket; datagram i is
 //     head[layout[4i] .. +layout[4i+1]] followed by body[layout[4i+2] .. +layout[4i+3]]
 //     (a TFTP DATA header and a slice of a file buffer, without copying either).
+//   openUdp(localAddress, localPort) -> fd
+//     The same, unconnected (it shares its port with connected ones: Linux gives it what
+//     comes from anyone else).
+//   localPort(fd) -> the port a socket is bound to.
+//   sendTo(fd, data, address, port) -> bytes sent or -errno (one datagram, never blocks).
 //   new UdpMux(onReady, rx, meta)
 //     Sockets watched by libuv, one poll handle each. In each turn of the loop, one datagram
 //     is read from each ready socket (level-triggered: what is left is read on the next turn,
 //     so there is never a failing recv) into `rx`, and `onReady(count)` is called once, right
-//     after the I/O phase; entry i of `meta` (Int32Array, 3 per datagram) is
-//     [id, offset in rx, length], length -1 for a datagram larger than a slot (1500 bytes).
-//     .add(fd, id), .remove(fd), .close(). The mux never closes the fds it watches.
+//     after the I/O phase; entry i of `meta` (Int32Array, 5 per datagram) is
+//     [id, offset in rx, length, source address, source port], length -1 for a datagram
+//     larger than a slot (1500 bytes), -2 for "the socket can take sends again" (see
+//     .writable); address (network byte order) and port only for sockets added with
+//     `from` true, else 0.
+//     .add(fd, id, from), .remove(fd), .writable(fd): report once when fd has room in its send
+//     buffer, .close(). The mux never closes the fds it watches.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,12 +89,35 @@ static napi_value int_value (napi_env env, int64_t n) {
   return v;
 }
 
+// A non-blocking, close-on-exec UDP socket with SO_REUSEADDR bound to `local`, connected to
+// `remote` unless it is NULL; its fd, or NULL with an exception pending.
+static napi_value open_udp_socket (napi_env env, const struct sockaddr_in *local, const struct sockaddr_in *remote) {
+  const int one = 1;
+  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    throw_code(env, "RB_NETBIND_FAILED", "socket() failed", errno);
+    return NULL;
+  }
+  const char *failed = NULL;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) failed = "setsockopt(SO_REUSEADDR)";
+  else if (bind(fd, (const struct sockaddr *)local, sizeof *local) != 0) failed = "bind";
+  else if (remote != NULL && connect(fd, (const struct sockaddr *)remote, sizeof *remote) != 0) failed = "connect";
+  if (failed != NULL) {
+    const int err = errno;
+    char msg[160];
+    snprintf(msg, sizeof msg, "opening a%s UDP socket failed: %s: %s", remote != NULL ? " connected" : "", failed, strerror(err));
+    close(fd);
+    throw_code(env, "RB_NETBIND_FAILED", msg, err);
+    return NULL;
+  }
+  return int_value(env, fd);
+}
+
 static napi_value open_connected_udp (napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
   struct sockaddr_in local, remote;
   int64_t lport, rport;
-  const int one = 1;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
     ARG_FAIL("openConnectedUdp(localAddress, localPort, remoteAddress, remotePort) needs four arguments");
   }
@@ -98,25 +130,61 @@ static napi_value open_connected_udp (napi_env env, napi_callback_info info) {
   if (get_int(env, argv[3], 1, 65535, &rport) != 0) ARG_FAIL("remotePort must be an integer from 1 to 65535");
   local.sin_port = htons((uint16_t)lport);
   remote.sin_port = htons((uint16_t)rport);
+  return open_udp_socket(env, &local, &remote);
+}
 
-  const int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    throw_code(env, "RB_NETBIND_FAILED", "socket() failed", errno);
+static napi_value open_udp (napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  struct sockaddr_in local;
+  int64_t lport;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    ARG_FAIL("openUdp(localAddress, localPort) needs two arguments");
+  }
+  memset(&local, 0, sizeof local);
+  local.sin_family = AF_INET;
+  if (get_ipv4(env, argv[0], &local.sin_addr) != 0) ARG_FAIL("localAddress must be an IPv4 address");
+  if (get_int(env, argv[1], 0, 65535, &lport) != 0) ARG_FAIL("localPort must be an integer from 0 to 65535");
+  local.sin_port = htons((uint16_t)lport);
+  return open_udp_socket(env, &local, NULL);
+}
+
+static napi_value local_port (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int64_t fd;
+  struct sockaddr_in local;
+  socklen_t len = sizeof local;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) {
+    ARG_FAIL("localPort(fd) needs a file descriptor");
+  }
+  if (getsockname((int)fd, (struct sockaddr *)&local, &len) != 0 || local.sin_family != AF_INET) {
+    throw_code(env, "RB_NETBIND_FAILED", "getsockname failed (not an IPv4 socket?)", errno);
     return NULL;
   }
-  const char *failed = NULL;
-  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) failed = "setsockopt(SO_REUSEADDR)";
-  else if (bind(fd, (const struct sockaddr *)&local, sizeof local) != 0) failed = "bind";
-  else if (connect(fd, (const struct sockaddr *)&remote, sizeof remote) != 0) failed = "connect";
-  if (failed != NULL) {
-    const int err = errno;
-    char msg[160];
-    snprintf(msg, sizeof msg, "opening a connected UDP socket failed: %s: %s", failed, strerror(err));
-    close(fd);
-    throw_code(env, "RB_NETBIND_FAILED", msg, err);
-    return NULL;
+  return int_value(env, ntohs(local.sin_port));
+}
+
+static napi_value send_to (napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  int64_t fd, port;
+  uint8_t *data;
+  size_t len;
+  struct sockaddr_in to;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    ARG_FAIL("sendTo(fd, data, address, port) needs four arguments");
   }
-  return int_value(env, fd);
+  memset(&to, 0, sizeof to);
+  to.sin_family = AF_INET;
+  if (get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
+  if (get_bytes(env, argv[1], &data, &len) != 0) ARG_FAIL("data must be a typed array");
+  if (get_ipv4(env, argv[2], &to.sin_addr) != 0) ARG_FAIL("address must be an IPv4 address");
+  if (get_int(env, argv[3], 1, 65535, &port) != 0) ARG_FAIL("port must be an integer from 1 to 65535");
+  to.sin_port = htons((uint16_t)port);
+  ssize_t r;
+  do { r = sendto((int)fd, data, len, MSG_DONTWAIT, (const struct sockaddr *)&to, sizeof to); } while (r < 0 && errno == EINTR);
+  return int_value(env, r < 0 ? -errno : (int64_t)r);
 }
 
 static napi_value send_gather (napi_env env, napi_callback_info info) {
@@ -178,7 +246,11 @@ typedef struct {
   mux_t *mux;
   int fd;
   int32_t id;
+  int from;            // report each datagram's source (an unconnected socket)
+  int writable;        // report once when the socket can take sends again
 } watch_t;
+
+#define META 5
 
 struct mux {
   napi_env env;
@@ -268,27 +340,53 @@ static void on_check (uv_check_t *h) {
   napi_close_handle_scope(env, scope);
 }
 
-// A watched socket is readable: read one datagram (level-triggered: the rest next round).
-static void on_readable (uv_poll_t *h, int status, int events) {
-  (void)status; (void)events;
-  watch_t *w = h->data;
-  mux_t *m = w->mux;
-  if (m->closed) return;
-  if (m->count >= m->meta_entries || m->rx_len - m->off < SLOT) return; // full: JS first
-  ssize_t r;
-  do { r = recv(w->fd, m->rx + m->off, SLOT, MSG_DONTWAIT | MSG_TRUNC); } while (r < 0 && errno == EINTR);
-  // Errors (ECONNREFUSED after an ICMP port unreachable) are consumed by the call: nothing to report.
-  if (r >= 0) {
-    m->meta[3 * m->count] = w->id;
-    m->meta[3 * m->count + 1] = (int32_t)m->off;
-    m->meta[3 * m->count + 2] = r > SLOT ? -1 : (int32_t)r;
-    m->count++;
-    if (r <= SLOT) m->off += (size_t)((r + 7) & ~7);
-  }
+static void schedule_check (mux_t *m) {
   if (!m->check_active) {
     m->check_active = 1;
     uv_check_start(&m->check, on_check);
   }
+}
+
+// A watched socket is ready: report "writable" (once: the interest is dropped), and read one
+// datagram if readable (level-triggered: the rest next round).
+static void on_event (uv_poll_t *h, int status, int events) {
+  watch_t *w = h->data;
+  mux_t *m = w->mux;
+  if (m->closed) return;
+  if (m->count >= m->meta_entries) return; // full: JS first
+  int32_t *e = m->meta + META * m->count;
+  if (status < 0 || (events & UV_WRITABLE) != 0) {
+    if (w->writable) {
+      w->writable = 0;
+      uv_poll_start(&w->poll, UV_READABLE, on_event);
+      e[0] = w->id; e[1] = 0; e[2] = -2; e[3] = 0; e[4] = 0;
+      m->count++;
+      schedule_check(m);
+      if (m->count >= m->meta_entries) return;
+      e = m->meta + META * m->count;
+    }
+    if (status < 0 || (events & UV_READABLE) == 0) return;
+  }
+  if (m->rx_len - m->off < SLOT) return; // full: JS first
+  struct sockaddr_in src;
+  socklen_t srclen = sizeof src;
+  ssize_t r;
+  memset(&src, 0, sizeof src);
+  do {
+    r = w->from ? recvfrom(w->fd, m->rx + m->off, SLOT, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&src, &srclen)
+                : recv(w->fd, m->rx + m->off, SLOT, MSG_DONTWAIT | MSG_TRUNC);
+  } while (r < 0 && errno == EINTR);
+  // Errors (ECONNREFUSED after an ICMP port unreachable) are consumed by the call: nothing to report.
+  if (r >= 0) {
+    e[0] = w->id;
+    e[1] = (int32_t)m->off;
+    e[2] = r > SLOT ? -1 : (int32_t)r;
+    e[3] = w->from ? (int32_t)src.sin_addr.s_addr : 0;
+    e[4] = w->from ? ntohs(src.sin_port) : 0;
+    m->count++;
+    if (r <= SLOT) m->off += (size_t)((r + 7) & ~7);
+  }
+  schedule_check(m);
 }
 
 static void mux_finalize (napi_env env, void *data, void *hint) {
@@ -325,7 +423,7 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
   }
   if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_function) ARG_FAIL("onReady must be a function");
   if (get_bytes(env, argv[1], &rx, &rx_len) != 0 || rx_len < SLOT) ARG_FAIL("rx must be a typed array of at least 1500 bytes");
-  if (get_bytes(env, argv[2], &meta, &meta_len) != 0 || meta_len < 3 * sizeof(int32_t)) ARG_FAIL("meta must be an Int32Array of at least 3 entries");
+  if (get_bytes(env, argv[2], &meta, &meta_len) != 0 || meta_len < META * sizeof(int32_t)) ARG_FAIL("meta must be an Int32Array of at least 5 entries");
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) {
     throw_code(env, "RB_NETBIND_FAILED", "no event loop", 0);
     return NULL;
@@ -339,7 +437,7 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
   m->rx = rx;
   m->rx_len = rx_len;
   m->meta = (int32_t *)(void *)meta;
-  m->meta_entries = meta_len / (3 * sizeof(int32_t));
+  m->meta_entries = meta_len / (META * sizeof(int32_t));
   if (uv_check_init(loop, &m->check) != 0) {
     free(m);
     throw_code(env, "RB_NETBIND_FAILED", "uv_check_init failed", 0);
@@ -368,14 +466,16 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
 }
 
 static napi_value mux_add (napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   int64_t fd, id;
+  bool from = false;
   mux_t *m = unwrap_mux(env, info, &argc, argv);
   if (m == NULL) return NULL;
   if (m->closed) ARG_FAIL("the UdpMux is closed");
   if (argc < 2 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
   if (get_int(env, argv[1], 0, INT32_MAX, &id) != 0) ARG_FAIL("id must be an integer from 0 to 2^31-1");
+  if (argc >= 3 && napi_get_value_bool(env, argv[2], &from) != napi_ok) ARG_FAIL("from must be a boolean");
   if ((size_t)fd >= m->by_fd_len) {
     size_t len = m->by_fd_len == 0 ? 64 : m->by_fd_len;
     while (len <= (size_t)fd) len *= 2;
@@ -397,6 +497,7 @@ static napi_value mux_add (napi_env env, napi_callback_info info) {
   w->mux = m;
   w->fd = (int)fd;
   w->id = (int32_t)id;
+  w->from = from ? 1 : 0;
   const int err = uv_poll_init_socket(m->loop, &w->poll, (uv_os_sock_t)fd);
   if (err != 0) {
     free(w);
@@ -405,20 +506,44 @@ static napi_value mux_add (napi_env env, napi_callback_info info) {
   }
   w->poll.data = w;
   uv_unref((uv_handle_t *)&w->poll);
-  uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  uv_poll_start(&w->poll, UV_READABLE, on_event);
   m->by_fd[fd] = w;
   return NULL;
 }
 
-static napi_value mux_remove (napi_env env, napi_callback_info info) {
+// The mux and the fd argument of remove()/writable(): 1 when there is work, 0 when the mux is
+// closed (nothing to do) or an exception is pending.
+static int mux_fd_call (napi_env env, napi_callback_info info, mux_t **m, int *fd) {
   size_t argc = 1;
   napi_value argv[1];
-  int64_t fd;
-  mux_t *m = unwrap_mux(env, info, &argc, argv);
-  if (m == NULL) return NULL;
-  if (m->closed) return NULL;
-  if (argc < 1 || get_int(env, argv[0], 0, INT32_MAX, &fd) != 0) ARG_FAIL("fd must be a file descriptor");
-  unwatch(m, (int)fd); // not watched: nothing to do
+  int64_t n;
+  *m = unwrap_mux(env, info, &argc, argv);
+  if (*m == NULL || (*m)->closed) return 0;
+  if (argc < 1 || get_int(env, argv[0], 0, INT32_MAX, &n) != 0) {
+    throw_code(env, "RB_NETBIND_INVALID_ARGUMENT", "fd must be a file descriptor", 0);
+    return 0;
+  }
+  *fd = (int)n;
+  return 1;
+}
+
+static napi_value mux_remove (napi_env env, napi_callback_info info) {
+  mux_t *m;
+  int fd;
+  if (mux_fd_call(env, info, &m, &fd)) unwatch(m, fd); // not watched: nothing to do
+  return NULL;
+}
+
+static napi_value mux_writable (napi_env env, napi_callback_info info) {
+  mux_t *m;
+  int fd;
+  if (!mux_fd_call(env, info, &m, &fd)) return NULL;
+  if ((size_t)fd >= m->by_fd_len || m->by_fd[fd] == NULL) ARG_FAIL("fd is not watched");
+  watch_t *w = m->by_fd[fd];
+  if (!w->writable) {
+    w->writable = 1;
+    uv_poll_start(&w->poll, UV_READABLE | UV_WRITABLE, on_event);
+  }
   return NULL;
 }
 
@@ -435,13 +560,20 @@ int udpio_init (napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
     { "add", NULL, mux_add, NULL, NULL, NULL, napi_default_method, NULL },
     { "remove", NULL, mux_remove, NULL, NULL, NULL, napi_default_method, NULL },
+    { "writable", NULL, mux_writable, NULL, NULL, NULL, napi_default_method, NULL },
     { "close", NULL, mux_close_js, NULL, NULL, NULL, napi_default_method, NULL }
   };
   if (napi_create_function(env, "openConnectedUdp", NAPI_AUTO_LENGTH, open_connected_udp, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "openConnectedUdp", fn) != napi_ok ||
       napi_create_function(env, "sendGather", NAPI_AUTO_LENGTH, send_gather, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "sendGather", fn) != napi_ok ||
-      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 3, methods, &cls) != napi_ok ||
+      napi_create_function(env, "openUdp", NAPI_AUTO_LENGTH, open_udp, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "openUdp", fn) != napi_ok ||
+      napi_create_function(env, "localPort", NAPI_AUTO_LENGTH, local_port, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "localPort", fn) != napi_ok ||
+      napi_create_function(env, "sendTo", NAPI_AUTO_LENGTH, send_to, NULL, &fn) != napi_ok ||
+      napi_set_named_property(env, exports, "sendTo", fn) != napi_ok ||
+      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 4, methods, &cls) != napi_ok ||
       napi_set_named_property(env, exports, "UdpMux", cls) != napi_ok) {
     return -1;
   }

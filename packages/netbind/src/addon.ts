@@ -8,13 +8,17 @@ export interface NativeAddon {
   openBoundUdpSocket (ifname: string, port: number, address: string): { fd: number, ifindex: number }
   interfaceIndex (ifname: string): number | null
   openConnectedUdp (localAddress: string, localPort: number, remoteAddress: string, remotePort: number): number
+  openUdp (localAddress: string, localPort: number): number
+  localPort (fd: number): number
+  sendTo (fd: number, data: Uint8Array, address: string, port: number): number
   sendGather (fd: number, head: Uint8Array, body: Uint8Array, layout: Int32Array, count: number): number
   UdpMux: new (onReady: (count: number) => void, rx: Uint8Array, meta: Int32Array) => NativeMux
 }
 
 export interface NativeMux {
-  add (fd: number, id: number): void
+  add (fd: number, id: number, from: boolean): void
   remove (fd: number): void
+  writable (fd: number): void
   close (): void
 }
 

@@ -5,5 +5,5 @@ export {
 } from './bound-socket.js'
 export { interfaceIndex, interfaceExists } from './interfaces.js'
 export {
-  UdpMux, openConnectedUdp, sendGather, udpIoAvailable, MUX_SLOT_BYTES, MAX_GATHER, MuxBatch
+  UdpMux, openConnectedUdp, openUdp, localPort, sendTo, sendGather, udpIoAvailable, MUX_SLOT_BYTES, MUX_WRITABLE, MAX_GATHER, MuxBatch
 } from './udpio.js'

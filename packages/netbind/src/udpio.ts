@@ -5,9 +5,12 @@
  * here per batch. Linux only; `udpIoAvailable()` says whether the addon is there.
  *
  *   const mux = new UdpMux((b) => { for (let i = 0; i < b.count; i++) … b.id(i), b.data(i) … })   // one call per loop turn
- *   const fd = openConnectedUdp('10.0.0.1', port, client, clientPort)
+ *   const any = openUdp('10.0.0.1', 0); const port = localPort(any)   // a port of its own
+ *   const fd = openConnectedUdp('10.0.0.1', port, client, clientPort) // shares it: the client's datagrams
  *   mux.add(fd, id)                       // its datagrams arrive tagged with `id`
+ *   mux.add(any, id, true)                // everyone else's, with their source (fromAddress/fromPort)
  *   sendGather(fd, head, body, layout, n) // n datagrams in one sendmmsg, head+body slices each
+ *   mux.writable(fd)                      // the buffer was full: say once when it has room (length -2)
  *   mux.remove(fd); closeSync(fd); mux.close()
  */
 import { isIPv4 } from 'node:net'
@@ -18,6 +21,8 @@ import { NetbindErrorCode, netbindError } from './errors.js'
 export const MUX_SLOT_BYTES = 1500
 /** At most this many datagrams per `sendGather` call. */
 export const MAX_GATHER = 64
+/** Int32 entries per datagram in the mux's metadata. */
+const META = 5
 
 /** True when the native addon is built and loads (Linux). */
 export function udpIoAvailable (): boolean {
@@ -43,6 +48,31 @@ export function openConnectedUdp (localAddress: string, localPort: number, remot
 }
 
 /**
+ * A non-blocking, close-on-exec, unconnected AF_INET UDP socket with SO_REUSEADDR bound to
+ * `localAddress:localPort` (0: any free port, see `localPort`); returns its fd, which the caller
+ * closes. Connected sockets (`openConnectedUdp`) can share its port; it gets what they do not.
+ */
+export function openUdp (localAddress: string, localPort: number): number {
+  if (!isIPv4(localAddress)) {
+    throw netbindError(NetbindErrorCode.InvalidArgument, `openUdp: ${localAddress} must be an IPv4 address`)
+  }
+  return native().openUdp(localAddress, localPort)
+}
+
+/** The local port an IPv4 socket fd is bound to. */
+export function localPort (fd: number): number {
+  return native().localPort(fd)
+}
+
+/**
+ * One datagram to `address:port` on unconnected socket `fd`, never blocking: the bytes sent,
+ * or -errno (-11 EAGAIN when the socket buffer is full). Never throws for I/O errors.
+ */
+export function sendTo (fd: number, data: Uint8Array, address: string, port: number): number {
+  return native().sendTo(fd, data, address, port)
+}
+
+/**
  * Sends `count` (≤ 64) datagrams on connected socket `fd` with one sendmmsg(2), without copying:
  * datagram i is `head[layout[4i], +layout[4i+1]]` then `body[layout[4i+2], +layout[4i+3]]`.
  * Returns how many left (from 0 when the socket buffer is full) or -errno when the first failed
@@ -52,20 +82,30 @@ export function sendGather (fd: number, head: Uint8Array, body: Uint8Array, layo
   return native().sendGather(fd, head, body, layout, count)
 }
 
+/** `MuxBatch.length(i)` of an entry that says the socket has room for sends again (`UdpMux.writable`). */
+export const MUX_WRITABLE = -2
+
 /**
  * The datagrams of one loop turn, valid only during the `UdpMux` callback (the buffers are
  * reused): datagram i came from the socket added with `id(i)` and is
  * `bytes[offset(i), offset(i) + length(i))`, or `length(i)` is -1 when it was larger than
- * MUX_SLOT_BYTES. `data(i)` is that range as a view (it costs a typed array; hot paths read
- * `bytes` at `offset(i)`). The same object is passed every turn: no allocation per datagram.
+ * MUX_SLOT_BYTES, or MUX_WRITABLE (-2) for no datagram but "this socket can take sends again".
+ * `data(i)` is that range as a view (it costs a typed array; hot paths read `bytes` at
+ * `offset(i)`). From sockets added with `from`, `fromPort(i)` and `fromAddress(i)` say who sent
+ * it (else 0 and '0.0.0.0'). The same object is passed every turn: no allocation per datagram.
  */
 export class MuxBatch {
   /** How many datagrams this turn. */
   count = 0
   constructor (readonly bytes: Uint8Array, private readonly meta: Int32Array) {}
-  id (i: number): number { return this.meta[3 * i] as number }
-  offset (i: number): number { return this.meta[3 * i + 1] as number }
-  length (i: number): number { return this.meta[3 * i + 2] as number }
+  id (i: number): number { return this.meta[META * i] as number }
+  offset (i: number): number { return this.meta[META * i + 1] as number }
+  length (i: number): number { return this.meta[META * i + 2] as number }
+  fromPort (i: number): number { return this.meta[META * i + 4] as number }
+  fromAddress (i: number): string {
+    const a = this.meta[META * i + 3] as number // network byte order, read as a little-endian int32
+    return `${a & 0xff}.${(a >>> 8) & 0xff}.${(a >>> 16) & 0xff}.${a >>> 24}`
+  }
   /** A view of datagram i (null when oversized). */
   data (i: number): Uint8Array | null {
     const off = this.offset(i)
@@ -87,7 +127,7 @@ export class UdpMux {
   constructor (onBatch: (batch: MuxBatch) => void, options: { maxPerRound?: number } = {}) {
     const slots = Math.max(1, Math.min(4096, options.maxPerRound ?? 256))
     const rx = new Uint8Array(slots * (MUX_SLOT_BYTES + 8))
-    const meta = new Int32Array(slots * 3)
+    const meta = new Int32Array(slots * META)
     const batch = new MuxBatch(rx, meta)
     this.mux = new (native().UdpMux)((count) => {
       batch.count = count
@@ -95,10 +135,21 @@ export class UdpMux {
     }, rx, meta)
   }
 
-  /** Watch `fd`; its datagrams are reported with `id` (0 to 2^31-1). */
-  add (fd: number, id: number): void {
+  /**
+   * Watch `fd`; its datagrams are reported with `id` (0 to 2^31-1), and with their source
+   * when `from` is true (for an unconnected socket: a recvfrom instead of a recv).
+   */
+  add (fd: number, id: number, from = false): void {
     if (this.closed) throw netbindError(NetbindErrorCode.InvalidArgument, 'UdpMux is closed')
-    this.mux.add(fd, id)
+    this.mux.add(fd, id, from)
+  }
+
+  /**
+   * Report once, as an entry of length MUX_WRITABLE, when watched `fd` has room in its send
+   * buffer again (after a send returned EAGAIN). Ignored on a closed mux.
+   */
+  writable (fd: number): void {
+    if (!this.closed) this.mux.writable(fd)
   }
 
   /** Stop watching `fd` (before closing it). Unknown fds are ignored. */

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
 import { closeSync } from 'node:fs'
 import t, { type Test } from 'tap'
-import { MAX_GATHER, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxBatch } from '../src/udpio.js'
+import { MAX_GATHER, MUX_WRITABLE, UdpMux, localPort, openConnectedUdp, openUdp, sendGather, sendTo, udpIoAvailable, type MuxBatch } from '../src/udpio.js'
 
 const LO = '127.0.0.1'
 const linux = process.platform === 'linux'
@@ -150,6 +150,56 @@ t.test('UdpMux: one call per round with a datagram from every ready socket, ids,
   mux.close()
   mux.close()
   t.throws(() => { mux.add(fds[0] as number, 1) }, { message: /closed/ })
+})
+
+t.test('openUdp + localPort + sendTo; a mux reports who sent to an unconnected socket (from)', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const p = await peer(t)
+  const other = await peer(t)
+  const any = openUdp(LO, 0)
+  t.teardown(() => { try { closeSync(any) } catch { /* closed */ } })
+  const port = localPort(any)
+  t.ok(port > 0 && port < 65536, `bound to a port of its own (${port})`)
+  const fd = connected(t, p.port, port)
+  t.equal(localPort(fd), port, 'the connected socket shares it')
+  const got: Array<[number, string, string, number]> = []
+  const mux = new UdpMux((b) => {
+    for (let i = 0; i < b.count; i++) got.push([b.id(i), Buffer.from(b.data(i) as Uint8Array).toString(), b.fromAddress(i), b.fromPort(i)])
+  })
+  t.teardown(() => { mux.close() })
+  mux.add(fd, 1)
+  mux.add(any, 2, true)
+  other.socket.send('stray', port, LO)
+  await until(() => got.length === 1)
+  p.socket.send('client', port, LO)
+  await until(() => got.length === 2)
+  t.same(got, [[2, 'stray', LO, other.port], [1, 'client', '0.0.0.0', 0]], 'the stray with its source; the connected socket\'s without')
+  t.equal(sendTo(any, Buffer.from('error 5'), LO, other.port), 7)
+  await until(() => other.got.length === 1)
+  t.same(other.got, [{ data: 'error 5', port }], 'answered from the same port')
+  t.throws(() => openUdp('::1', 0), { code: 'RB_NETBIND_INVALID_ARGUMENT' })
+  t.throws(() => sendTo(any, Buffer.alloc(1), 'nope', 9), { code: 'RB_NETBIND_INVALID_ARGUMENT', message: /address/ })
+  t.throws(() => localPort(-1), { code: 'RB_NETBIND_INVALID_ARGUMENT' })
+  const taken = dgram.createSocket('udp4') // no reuseAddr
+  await new Promise<void>((resolve) => taken.bind(0, LO, resolve))
+  t.teardown(() => { taken.close() })
+  t.throws(() => openUdp(LO, taken.address().port), { code: 'RB_NETBIND_FAILED', message: /bind: Address already in use/ })
+})
+
+t.test('UdpMux.writable: a full send buffer is reported once it has room again, then not again', { skip: linux ? false : 'Linux only' }, async (t) => {
+  // On loopback a send buffer never stays full (test/tftp/shaped.ts fills one behind a shaper):
+  // here, a socket with room is reported at once, and only once.
+  const p = await peer(t)
+  const fd = connected(t, p.port)
+  const events: number[] = []
+  const mux = new UdpMux((b) => { for (let i = 0; i < b.count; i++) events.push(b.length(i)) })
+  t.teardown(() => { mux.close() })
+  mux.add(fd, 1)
+  mux.writable(fd)
+  await until(() => events.length > 0)
+  t.same(events, [MUX_WRITABLE], 'a socket with room: reported at once')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.same(events, [MUX_WRITABLE], 'once: the interest ends with the report')
+  t.throws(() => { mux.writable(12345) }, { message: /not watched/ })
 })
 
 t.test('an exception thrown by the callback is an uncaught exception, as from any I/O callback', { skip: linux ? false : 'Linux only' }, async (t) => {

@@ -11,11 +11,15 @@
  *   and skips the address on every send), and one unconnected, which receives
  *   only what comes from any other address/port (Linux delivers to the
  *   connected socket first); those strays are answered with ERROR 5 and
- *   otherwise ignored.
+ *   otherwise ignored. With native I/O both are plain fds opened synchronously
+ *   (no Node socket object, bind callback or address lookup per transfer: in a
+ *   storm of small files that was a large part of each transfer's cost).
  * - I/O on the connected sockets (IPv4 on Linux, `io: 'auto'`) goes through
  *   @rackboot/netbind's batched UDP I/O: one UdpMux for all transfers, one JS
  *   call per loop turn for every ACK that arrived, and a window of DATA
- *   packets in one sendmmsg(2) with headers and file bytes gathered in place.
+ *   packets in one sendmmsg(2) with headers and file bytes gathered in place;
+ *   what the socket buffer cannot take waits in the transfer's backlog, in
+ *   order, and leaves when the mux says the socket has room again.
  *   Node's dgram spends more per small datagram than the kernel does (two 64 KiB
  *   allocations, an address string and an object per datagram received, a
  *   request object per send): with it, a 50-client boot storm and windowed
@@ -38,7 +42,7 @@ import { EventEmitter } from 'node:events'
 import { isIPv6, type AddressInfo } from 'node:net'
 import { closeSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { MAX_GATHER, MUX_SLOT_BYTES, UdpMux, openConnectedUdp, sendGather, udpIoAvailable, type MuxBatch } from '@rackboot/netbind'
+import { MAX_GATHER, MUX_SLOT_BYTES, MUX_WRITABLE, UdpMux, localPort, openConnectedUdp, openUdp, sendGather, sendTo, udpIoAvailable, type MuxBatch } from '@rackboot/netbind'
 import { TftpDecodeError, TftpErrorCode, TftpFileError } from './errors.js'
 import type { FileSource, OpenFile, RequestContext } from './file-source.js'
 import { ackBlock, decode, encode, Opcode, type RequestPacket, type TftpPacket } from './packet.js'
@@ -144,7 +148,8 @@ const WINDOWED_READ_MAX = 1 << 20
 /** sendGather()'s -errno when the socket buffer is full. */
 const EAGAIN_NEG = -11
 
-function sendQueueCount (socket: Socket): number {
+function sendQueueCount (socket: Socket | undefined): number {
+  if (socket === undefined) return 0
   try {
     return socket.getSendQueueCount()
   } catch {
@@ -152,21 +157,32 @@ function sendQueueCount (socket: Socket): number {
   }
 }
 
+function closeFd (fd: number): void {
+  if (fd < 0) return
+  try {
+    closeSync(fd)
+  } catch {
+    // already closed: nothing to release
+  }
+}
+
 interface Active {
   key: string
   client: RemoteInfo
   state: TransferState
-  /** Unconnected: packets from wrong TIDs arrive here (ERROR 5). Native I/O: sends that did not fit the socket buffer go out queued through it. */
-  socket: Socket
+  /** Dgram I/O, unconnected: packets from wrong TIDs arrive here (ERROR 5). */
+  socket: Socket | undefined
   /** Connected to the client (dgram I/O): the transfer's packets, both ways. */
   conn: Socket | undefined
   /** Connected to the client (native I/O), watched by the server's UdpMux; -1 until open or with dgram I/O. */
   fd: number
+  /** Native I/O, unconnected, on the same port: packets from wrong TIDs (ERROR 5); -1 when not open. */
+  strayFd: number
   /** Key in the server's `byId` (native I/O). */
   id: number
-  /** Native I/O: packets queued on `socket` and not yet sent (later ones queue behind them). */
-  spilled: number
-  /** Native I/O: packets that ever went out that way (TransferInfo.queuedSends). */
+  /** Native I/O: whole packets the socket buffer did not take yet, in order (later ones queue behind). */
+  backlog: Buffer[]
+  /** Native I/O: packets that ever waited there (TransferInfo.queuedSends). */
   queuedSends: number
   /** Reused for DATA packets while sends complete synchronously. */
   scratch: Buffer | undefined
@@ -394,7 +410,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
 
   private begin (request: RequestPacket, first: StepResult, rinfo: RemoteInfo, key: string): void {
     this.counters.transfers++
-    const socket = createSocket({ ...socketOptions(this.type), reuseAddr: true })
+    const socket = this.native ? undefined : createSocket({ ...socketOptions(this.type), reuseAddr: true })
     const conn = this.native ? undefined : createSocket({ ...socketOptions(this.type), reuseAddr: true })
     let resolveFinished!: () => void
     const finished = new Promise<void>((resolve) => { resolveFinished = resolve })
@@ -405,8 +421,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       socket,
       conn,
       fd: -1,
+      strayFd: -1,
       id: -1,
-      spilled: 0,
+      backlog: [],
       queuedSends: 0,
       scratch: undefined,
       bound: false,
@@ -424,51 +441,11 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.active.set(key, t)
     this.live.add(t)
     this.perClient.set(rinfo.address, (this.perClient.get(rinfo.address) ?? 0) + 1)
-    socket.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
-    conn?.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
-    // Sends wait for the binds and the connect; a failure aborts the transfer (sends are skipped).
-    t.queue = new Promise<void>((resolve) => {
-      let failed = false
-      const fail = (): void => {
-        if (failed) return
-        failed = true
-        resolve()
-        this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' })
-      }
-      socket.on('error', fail)
-      if (conn === undefined) {
-        socket.bind({ address: this.options.address, port: 0 }, () => {
-          socket.off('error', fail).on('error', () => {})
-          if (failed) return
-          try {
-            t.fd = openConnectedUdp(this.options.address, socket.address().port, rinfo.address, rinfo.port)
-            t.id = this.nextId = (this.nextId + 1) & 0x7fffffff
-            this.byId.set(t.id, t)
-            this.mux ??= new UdpMux((batch) => { this.onMuxBatch(batch) })
-            this.mux.add(t.fd, t.id)
-          } catch {
-            fail()
-            return
-          }
-          t.bound = true
-          resolve()
-        })
-        return
-      }
-      conn.on('error', fail)
-      socket.bind({ address: this.options.address, port: 0 }, () => {
-        conn.bind({ address: this.options.address, port: socket.address().port }, () => {
-          conn.connect(rinfo.port, rinfo.address, () => {
-            // From here on, send errors (an unreachable client) must not abort: ignore them.
-            socket.off('error', fail).on('error', () => {})
-            conn.off('error', fail).on('error', () => {})
-            if (failed) return
-            t.bound = true
-            resolve()
-          })
-        })
-      })
-    })
+    if (socket === undefined || conn === undefined) {
+      this.openNative(t)
+    } else {
+      this.openDgram(t, socket, conn)
+    }
     const context: RequestContext = { remoteAddress: rinfo.address, remotePort: rinfo.port }
     this.options.source.open(first.open ?? request.filename, context).then(
       (file) => {
@@ -493,13 +470,71 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     )
   }
 
-  /** Native I/O: what arrived on the transfers' connected sockets in one loop turn. */
+  /**
+   * Native I/O: a port of the transfer's own (the unconnected fd), the connected fd on it, both
+   * watched by the mux; synchronous. A failure aborts the transfer (ERROR 0 is not sent: no socket).
+   */
+  private openNative (t: Active): void {
+    try {
+      t.strayFd = openUdp(this.options.address, 0)
+      t.fd = openConnectedUdp(this.options.address, localPort(t.strayFd), t.client.address, t.client.port)
+      t.id = this.nextId = (this.nextId + 1) & 0x7fffffff
+      this.byId.set(t.id, t)
+      this.mux ??= new UdpMux((batch) => { this.onMuxBatch(batch) })
+      this.mux.add(t.fd, t.id)
+      this.mux.add(t.strayFd, t.id, true)
+      t.bound = true
+    } catch {
+      queueMicrotask(() => { this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' }) })
+    }
+  }
+
+  /** Dgram I/O: sends wait for the binds and the connect; a failure aborts the transfer (sends are skipped). */
+  private openDgram (t: Active, socket: Socket, conn: Socket): void {
+    socket.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
+    conn.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
+    t.queue = new Promise<void>((resolve) => {
+      let failed = false
+      const fail = (): void => {
+        if (failed) return
+        failed = true
+        resolve()
+        this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' })
+      }
+      socket.on('error', fail)
+      conn.on('error', fail)
+      socket.bind({ address: this.options.address, port: 0 }, () => {
+        conn.bind({ address: this.options.address, port: socket.address().port }, () => {
+          conn.connect(t.client.port, t.client.address, () => {
+            // From here on, send errors (an unreachable client) must not abort: ignore them.
+            socket.off('error', fail).on('error', () => {})
+            conn.off('error', fail).on('error', () => {})
+            if (failed) return
+            t.bound = true
+            resolve()
+          })
+        })
+      })
+    })
+  }
+
+  /** Native I/O: what arrived on the transfers' sockets in one loop turn. */
   private onMuxBatch (b: MuxBatch): void {
     const at = now()
     for (let i = 0; i < b.count; i++) {
       const t = this.byId.get(b.id(i))
       if (t === undefined) continue // closed in this round
       const length = b.length(i)
+      if (length === MUX_WRITABLE) {
+        this.flushBacklog(t)
+        continue
+      }
+      const port = b.fromPort(i)
+      if (port !== 0) {
+        // On the unconnected fd: not from the client (RFC 1350: ERROR 5, the transfer goes on).
+        this.unknownTid(t, b.fromAddress(i), port)
+        continue
+      }
       if (length < 0) {
         this.counters.decodeErrors++
         this.drop('decode-error', t.client, new TftpDecodeError('RB_TFTP_OVERSIZED', 'datagram', 0, `datagram larger than ${MUX_SLOT_BYTES} bytes (no client sends one to a transfer port)`))
@@ -512,13 +547,19 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
   }
 
+  /** RFC 1350: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer. */
+  private unknownTid (t: Active, address: string, port: number): void {
+    this.counters.unknownTid++
+    this.drop('unknown-tid', { address, port } as RemoteInfo)
+    if (!t.bound) return
+    const packet = encode({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' })
+    if (t.strayFd >= 0) sendTo(t.strayFd, packet, address, port)
+    else t.socket?.send(packet, port, address, () => {})
+  }
+
   private onTransferMessage (t: Active, msg: Buffer, from: RemoteInfo): void {
     if (from.address !== t.client.address || from.port !== t.client.port) {
-      // RFC 1350: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer.
-      this.counters.unknownTid++
-      this.drop('unknown-tid', from)
-      const packet = encode({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' })
-      if (t.bound) t.socket.send(packet, from.port, from.address, () => {})
+      this.unknownTid(t, from.address, from.port)
       return
     }
     const packet = this.decodeOrDrop(msg, from)
@@ -735,25 +776,40 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /**
-   * sendGather() of the first `n` datagrams described in `heads`/`layout`. What the socket
-   * buffer did not take is copied and queued on the unconnected socket (same port), and
-   * while anything is queued there, later packets queue behind it so the order holds.
-   * Other errors (ECONNREFUSED from a client that went away) lose the packets, as a send on
-   * the wire would: retransmission and the deadline deal with it.
+   * sendGather() of the first `n` datagrams described in `head`/`layout` (head: `heads`, or one
+   * whole packet). What the socket buffer did not take is copied to the transfer's backlog, and
+   * while anything waits there, later packets queue behind it so the order holds; the mux says
+   * when the socket has room (flushBacklog). Other errors (ECONNREFUSED from a client that went
+   * away) lose the packets, as a send on the wire would: retransmission and the deadline deal
+   * with it.
    */
-  private gather (t: Active, body: Uint8Array, n: number): void {
-    const sent = t.spilled > 0 ? 0 : sendGather(t.fd, this.heads, body, this.layout, n)
+  private gather (t: Active, body: Uint8Array, n: number, head: Uint8Array = this.heads): void {
+    const sent = t.backlog.length > 0 ? 0 : sendGather(t.fd, head, body, this.layout, n)
     if (sent >= n || (sent < 0 && sent !== EAGAIN_NEG)) return
     const layout = this.layout
     for (let i = Math.max(0, sent); i < n; i++) {
       const h = 4 * i
       const packet = Buffer.allocUnsafe(layout[h + 1] as number + (layout[h + 3] as number))
-      this.heads.copy(packet, 0, layout[h], (layout[h] as number) + (layout[h + 1] as number))
+      packet.set(head.subarray(layout[h], (layout[h] as number) + (layout[h + 1] as number)), 0)
       packet.set(body.subarray(layout[h + 2], (layout[h + 2] as number) + (layout[h + 3] as number)), layout[h + 1])
-      t.spilled++
+      t.backlog.push(packet)
       t.queuedSends++
-      t.socket.send(packet, t.client.port, t.client.address, () => { t.spilled-- })
     }
+    this.mux?.writable(t.fd)
+  }
+
+  /** The socket has room again: send what waits in the backlog, in order, as far as it goes. */
+  private flushBacklog (t: Active): void {
+    const layout = this.layout
+    let done = 0
+    for (const packet of t.backlog) {
+      layout[0] = 0; layout[1] = packet.length; layout[2] = 0; layout[3] = 0
+      const sent = sendGather(t.fd, packet, EMPTY, layout, 1)
+      if (sent === EAGAIN_NEG) break
+      done++ // sent, or lost to an error as on the wire
+    }
+    t.backlog.splice(0, done)
+    if (t.backlog.length > 0) this.mux?.writable(t.fd)
   }
 
   /**
@@ -786,13 +842,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     if (t.fd >= 0) {
       const layout = this.layout
       layout[0] = 0; layout[1] = bytes.length; layout[2] = 0; layout[3] = 0
-      // `bytes` is the head here; the gather fallback copies from `heads`, so keep them in one place.
-      if (bytes.length <= this.heads.length) {
-        this.heads.set(bytes)
-        this.gather(t, EMPTY, 1)
-      } else {
-        t.socket.send(bytes, t.client.port, t.client.address)
-      }
+      // `bytes` is the head here.
+      this.gather(t, EMPTY, 1, bytes)
       this.afterSend()
       return
     }
@@ -865,18 +916,16 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     t.cache = undefined
     // Closing a socket cancels its queued sends: let the last packets (the final ACK'd
     // block's ERROR, or an abort's) leave first.
-    const queued = (): number => sendQueueCount(t.socket) + (t.conn === undefined ? 0 : sendQueueCount(t.conn))
+    const queued = (): number => sendQueueCount(t.socket) + sendQueueCount(t.conn) + t.backlog.length
     for (let i = 0; i < 1000 && t.bound && queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 1))
-    if (t.fd >= 0) {
-      this.mux?.remove(t.fd)
+    if (t.id >= 0) {
+      for (const fd of [t.fd, t.strayFd]) if (fd >= 0) this.mux?.remove(fd)
       this.byId.delete(t.id)
-      try {
-        closeSync(t.fd)
-      } catch {
-        // already closed: nothing to release
-      }
-      t.fd = -1
     }
+    closeFd(t.fd)
+    closeFd(t.strayFd)
+    t.fd = t.strayFd = -1
+    t.backlog = []
     const next = t.next
     t.next = undefined
     if (next !== undefined) await next.data // settle the read ahead before closing the file
