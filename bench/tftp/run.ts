@@ -9,12 +9,15 @@
 //       busy whatever the server (perf: the server's receive path is ~10% of that CPU), so (c)
 //       measures mostly the clients; in (d) the server is the bottleneck, as in a real storm where
 //       every machine has its own CPU. Needs a C compiler (cc); skipped with a message without one.
+//   (e) (d) with 50 × a 74,213-byte file (the size of Debian's undionly.kpxe, what BIOS PXE
+//       firmware fetches), for information: 51 blocks a transfer, so per-transfer costs (request,
+//       sockets, file checks, log line, event) weigh as much as the blocks do.
 // Medians of RUNS runs; ratios against the best peer (targets ≥ 1.0× in each); peak RSS of
 // rackboot during the storm. Servers are pinned to CPU 0, clients to CPU 1. Needs root.
 // Every server starts fresh for each round and first serves one unmeasured warm-up storm.
 // Rounds interleave the servers, so load from elsewhere on the machine falls on all alike; the
 // summary line gives the load average at start and end (this machine is shared: read it).
-// Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c|d (subsets, for profiling); BENCH_REVERSE=1 (servers in reverse order, to check order effects);
+// Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c|d|e (subsets, for profiling); BENCH_REVERSE=1 (servers in reverse order, to check order effects);
 // RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log); BENCH_DEBUG (CPU ticks).
 // Peers: PATH, or TFTPD_HPA / DNSMASQ / ATFTPD env vars (Debian's tftpd-hpa and atftpd packages
 // conflict; `apt-get download atftpd && dpkg-deb -x atftpd_*.deb DIR` gives DIR/usr/sbin/atftpd).
@@ -32,6 +35,7 @@ const RUNS = Number(process.env.RUNS ?? 5)
 const STORM = 50
 const BIG = 64 * 1024 * 1024
 const SMALL = 1024 * 1024
+const PXE = 74_213
 const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
 const SRV = `rbt-bench-${process.pid}-srv`
 const CLI = `rbt-bench-${process.pid}-cli`
@@ -130,6 +134,7 @@ async function main (): Promise<void> {
   chmodSync(root, 0o755)
   writeFileSync(join(root, 'big.bin'), randomBytes(BIG), { mode: 0o644 })
   writeFileSync(join(root, 'small.bin'), randomBytes(SMALL), { mode: 0o644 })
+  writeFileSync(join(root, 'pxe.bin'), randomBytes(PXE), { mode: 0o644 })
   const want = { big: sha(join(root, 'big.bin')), small: sha(join(root, 'small.bin')) }
   // (d)'s load generator, built for this run (build output is not committed).
   const loadgen = join(dir, 'storm')
@@ -167,15 +172,15 @@ async function main (): Promise<void> {
   const bigA = `${get('big.bin', join(out, 'a.bin'), '--option "blksize 1468"')}`
   const bigB = `${get('big.bin', join(out, 'b.bin'), '--option "blksize 1468" --option "windowsize 16"')}`
   const storm = `for i in $(seq ${STORM}); do ${get('small.bin', `${out}/s$i.bin`, '--option "blksize 1468"')} & done; wait`
-  const stormD = [loadgen, SRV_IP, 'small.bin', String(STORM), '1468', join(root, 'small.bin')]
-  const results: Record<string, { a: number; b: number; c: number; d: number; rss?: number }> = {}
+  const loadgenStorm = (file: string): string[] => [loadgen, SRV_IP, file, String(STORM), '1468', join(root, file)]
+  const results: Record<string, { a: number; b: number; c: number; d: number; e: number; rss?: number }> = {}
   try {
     // Rounds interleave the servers (each round starts every server in turn), so that load from
     // elsewhere on the machine falls on all of them alike rather than on whoever ran at the time.
-    const samples = new Map(servers.map(x => [x.name, { a: [] as number[], b: [] as number[], c: [] as number[], d: [] as number[], cpu: [] as number[], dcpu: [] as number[], peak: 0 }]))
+    const samples = new Map(servers.map(x => [x.name, { a: [] as number[], b: [] as number[], c: [] as number[], d: [] as number[], e: [] as number[], cpu: [] as number[], dcpu: [] as number[], ecpu: [] as number[], peak: 0 }]))
     for (let run = 0; run < RUNS; run++) {
       for (const s of servers) {
-        const m = samples.get(s.name) as { a: number[]; b: number[]; c: number[]; d: number[]; cpu: number[]; dcpu: number[]; peak: number }
+        const m = samples.get(s.name) as { a: number[]; b: number[]; c: number[]; d: number[]; e: number[]; cpu: number[]; dcpu: number[]; ecpu: number[]; peak: number }
         server = await startServer(s.argv(root, dir))
         const pid = server.pid as number
         // Warm-up, the same for every server: one unmeasured storm like (c). A daemon serving a boot
@@ -183,7 +188,7 @@ async function main (): Promise<void> {
         // compiling (measured: ~0.60 s for a first storm, ~0.56 s for the ones after).
         clientRun(storm)
         // ONLY=c (or a, b) runs only those workloads (for profiling); the others count as 0.
-        const only = process.env.ONLY ?? 'abcd'
+        const only = process.env.ONLY ?? 'abcde'
         m.a.push(only.includes('a') ? BIG / 1e6 / clientRun(bigA) : 0)
         m.b.push(only.includes('b') ? BIG / 1e6 / clientRun(bigB) : 0)
         if (!only.includes('a')) clientRun(bigA.replace('big.bin', 'small.bin'))
@@ -198,16 +203,18 @@ async function main (): Promise<void> {
         m.cpu.push(cpuSeconds(pid) - cpu0)
         if (s.name === 'rackboot' && process.env.BENCH_DEBUG !== undefined) console.error(`    storm cpu ticks user/sys: ${(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []).map((x, i) => x - (ticks0[i] ?? 0)).join(' / ')}`)
         m.peak = Math.max(m.peak, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0))
-        if (haveLoadgen && only.includes('d')) {
-          // The load generator checks every block against the file and times itself (first RRQ to
-          // last block), which leaves out the start of the process.
-          const dcpu0 = cpuSeconds(pid)
-          const r = spawnSync('ip', ['netns', 'exec', CLI, 'taskset', '-c', '1', ...stormD], { encoding: 'utf8', timeout: 120_000 })
-          m.dcpu.push(cpuSeconds(pid) - dcpu0)
+        // The load generator checks every block against the file and times itself (first RRQ to
+        // last block), which leaves out the start of the process.
+        const loadgenRun = (file: string, times: number[], cpus: number[]): void => {
+          const cpu0 = cpuSeconds(pid)
+          const r = spawnSync('ip', ['netns', 'exec', CLI, 'taskset', '-c', '1', ...loadgenStorm(file)], { encoding: 'utf8', timeout: 120_000 })
+          cpus.push(cpuSeconds(pid) - cpu0)
           const t = /, ([\d.]+) s$/m.exec(r.stdout)
-          if (r.status !== 0 || t === null) throw new Error(`${s.name}: (d) load generator failed (${String(r.status)}): ${r.stderr}`)
-          m.d.push(Number(t[1]))
+          if (r.status !== 0 || t === null) throw new Error(`${s.name}: load generator storm of ${file} failed (${String(r.status)}): ${r.stderr}`)
+          times.push(Number(t[1]))
         }
+        if (haveLoadgen && only.includes('d')) loadgenRun('small.bin', m.d, m.dcpu)
+        if (haveLoadgen && only.includes('e')) loadgenRun('pxe.bin', m.e, m.ecpu)
         // Every run's output is checked: a fast failure must not pass for speed.
         if (process.env.ONLY === undefined && (statSync(join(out, 'a.bin')).size !== BIG || statSync(join(out, 'b.bin')).size !== BIG)) throw new Error(`${s.name}: short 64 MiB download`)
         for (let i = 1; i <= STORM; i++) if (statSync(join(out, `s${i}.bin`)).size !== SMALL) throw new Error(`${s.name}: storm client ${i} got a short file`)
@@ -220,24 +227,26 @@ async function main (): Promise<void> {
       }
     }
     for (const [name, m] of samples) {
-      results[name] = { a: median(m.a), b: median(m.b), c: median(m.c), d: m.d.length > 0 ? median(m.d) : NaN, ...(name === 'rackboot' ? { rss: m.peak / 1024 } : {}) }
-      console.error(`  ${name.padEnd(9)} (a) ${median(m.a).toFixed(1)} MB/s [${m.a.map(x => x.toFixed(1)).join(' ')}]  (b) ${median(m.b).toFixed(1)} MB/s [${m.b.map(x => x.toFixed(1)).join(' ')}]  (c) ${median(m.c).toFixed(3)} s [${m.c.map(x => x.toFixed(3)).join(' ')}]${m.cpu.length > 0 ? ` storm cpu ${median(m.cpu).toFixed(3)} s` : ''}${m.d.length > 0 ? `  (d) ${median(m.d).toFixed(3)} s [${m.d.map(x => x.toFixed(3)).join(' ')}] cpu ${median(m.dcpu).toFixed(3)} s` : ''}`)
+      results[name] = { a: median(m.a), b: median(m.b), c: median(m.c), d: m.d.length > 0 ? median(m.d) : NaN, e: m.e.length > 0 ? median(m.e) : NaN, ...(name === 'rackboot' ? { rss: m.peak / 1024 } : {}) }
+      console.error(`  ${name.padEnd(9)} (a) ${median(m.a).toFixed(1)} MB/s [${m.a.map(x => x.toFixed(1)).join(' ')}]  (b) ${median(m.b).toFixed(1)} MB/s [${m.b.map(x => x.toFixed(1)).join(' ')}]  (c) ${median(m.c).toFixed(3)} s [${m.c.map(x => x.toFixed(3)).join(' ')}]${m.cpu.length > 0 ? ` storm cpu ${median(m.cpu).toFixed(3)} s` : ''}${m.d.length > 0 ? `  (d) ${median(m.d).toFixed(3)} s [${m.d.map(x => x.toFixed(3)).join(' ')}] cpu ${median(m.dcpu).toFixed(3)} s` : ''}${m.e.length > 0 ? `  (e) ${median(m.e).toFixed(4)} s [${m.e.map(x => x.toFixed(4)).join(' ')}] cpu ${median(m.ecpu).toFixed(4)} s` : ''}`)
     }
   } finally {
     cleanup()
     rmSync(dir, { recursive: true, force: true })
   }
-  const rb = results.rackboot as { a: number; b: number; c: number; d: number; rss: number }
+  const rb = results.rackboot as { a: number; b: number; c: number; d: number; e: number; rss: number }
   const peers = Object.entries(results).filter(([n]) => n !== 'rackboot')
   if (peers.length === 0) {
     console.log(`bench/tftp: rackboot only: (a) ${rb.a.toFixed(1)} MB/s; (b) ${rb.b.toFixed(1)} MB/s; (c) ${rb.c.toFixed(3)} s; peak RSS ${rb.rss.toFixed(0)} MB; medians of ${RUNS} (no peer compared)`)
     return
   }
-  const best = (k: 'a' | 'b' | 'c' | 'd', higher: boolean): [string, number] => peers.map(([n, r]) => [n, r[k]] as [string, number]).sort((x, y) => higher ? y[1] - x[1] : x[1] - y[1])[0] as [string, number]
+  const best = (k: 'a' | 'b' | 'c' | 'd' | 'e', higher: boolean): [string, number] => peers.map(([n, r]) => [n, r[k]] as [string, number]).sort((x, y) => higher ? y[1] - x[1] : x[1] - y[1])[0] as [string, number]
   const [pa, va] = best('a', true); const [pb, vb] = best('b', true); const [pc, vc] = best('c', false)
   const ra = rb.a / va; const rbb = rb.b / vb; const rc = vc / rb.c
   const [pd, vd] = best('d', false)
-  const d = Number.isNaN(rb.d) ? '' : ` (d) one-process storm, for information: ${rb.d.toFixed(3)} s vs ${pd} ${vd.toFixed(3)} s = ${(vd / rb.d).toFixed(2)}×;`
+  const [pe, ve] = best('e', false)
+  const d = (Number.isNaN(rb.d) ? '' : ` (d) one-process storm, for information: ${rb.d.toFixed(3)} s vs ${pd} ${vd.toFixed(3)} s = ${(vd / rb.d).toFixed(2)}×;`) +
+    (Number.isNaN(rb.e) ? '' : ` (e) its ${STORM}×${PXE}-byte storm: ${(rb.e * 1000).toFixed(1)} ms vs ${pe} ${(ve * 1000).toFixed(1)} ms = ${(ve / rb.e).toFixed(2)}×;`)
   const pass = ra >= 1 && rbb >= 1 && rc >= 1 && missing.length === 0
   console.log(`bench/tftp: (a) 64 MiB blksize 1468: rackboot ${rb.a.toFixed(1)} MB/s vs ${pa} ${va.toFixed(1)} = ${ra.toFixed(2)}×; (b) +windowsize 16: ${rb.b.toFixed(1)} MB/s vs ${pb} ${vb.toFixed(1)} = ${rbb.toFixed(2)}×; (c) storm ${STORM}×1 MiB: ${rb.c.toFixed(3)} s vs ${pc} ${vc.toFixed(3)} s = ${rc.toFixed(2)}×;${d} peak RSS ${rb.rss.toFixed(0)} MB [targets ≥ 1.0× the best peer in (a), (b), (c)]; medians of ${RUNS}, load avg ${load0.toFixed(1)}→${(loadavg()[0] as number).toFixed(1)} — ${pass ? 'PASS' : 'FAIL'}`)
   process.exitCode = pass ? 0 : 1
