@@ -347,7 +347,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.mux = undefined
   }
 
-  private drop (reason: DropInfo['reason'], rinfo: RemoteInfo, error?: TftpDecodeError): void {
+  private drop (reason: DropInfo['reason'], rinfo: { address: string, port: number }, error?: TftpDecodeError): void {
     const info: DropInfo = { reason, address: rinfo.address, port: rinfo.port }
     if (error !== undefined) info.error = error
     this.emit('drop', info)
@@ -550,7 +550,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   /** RFC 1350: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer. */
   private unknownTid (t: Active, address: string, port: number): void {
     this.counters.unknownTid++
-    this.drop('unknown-tid', { address, port } as RemoteInfo)
+    this.drop('unknown-tid', { address, port })
     if (!t.bound) return
     const packet = encode({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' })
     if (t.strayFd >= 0) sendTo(t.strayFd, packet, address, port)
