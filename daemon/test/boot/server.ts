@@ -72,6 +72,8 @@ t.test('a ready machine netboots once, phones home, then boots from disk', async
   t.equal(JSON.stringify(store.machines.get(m.id)), before)
 
   t.match(await script(1), /\nexit\n$/, 'the next script exits to disk')
+  // Boot events are group-committed at the end of the loop turn (before the next request is read).
+  await new Promise(resolve => setImmediate(resolve))
   const types = store.events.list({ machineId: m.id, limit: 100, order: 'asc' }).map(e => e.type)
   t.same(types.filter(x => x.startsWith('boot.')), ['boot.script', 'boot.metadata', 'boot.metadata', 'boot.phone-home', 'boot.script'])
 })
