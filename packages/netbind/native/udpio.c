@@ -21,7 +21,7 @@
 //     after the I/O phase; entry i of `meta` (Int32Array, 5 per datagram) is
 //     [id, offset in rx, length, source address, source port], length -1 for a datagram
 //     larger than a slot (1500 bytes), -2 for "the socket can take sends again" (see
-//     .writable); address (network byte order) and port only for sockets added with
+//     .writable); address (host byte order) and port only for sockets added with
 //     `from` true, else 0.
 //     .add(fd, id, from), .remove(fd), .writable(fd): report once when fd has room in its send
 //     buffer, .close(). The mux never closes the fds it watches.
@@ -381,7 +381,7 @@ static void on_event (uv_poll_t *h, int status, int events) {
     e[0] = w->id;
     e[1] = (int32_t)m->off;
     e[2] = r > SLOT ? -1 : (int32_t)r;
-    e[3] = w->from ? (int32_t)src.sin_addr.s_addr : 0;
+    e[3] = w->from ? (int32_t)ntohl(src.sin_addr.s_addr) : 0;
     e[4] = w->from ? ntohs(src.sin_port) : 0;
     m->count++;
     if (r <= SLOT) m->off += (size_t)((r + 7) & ~7);

@@ -103,8 +103,8 @@ export class MuxBatch {
   length (i: number): number { return this.meta[META * i + 2] as number }
   fromPort (i: number): number { return this.meta[META * i + 4] as number }
   fromAddress (i: number): string {
-    const a = this.meta[META * i + 3] as number // network byte order, read as a little-endian int32
-    return `${a & 0xff}.${(a >>> 8) & 0xff}.${(a >>> 16) & 0xff}.${a >>> 24}`
+    const a = this.meta[META * i + 3] as number // the address as a host-order 32-bit number
+    return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`
   }
   /** A view of datagram i (null when oversized). */
   data (i: number): Uint8Array | null {
