@@ -148,35 +148,35 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
   }
 
   async function openResolved (path: string, { real, st }: { real: string, st: Stats }): Promise<OpenFile> {
-      const key = keyOf(st)
-      const hit = cache.get(key)
-      if (hit !== undefined) {
-        cache.delete(key)
-        cache.set(key, hit)
-        return bufferFile(hit)
-      }
-      let fh: fs.FileHandle
-      try {
-        fh = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
-      } catch (err) {
-        throw mapFsError(err, path)
-      }
-      try {
-        const fst = await fh.stat()
-        if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) throw new FileChanged(path)
-        if (fst.size <= maxFile && fst.size <= cacheBytes && keyOf(fst) === key) {
-          // Small enough to keep: read it whole now, close, and serve from memory.
-          const data = await fileHandleFile(fh, fst.size).read(0, fst.size)
-          await fh.close()
-          if (data.length !== fst.size) throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`)
-          remember(key, data as Buffer)
-          return bufferFile(data)
-        }
-        return fileHandleFile(fh, fst.size)
-      } catch (err) {
+    const key = keyOf(st)
+    const hit = cache.get(key)
+    if (hit !== undefined) {
+      cache.delete(key)
+      cache.set(key, hit)
+      return bufferFile(hit)
+    }
+    let fh: fs.FileHandle
+    try {
+      fh = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+    } catch (err) {
+      throw mapFsError(err, path)
+    }
+    try {
+      const fst = await fh.stat()
+      if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) throw new FileChanged(path)
+      if (fst.size <= maxFile && fst.size <= cacheBytes && keyOf(fst) === key) {
+        // Small enough to keep: read it whole now, close, and serve from memory.
+        const data = await fileHandleFile(fh, fst.size).read(0, fst.size)
         await fh.close()
-        throw err instanceof TftpFileError ? err : mapFsError(err, path)
+        if (data.length !== fst.size) throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`)
+        remember(key, data as Buffer)
+        return bufferFile(data)
       }
+      return fileHandleFile(fh, fst.size)
+    } catch (err) {
+      await fh.close()
+      throw err instanceof TftpFileError ? err : mapFsError(err, path)
+    }
   }
 }
 
