@@ -353,9 +353,20 @@ static void on_event (uv_poll_t *h, int status, int events) {
   watch_t *w = h->data;
   mux_t *m = w->mux;
   if (m->closed) return;
-  if (m->count >= m->meta_entries) return; // full: JS first
+  if (status < 0) {
+    // A socket error (an ICMP port unreachable on a connected socket: EPOLLERR). libuv stopped
+    // the handle for it; clear the error and keep watching, so a peer that comes back (or a
+    // later datagram) is still heard. A pending "writable" is reported: the sender learns more
+    // by trying again.
+    int err = 0;
+    socklen_t len = sizeof err;
+    (void)getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    uv_poll_start(&w->poll, UV_READABLE | (w->writable ? UV_WRITABLE : 0), on_event);
+    events = w->writable ? UV_WRITABLE : 0;
+  }
+  if (m->count >= m->meta_entries) return; // full: JS first (level-triggered: asked again)
   int32_t *e = m->meta + META * m->count;
-  if (status < 0 || (events & UV_WRITABLE) != 0) {
+  if ((events & UV_WRITABLE) != 0) {
     if (w->writable) {
       w->writable = 0;
       uv_poll_start(&w->poll, UV_READABLE, on_event);
@@ -365,8 +376,8 @@ static void on_event (uv_poll_t *h, int status, int events) {
       if (m->count >= m->meta_entries) return;
       e = m->meta + META * m->count;
     }
-    if (status < 0 || (events & UV_READABLE) == 0) return;
   }
+  if ((events & UV_READABLE) == 0) return;
   if (m->rx_len - m->off < SLOT) return; // full: JS first
   struct sockaddr_in src;
   socklen_t srclen = sizeof src;

@@ -23,6 +23,15 @@ const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
   while (!cond() && Date.now() < end) await new Promise((resolve) => setTimeout(resolve, 5))
 }
 
+/** A loopback port that was just free and has no socket now (datagrams to it bring back ICMP port unreachable). */
+async function closedPort (): Promise<number> {
+  const gone = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => gone.bind(0, LO, resolve))
+  const port = gone.address().port
+  await new Promise<void>((resolve) => gone.close(resolve))
+  return port
+}
+
 function connected (t: Test, port: number, local = 0): number {
   const fd = openConnectedUdp(LO, local, LO, port)
   t.teardown(() => { try { closeSync(fd) } catch { /* closed by the test */ } })
@@ -63,10 +72,7 @@ t.test('sendGather checks its arguments', { skip: linux ? false : 'Linux only' }
 })
 
 t.test('sendGather reports a peer that went away as -ECONNREFUSED, never throws', { skip: linux ? false : 'Linux only' }, async (t) => {
-  const gone = dgram.createSocket('udp4')
-  await new Promise<void>((resolve) => gone.bind(0, LO, resolve))
-  const port = gone.address().port
-  await new Promise<void>((resolve) => gone.close(resolve))
+  const port = await closedPort()
   const fd = connected(t, port)
   const b = Buffer.from('x')
   const layout = new Int32Array([0, 1, 0, 0])
@@ -200,6 +206,26 @@ t.test('UdpMux.writable: a full send buffer is reported once it has room again, 
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.same(events, [MUX_WRITABLE], 'once: the interest ends with the report')
   t.throws(() => { mux.writable(12345) }, { message: /not watched/ })
+})
+
+t.test('UdpMux keeps watching a connected socket after an ICMP error (the peer came back)', { skip: linux ? false : 'Linux only' }, async (t) => {
+  // A port nobody listens on: the first datagram brings back a port unreachable, which sets a
+  // socket error (EPOLLERR). libuv stops a poll handle on it; the mux must watch on.
+  const port = await closedPort()
+  const fd = connected(t, port)
+  const got: string[] = []
+  const mux = new UdpMux((b) => { for (let i = 0; i < b.count; i++) got.push(Buffer.from(b.data(i) as Uint8Array).toString()) })
+  t.teardown(() => { mux.close() })
+  mux.add(fd, 1)
+  const layout = new Int32Array([0, 1, 0, 0])
+  sendGather(fd, Buffer.from('x'), Buffer.alloc(0), layout, 1)
+  await new Promise((resolve) => setTimeout(resolve, 100)) // the ICMP error arrives, the mux sees it
+  const back = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => back.bind(port, LO, resolve))
+  t.teardown(() => { back.close() })
+  back.send('after the error', localPort(fd), LO)
+  await until(() => got.length === 1)
+  t.same(got, ['after the error'], 'still watched')
 })
 
 t.test('an exception thrown by the callback is an uncaught exception, as from any I/O callback', { skip: linux ? false : 'Linux only' }, async (t) => {
