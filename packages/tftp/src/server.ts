@@ -145,6 +145,8 @@ export interface TftpServerEvents {
 const EMPTY = new Uint8Array(0)
 /** Largest read-ahead buffer of a windowed transfer (two are held: 2 MiB per transfer at most). */
 const WINDOWED_READ_MAX = 1 << 20
+/** The answer to a packet from a wrong TID (the same bytes every time). */
+const UNKNOWN_TID = encode({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' })
 /** sendGather()'s -errno when the socket buffer is full. */
 const EAGAIN_NEG = -11
 
@@ -552,9 +554,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     this.counters.unknownTid++
     this.drop('unknown-tid', { address, port })
     if (!t.bound) return
-    const packet = encode({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' })
-    if (t.strayFd >= 0) sendTo(t.strayFd, packet, address, port)
-    else t.socket?.send(packet, port, address, () => {})
+    if (t.strayFd >= 0) sendTo(t.strayFd, UNKNOWN_TID, address, port)
+    else t.socket?.send(UNKNOWN_TID, port, address, () => {})
   }
 
   private onTransferMessage (t: Active, msg: Buffer, from: RemoteInfo): void {
