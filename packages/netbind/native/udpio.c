@@ -24,11 +24,13 @@
 //     .writable); address (host byte order) and port only for sockets added with
 //     `from` true, else 0.
 //     .add(fd, id, from), .remove(fd), .writable(fd): report once when fd has room in its send
-//     buffer, .close(). The mux never closes the fds it watches.
+//     buffer, .spin(on): scan the connected sockets once a loop turn instead of epoll (see
+//     "Spinning"), .close(). The mux never closes the fds it watches.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +250,7 @@ typedef struct {
   int32_t id;
   int from;            // report each datagram's source (an unconnected socket)
   int writable;        // report once when the socket can take sends again
+  int parked;          // out of libuv's epoll while the mux spins (see spin())
 } watch_t;
 
 #define META 5
@@ -255,9 +258,11 @@ typedef struct {
 struct mux {
   napi_env env;
   uv_check_t check;
+  uv_idle_t idle;      // while spinning: scans the parked sockets once a loop turn
   int check_active;
+  int spinning;
   int closed;          // close() ran (or the finalizer stopped everything)
-  int handle_closed;   // libuv is done with `check`
+  int handles_open;    // libuv handles (check, idle) not yet closed
   int finalized;       // the JS object is gone
   napi_ref self;
   napi_ref callback;
@@ -272,6 +277,11 @@ struct mux {
   uint32_t count;      // datagrams read this round
   watch_t **by_fd;     // watches by fd number
   size_t by_fd_len;
+  struct pollfd *pfd;  // the parked sockets, for poll(2) with a zero timeout
+  watch_t **pw;        // the watch of each pfd entry
+  size_t npfd;
+  size_t pfd_cap;
+  int pfd_dirty;       // a socket was parked, added or removed: rebuild pfd before the next scan
   uv_loop_t *loop;
 };
 
@@ -281,25 +291,31 @@ static void unwatch (mux_t *m, int fd) {
   if (fd < 0 || (size_t)fd >= m->by_fd_len || m->by_fd[fd] == NULL) return;
   watch_t *w = m->by_fd[fd];
   m->by_fd[fd] = NULL;
+  if (w->parked) m->pfd_dirty = 1;
   uv_poll_stop(&w->poll);
   uv_close((uv_handle_t *)&w->poll, free_watch);
+}
+
+static void free_mux (mux_t *m) {
+  free(m->by_fd);
+  free(m->pfd);
+  free(m->pw);
+  free(m);
 }
 
 // The struct lives until both libuv and V8 are done with it.
 static void on_closed (uv_handle_t *h) {
   mux_t *m = h->data;
-  m->handle_closed = 1;
-  if (m->finalized) {
-    free(m->by_fd);
-    free(m);
-  }
+  if (--m->handles_open == 0 && m->finalized) free_mux(m);
 }
 
 static void stop_all (mux_t *m) {
   m->closed = 1;
   for (size_t fd = 0; fd < m->by_fd_len; fd++) unwatch(m, (int)fd);
   uv_check_stop(&m->check);
+  uv_idle_stop(&m->idle);
   uv_close((uv_handle_t *)&m->check, on_closed);
+  uv_close((uv_handle_t *)&m->idle, on_closed);
 }
 
 static void mux_close (mux_t *m) {
@@ -349,8 +365,9 @@ static void schedule_check (mux_t *m) {
 
 // A watched socket is ready: report "writable" (once: the interest is dropped), and read one
 // datagram if readable (level-triggered: the rest next round).
-static void on_event (uv_poll_t *h, int status, int events) {
-  watch_t *w = h->data;
+static void on_event (uv_poll_t *h, int status, int events);
+
+static void service (watch_t *w, int status, int events) {
   mux_t *m = w->mux;
   if (m->closed) return;
   if (status < 0) {
@@ -361,7 +378,7 @@ static void on_event (uv_poll_t *h, int status, int events) {
     int err = 0;
     socklen_t len = sizeof err;
     (void)getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    uv_poll_start(&w->poll, UV_READABLE | (w->writable ? UV_WRITABLE : 0), on_event);
+    if (!w->parked) uv_poll_start(&w->poll, UV_READABLE | (w->writable ? UV_WRITABLE : 0), on_event);
     events = w->writable ? UV_WRITABLE : 0;
   }
   if (m->count >= m->meta_entries) return; // full: JS first (level-triggered: asked again)
@@ -369,7 +386,7 @@ static void on_event (uv_poll_t *h, int status, int events) {
   if ((events & UV_WRITABLE) != 0) {
     if (w->writable) {
       w->writable = 0;
-      uv_poll_start(&w->poll, UV_READABLE, on_event);
+      if (!w->parked) uv_poll_start(&w->poll, UV_READABLE, on_event);
       e[0] = w->id; e[1] = 0; e[2] = -2; e[3] = 0; e[4] = 0;
       m->count++;
       schedule_check(m);
@@ -400,16 +417,94 @@ static void on_event (uv_poll_t *h, int status, int events) {
   schedule_check(m);
 }
 
+static void on_event (uv_poll_t *h, int status, int events) {
+  service(h->data, status, events);
+}
+
+// ---- Spinning -------------------------------------------------------------------------------
+//
+// While the caller expects datagrams within microseconds (a TFTP server right after sending),
+// libuv's loop spins (a zero poll timeout) instead of sleeping. A socket registered in an epoll
+// set costs every datagram that arrives for it an epoll callback (a lock, a ready-list insert)
+// on the sender's CPU, even when nobody sleeps in epoll_wait. spin(true) therefore takes the
+// connected sockets (those added without `from`) out of libuv's epoll ("parks" them) and scans
+// them once a loop turn with poll(2) and a zero timeout, which registers no waiter on them: an
+// arriving datagram then only queues. spin(false) puts them back (level-triggered: what
+// arrived meanwhile is reported at once).
+
+static void park (watch_t *w) {
+  if (w->parked || w->from) return;
+  w->parked = 1;
+  w->mux->pfd_dirty = 1;
+  uv_poll_stop(&w->poll);
+}
+
+static void unpark (watch_t *w) {
+  if (!w->parked) return;
+  w->parked = 0;
+  w->mux->pfd_dirty = 1;
+  uv_poll_start(&w->poll, UV_READABLE | (w->writable ? UV_WRITABLE : 0), on_event);
+}
+
+static int rebuild_pfd (mux_t *m) {
+  size_t n = 0;
+  for (size_t fd = 0; fd < m->by_fd_len; fd++) if (m->by_fd[fd] != NULL && m->by_fd[fd]->parked) n++;
+  if (n > m->pfd_cap) {
+    size_t cap = m->pfd_cap == 0 ? 64 : m->pfd_cap;
+    while (cap < n) cap *= 2;
+    struct pollfd *pfd = realloc(m->pfd, cap * sizeof *pfd);
+    if (pfd == NULL) return -1;
+    m->pfd = pfd;
+    watch_t **pw = realloc(m->pw, cap * sizeof *pw);
+    if (pw == NULL) return -1;
+    m->pw = pw;
+    m->pfd_cap = cap;
+  }
+  n = 0;
+  for (size_t fd = 0; fd < m->by_fd_len; fd++) {
+    watch_t *w = m->by_fd[fd];
+    if (w == NULL || !w->parked) continue;
+    m->pfd[n].fd = w->fd;
+    m->pfd[n].revents = 0;
+    m->pw[n++] = w;
+  }
+  m->npfd = n;
+  m->pfd_dirty = 0;
+  return 0;
+}
+
+// Once a loop turn while spinning (idle handles run before the I/O phase; the check handle
+// then reports this turn's datagrams with those from libuv's epoll, in one call).
+static void on_idle (uv_idle_t *h) {
+  mux_t *m = h->data;
+  if (m->closed || !m->spinning) return;
+  if (m->pfd_dirty && rebuild_pfd(m) != 0) {
+    // Out of memory: stop spinning, so every socket is watched by libuv again.
+    m->spinning = 0;
+    uv_idle_stop(&m->idle);
+    for (size_t fd = 0; fd < m->by_fd_len; fd++) if (m->by_fd[fd] != NULL) unpark(m->by_fd[fd]);
+    return;
+  }
+  if (m->npfd == 0) return;
+  for (size_t i = 0; i < m->npfd; i++) m->pfd[i].events = (short)(POLLIN | (m->pw[i]->writable ? POLLOUT : 0));
+  int ready = poll(m->pfd, (nfds_t)m->npfd, 0);
+  for (size_t i = 0; ready > 0 && i < m->npfd; i++) {
+    const short re = m->pfd[i].revents;
+    if (re == 0) continue;
+    ready--;
+    // service() may remove nothing (it calls no JS), so pw[i] stays valid through the loop.
+    service(m->pw[i], (re & POLLERR) != 0 ? UV_EINVAL : 0,
+      ((re & (POLLIN | POLLHUP)) != 0 ? UV_READABLE : 0) | ((re & POLLOUT) != 0 ? UV_WRITABLE : 0));
+  }
+}
+
 static void mux_finalize (napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   mux_t *m = data;
   m->finalized = 1;
   // Never closed: only at environment teardown (an open mux keeps itself referenced).
   if (!m->closed) stop_all(m);
-  else if (m->handle_closed) {
-    free(m->by_fd);
-    free(m);
-  }
+  else if (m->handles_open == 0) free_mux(m);
 }
 
 static mux_t *unwrap_mux (napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
@@ -454,7 +549,16 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
     throw_code(env, "RB_NETBIND_FAILED", "uv_check_init failed", 0);
     return NULL;
   }
+  m->handles_open = 1;
+  if (uv_idle_init(loop, &m->idle) != 0) {
+    m->finalized = 1;
+    uv_close((uv_handle_t *)&m->check, on_closed);
+    throw_code(env, "RB_NETBIND_FAILED", "uv_idle_init failed", 0);
+    return NULL;
+  }
+  m->handles_open = 2;
   m->check.data = m;
+  m->idle.data = m;
   m->loop = loop;
   napi_value name;
   if (napi_create_reference(env, argv[0], 1, &m->callback) != napi_ok ||
@@ -466,6 +570,7 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
     // Not wrapped: the handle is closed and the struct freed by libuv's close callback.
     m->finalized = 1;
     uv_close((uv_handle_t *)&m->check, on_closed);
+    uv_close((uv_handle_t *)&m->idle, on_closed);
     throw_code(env, "RB_NETBIND_FAILED", "could not set up the UdpMux", 0);
     return NULL;
   }
@@ -473,6 +578,7 @@ static napi_value mux_new (napi_env env, napi_callback_info info) {
   napi_reference_ref(env, m->self, NULL);
   // An idle mux does not keep the process alive (the caller's own handles do).
   uv_unref((uv_handle_t *)&m->check);
+  uv_unref((uv_handle_t *)&m->idle);
   return self;
 }
 
@@ -517,8 +623,9 @@ static napi_value mux_add (napi_env env, napi_callback_info info) {
   }
   w->poll.data = w;
   uv_unref((uv_handle_t *)&w->poll);
-  uv_poll_start(&w->poll, UV_READABLE, on_event);
   m->by_fd[fd] = w;
+  if (m->spinning && !w->from) park(w); // scanned from the next turn
+  else uv_poll_start(&w->poll, UV_READABLE, on_event);
   return NULL;
 }
 
@@ -553,8 +660,28 @@ static napi_value mux_writable (napi_env env, napi_callback_info info) {
   watch_t *w = m->by_fd[fd];
   if (!w->writable) {
     w->writable = 1;
-    uv_poll_start(&w->poll, UV_READABLE | UV_WRITABLE, on_event);
+    if (!w->parked) uv_poll_start(&w->poll, UV_READABLE | UV_WRITABLE, on_event);
   }
+  return NULL;
+}
+
+static napi_value mux_spin (napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  bool on = false;
+  mux_t *m = unwrap_mux(env, info, &argc, argv);
+  if (m == NULL || m->closed) return NULL;
+  if (argc < 1 || napi_get_value_bool(env, argv[0], &on) != napi_ok) ARG_FAIL("spin(on) needs a boolean");
+  if (on == (m->spinning != 0)) return NULL;
+  m->spinning = on ? 1 : 0;
+  for (size_t fd = 0; fd < m->by_fd_len; fd++) {
+    watch_t *w = m->by_fd[fd];
+    if (w == NULL) continue;
+    if (on) park(w);
+    else unpark(w);
+  }
+  if (on) uv_idle_start(&m->idle, on_idle);
+  else uv_idle_stop(&m->idle);
   return NULL;
 }
 
@@ -572,6 +699,7 @@ int udpio_init (napi_env env, napi_value exports) {
     { "add", NULL, mux_add, NULL, NULL, NULL, napi_default_method, NULL },
     { "remove", NULL, mux_remove, NULL, NULL, NULL, napi_default_method, NULL },
     { "writable", NULL, mux_writable, NULL, NULL, NULL, napi_default_method, NULL },
+    { "spin", NULL, mux_spin, NULL, NULL, NULL, napi_default_method, NULL },
     { "close", NULL, mux_close_js, NULL, NULL, NULL, napi_default_method, NULL }
   };
   if (napi_create_function(env, "openConnectedUdp", NAPI_AUTO_LENGTH, open_connected_udp, NULL, &fn) != napi_ok ||
@@ -584,7 +712,7 @@ int udpio_init (napi_env env, napi_value exports) {
       napi_set_named_property(env, exports, "localPort", fn) != napi_ok ||
       napi_create_function(env, "sendTo", NAPI_AUTO_LENGTH, send_to, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "sendTo", fn) != napi_ok ||
-      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 4, methods, &cls) != napi_ok ||
+      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 5, methods, &cls) != napi_ok ||
       napi_set_named_property(env, exports, "UdpMux", cls) != napi_ok) {
     return -1;
   }

@@ -19,6 +19,7 @@ export interface NativeMux {
   add (fd: number, id: number, from: boolean): void
   remove (fd: number): void
   writable (fd: number): void
+  spin (on: boolean): void
   close (): void
 }
 

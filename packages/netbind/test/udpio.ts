@@ -2,7 +2,7 @@
 // slices, and the mux that reads every ready socket in one round.
 import { spawnSync } from 'node:child_process'
 import dgram from 'node:dgram'
-import { closeSync } from 'node:fs'
+import { closeSync, readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import { MAX_GATHER, MUX_WRITABLE, UdpMux, localPort, openConnectedUdp, openUdp, sendGather, sendTo, udpIoAvailable, type MuxBatch } from '../src/udpio.js'
 
@@ -251,4 +251,107 @@ t.test('an idle mux does not keep the process alive', { skip: linux ? false : 'L
     console.log('created')`], { encoding: 'utf8', timeout: 10_000 })
   t.equal(r.status, 0)
   t.equal(r.stdout.trim(), 'created', 'exited on its own')
+})
+
+/** The fds registered in any epoll set of this process (libuv's included), from /proc/self/fdinfo. */
+function inEpoll (): Set<number> {
+  const fds = new Set<number>()
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target = ''
+    try { target = readlinkSync(`/proc/self/fd/${fd}`) } catch { continue }
+    if (target !== 'anon_inode:[eventpoll]') continue
+    for (const m of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').matchAll(/^tfd:\s+(\d+)/gm)) fds.add(Number(m[1]))
+  }
+  return fds
+}
+
+t.test('UdpMux.spin: connected sockets leave epoll and are scanned each turn; an unconnected one stays; off puts them back', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const a = await peer(t)
+  const b = await peer(t)
+  const stray = await peer(t)
+  const any = openUdp(LO, 0)
+  t.teardown(() => { try { closeSync(any) } catch { /* closed */ } })
+  const fa = connected(t, a.port, localPort(any))
+  const got: Array<[number, string]> = []
+  const mux = new UdpMux((batch) => { for (let i = 0; i < batch.count; i++) got.push([batch.id(i), Buffer.from(batch.data(i) as Uint8Array).toString()]) })
+  t.teardown(() => { mux.close() })
+  mux.add(fa, 1)
+  mux.add(any, 9, true)
+  const turn = async (): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, 5)) } // libuv adds to epoll when it next polls
+  await turn()
+  t.ok(inEpoll().has(fa) && inEpoll().has(any), 'both in libuv\'s epoll before spinning')
+  mux.spin(true)
+  mux.spin(true) // twice: no change
+  await turn()
+  t.notOk(inEpoll().has(fa), 'the connected socket is out of epoll while spinning')
+  t.ok(inEpoll().has(any), 'the unconnected (from) socket stays in epoll')
+  const port = localPort(fa)
+  a.socket.send('a1', port, LO); a.socket.send('a2', port, LO); a.socket.send('a3', port, LO)
+  stray.socket.send('stray', port, LO)
+  await until(() => got.length === 4)
+  t.same(got.filter(([id]) => id === 1).map(([, d]) => d), ['a1', 'a2', 'a3'], 'a parked socket\'s datagrams, in order')
+  t.same(got.filter(([id]) => id === 9).map(([, d]) => d), ['stray'])
+  // Added while spinning: parked from the start, and served.
+  const fb = connected(t, b.port)
+  mux.add(fb, 2)
+  await turn()
+  t.notOk(inEpoll().has(fb), 'added while spinning: not put into epoll')
+  b.socket.send('b1', localPort(fb), LO)
+  await until(() => got.length === 5)
+  t.same(got[4], [2, 'b1'])
+  // Removed while spinning: no longer scanned (its datagrams stay in its queue).
+  mux.remove(fb)
+  b.socket.send('b2', localPort(fb), LO)
+  a.socket.send('a4', port, LO)
+  await until(() => got.length === 6)
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  t.same(got.slice(5), [[1, 'a4']], 'the removed socket is not read')
+  // Off with datagrams already queued: back in epoll, and what waits is reported at once.
+  mux.spin(false)
+  a.socket.send('a5', port, LO)
+  await new Promise((resolve) => setTimeout(resolve, 20)) // queued before the loop looks again
+  t.ok(inEpoll().has(fa), 'back in epoll after spin(false)')
+  await until(() => got.length === 7)
+  t.same(got.slice(6), [[1, 'a5']])
+  t.throws(() => { (mux as unknown as { mux: { spin: (x: unknown) => void } }).mux.spin(1) }, { code: 'RB_NETBIND_INVALID_ARGUMENT' })
+  mux.spin(true)
+  mux.close()
+  t.doesNotThrow(() => { mux.spin(false) }, 'ignored on a closed mux')
+})
+
+t.test('UdpMux.spin: writable reports and ICMP errors on a parked socket', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const p = await peer(t)
+  const fd = connected(t, p.port)
+  const events: Array<[number, string]> = []
+  const mux = new UdpMux((b) => { for (let i = 0; i < b.count; i++) events.push([b.length(i), b.length(i) > 0 ? Buffer.from(b.data(i) as Uint8Array).toString() : '']) })
+  t.teardown(() => { mux.close() })
+  mux.add(fd, 1)
+  mux.spin(true)
+  mux.writable(fd)
+  await until(() => events.length > 0)
+  t.same(events, [[MUX_WRITABLE, '']], 'a parked socket with room: reported at once')
+  await new Promise((resolve) => setTimeout(resolve, 30))
+  t.equal(events.length, 1, 'once')
+  // A parked socket gets a port unreachable (POLLERR): cleared, and the socket is still read.
+  const port = await closedPort()
+  const gone = connected(t, port)
+  mux.add(gone, 2)
+  sendGather(gone, Buffer.from('x'), Buffer.alloc(0), new Int32Array([0, 1, 0, 0]), 1)
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  const back = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => back.bind(port, LO, resolve))
+  t.teardown(() => { back.close() })
+  back.send('after the error', localPort(gone), LO)
+  await until(() => events.length === 2)
+  t.same(events[1], [15, 'after the error'], 'still scanned after the error')
+})
+
+t.test('a spinning mux does not keep the process alive', { skip: linux ? false : 'Linux only' }, async (t) => {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', `
+    import { UdpMux } from ${JSON.stringify(new URL('../dist/udpio.js', import.meta.url).href)}
+    globalThis.m = new UdpMux(() => {})
+    globalThis.m.spin(true)
+    console.log('spinning')`], { encoding: 'utf8', timeout: 10_000 })
+  t.equal(r.status, 0)
+  t.equal(r.stdout.trim(), 'spinning', 'exited on its own')
 })

@@ -73,8 +73,9 @@ export interface TftpServerOptions {
    * microseconds while transfers are active: the next ACK is then handled without the
    * wake-up latency of an idle CPU, which bounds lockstep throughput, and without making the
    * client's CPU wake this process for every ACK (an IPI; in a boot storm on a VM those
-   * wake-ups cost the clients' side more than the server's own work). Costs CPU while
-   * transfers run. Default 0 (off).
+   * wake-ups cost the clients' side more than the server's own work). With native I/O the
+   * transfers' sockets are scanned each loop turn instead of sitting in epoll meanwhile
+   * (`UdpMux.spin`). Costs CPU while transfers run. Default 0 (off).
    */
   busyPollUs?: number
   /**
@@ -859,6 +860,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       this.sentSincePoll = true
       if (!this.polling) {
         this.polling = true
+        this.mux?.spin(true)
         setImmediate(this.poll)
       }
     }
@@ -879,7 +881,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       this.sentSincePoll = false
     }
     if (this.active.size > 0 && at - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
-    else this.polling = false
+    else {
+      this.polling = false
+      this.mux?.spin(false)
+    }
   }
 
   private async transmit (t: Active, sends: Send[]): Promise<void> {
