@@ -12,14 +12,18 @@
 //   (e) (d) with 50 × a 74,213-byte file (the size of Debian's undionly.kpxe, what BIOS PXE
 //       firmware fetches), for information: 51 blocks a transfer, so per-transfer costs (request,
 //       sockets, file checks, log line, event) weigh as much as the blocks do.
-// (c) takes the median of 3 storms in each run (one storm swings ±5% between runs here).
-// Medians of RUNS runs; ratios against the best peer (targets ≥ 1.0× in each); peak RSS of
-// rackboot during the storm. Servers are pinned to CPU 0, clients to CPU 1. Needs root.
-// Every server starts fresh for each round and first serves one unmeasured warm-up storm.
-// Rounds interleave the servers, so load from elsewhere on the machine falls on all alike; the
-// summary line gives the load average at start and end (this machine is shared: read it).
+// (a), (b), (d), (e): medians of RUNS runs; rounds interleave the servers, each started fresh
+// for its round and first serving one unmeasured warm-up storm.
+// (c) runs in a phase of its own with every server up at once, each on its own address, and
+// the storms rotating between them (3 × RUNS storms each; each round starts with the next
+// server): this machine's speed drifts by ±10% over minutes (six-storm means of one server
+// ranged 0.52–0.63 s), and one server's storms taken minutes apart from another's compared
+// the drift more than the servers. An idle server waits in poll/epoll and costs nothing.
+// Ratios against the best peer (targets ≥ 1.0× in each); peak RSS of rackboot during the
+// storms. Servers are pinned to CPU 0, clients to CPU 1. Needs root. The summary line gives
+// the load average at start and end (this machine is shared: read it).
 // Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c|d|e (subsets, for profiling); BENCH_REVERSE=1 (servers in reverse order, to check order effects);
-// RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log); BENCH_DEBUG (CPU ticks).
+// RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log).
 // Peers: PATH, or TFTPD_HPA / DNSMASQ / ATFTPD env vars (Debian's tftpd-hpa and atftpd packages
 // conflict; `apt-get download atftpd && dpkg-deb -x atftpd_*.deb DIR` gives DIR/usr/sbin/atftpd).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -34,7 +38,7 @@ const STORM_C = fileURLToPath(new URL('../../tftp/storm.c', import.meta.url))
 
 const RUNS = Number(process.env.RUNS ?? 5)
 const STORM = 50
-/** Storms of (c) per run: its value for the run is their median. */
+/** Storms of (c) per server per run (RUNS × this in (c)'s phase). */
 const STORMS_PER_RUN = 3
 const BIG = 64 * 1024 * 1024
 const SMALL = 1024 * 1024
@@ -43,6 +47,9 @@ const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.u
 const SRV = `rbt-bench-${process.pid}-srv`
 const CLI = `rbt-bench-${process.pid}-cli`
 const SRV_IP = '10.203.0.1'
+/** (c)'s phase: peer i listens on PEER_IP(i) while rackboot keeps SRV_IP. */
+const PEER_IP = (i: number): string => `10.203.0.${10 + i}`
+const PEER_IPS = 4
 const CLI_IP = '10.203.0.2'
 const IF_SRV = `rbb${process.pid}a`
 const IF_CLI = `rbb${process.pid}b`
@@ -57,8 +64,9 @@ const which = (name: string, env: string, extra: string[] = []): string | null =
 }
 
 let server: ChildProcess | null = null
+const running: ChildProcess[] = [] // (c)'s phase
 function cleanup (): void {
-  if (server !== null && server.exitCode === null) { try { server.kill('SIGKILL') } catch { /* gone */ } }
+  for (const p of [server, ...running]) if (p !== null && p.exitCode === null) { try { p.kill('SIGKILL') } catch { /* gone */ } }
   for (const ns of [SRV, CLI]) {
     try {
       for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
@@ -79,24 +87,25 @@ function setup (): void {
     sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev])
     sh('ip', ['-n', ns, 'link', 'set', dev, 'up'])
   }
+  for (let i = 0; i < PEER_IPS; i++) sh('ip', ['-n', SRV, 'addr', 'add', `${PEER_IP(i)}/24`, 'dev', IF_SRV])
 }
 
-interface Server { name: string; argv: (root: string, dir: string) => string[] }
+interface Server { name: string; argv: (root: string, dir: string, ip: string) => string[] }
 
-async function startServer (argv: string[]): Promise<ChildProcess> {
+async function startServer (argv: string[], ip = SRV_IP): Promise<ChildProcess> {
   const p = spawn('ip', ['netns', 'exec', SRV, 'taskset', '-c', '0', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
   // BENCH_LOG=FILE keeps rackboot's log lines (one per transfer) for a look afterwards.
   if (process.env.BENCH_LOG !== undefined) p.stdout?.pipe(createWriteStream(process.env.BENCH_LOG, { flags: 'a' }))
   else p.stdout?.resume()
   let err = ''
   p.stderr?.on('data', d => { err += String(d) })
-  // Ready when something listens on SRV_IP:69.
+  // Ready when something listens on ip:69.
   for (let i = 0; i < 100; i++) {
     if (p.exitCode !== null) throw new Error(`${argv[0]} exited ${p.exitCode}: ${err}`)
-    if (sh('ip', ['netns', 'exec', SRV, 'ss', '-Huln', 'sport', '=', '69']).includes(`${SRV_IP}:69`)) return p
+    if (sh('ip', ['netns', 'exec', SRV, 'ss', '-Huln', 'sport', '=', '69']).includes(`${ip}:69`)) return p
     await new Promise(resolve => setTimeout(resolve, 100))
   }
-  throw new Error(`${argv[0]} did not listen on ${SRV_IP}:69: ${err}`)
+  throw new Error(`${argv[0]} did not listen on ${ip}:69: ${err}`)
 }
 
 async function stopServer (p: ChildProcess): Promise<void> {
@@ -156,11 +165,11 @@ async function main (): Promise<void> {
   const atftpd = which('atftpd', 'ATFTPD', ['/usr/sbin/atftpd', '/opt/rbt-peers/root/usr/sbin/atftpd'])
   const servers: Server[] = [{ name: 'rackboot', argv: () => [process.execPath, ...(process.env.RACKBOOT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, 'serve', '--config', config] }]
   const missing: string[] = []
-  if (tftpd !== null) servers.push({ name: 'tftpd-hpa', argv: r => [tftpd, '--foreground', '--listen', '--address', `${SRV_IP}:69`, '--user', 'root', '--secure', r] })
+  if (tftpd !== null) servers.push({ name: 'tftpd-hpa', argv: (r, _d, ip) => [tftpd, '--foreground', '--listen', '--address', `${ip}:69`, '--user', 'root', '--secure', r] })
   else missing.push('tftpd-hpa')
-  if (dnsmasq !== null) servers.push({ name: 'dnsmasq', argv: (r, d) => [dnsmasq, '--keep-in-foreground', '--port=0', '--enable-tftp', `--tftp-root=${r}`, `--listen-address=${SRV_IP}`, '--bind-interfaces', '--tftp-max=100', '--quiet-tftp', '--conf-file=/dev/null', `--pid-file=${join(d, 'dnsmasq.pid')}`, '--user=root', '--log-facility=/dev/null'] })
+  if (dnsmasq !== null) servers.push({ name: 'dnsmasq', argv: (r, d, ip) => [dnsmasq, '--keep-in-foreground', '--port=0', '--enable-tftp', `--tftp-root=${r}`, `--listen-address=${ip}`, '--bind-interfaces', '--tftp-max=100', '--quiet-tftp', '--conf-file=/dev/null', `--pid-file=${join(d, 'dnsmasq.pid')}`, '--user=root', '--log-facility=/dev/null'] })
   else missing.push('dnsmasq')
-  if (atftpd !== null) servers.push({ name: 'atftpd', argv: r => [atftpd, '--daemon', '--no-fork', '--bind-address', SRV_IP, '--port', '69', '--user', 'root.root', '--maxthread', '100', '--logfile', '/dev/null', '--no-multicast', r] })
+  if (atftpd !== null) servers.push({ name: 'atftpd', argv: (r, _d, ip) => [atftpd, '--daemon', '--no-fork', '--bind-address', ip, '--port', '69', '--user', 'root.root', '--maxthread', '100', '--logfile', '/dev/null', '--no-multicast', r] })
   else missing.push('atftpd')
   if (missing.length > 0) console.error(`bench/tftp: peers not found, not compared: ${missing.join(', ')}`)
   // SERVERS=rackboot,atftpd limits the run (for profiling); the summary then compares what ran.
@@ -174,7 +183,15 @@ async function main (): Promise<void> {
   const get = (file: string, dest: string, opts: string): string => `${atftp} ${opts} --get -r ${file} -l ${dest} ${SRV_IP}`
   const bigA = `${get('big.bin', join(out, 'a.bin'), '--option "blksize 1468"')}`
   const bigB = `${get('big.bin', join(out, 'b.bin'), '--option "blksize 1468" --option "windowsize 16"')}`
-  const storm = `for i in $(seq ${STORM}); do ${get('small.bin', `${out}/s$i.bin`, '--option "blksize 1468"')} & done; wait`
+  const stormAt = (ip: string): string => `for i in $(seq ${STORM}); do ${atftp} --option "blksize 1468" --get -r small.bin -l ${out}/s$i.bin ${ip} & done; wait`
+  const storm = stormAt(SRV_IP)
+  // Every storm's output is checked (a fast failure must not pass for speed), byte for byte
+  // when `content` is set, then removed.
+  const checkStorm = (name: string, content: boolean): void => {
+    for (let i = 1; i <= STORM; i++) if (statSync(join(out, `s${i}.bin`)).size !== SMALL) throw new Error(`${name}: storm client ${i} got a short file`)
+    if (content && sha(join(out, 's1.bin')) !== want.small) throw new Error(`${name}: storm content differs`)
+    rmSync(out, { recursive: true, force: true }); sh('mkdir', ['-p', out])
+  }
   const loadgenStorm = (file: string): string[] => [loadgen, SRV_IP, file, String(STORM), '1468', join(root, file)]
   const results: Record<string, { a: number; b: number; c: number; d: number; e: number; rss?: number }> = {}
   try {
@@ -184,7 +201,7 @@ async function main (): Promise<void> {
     for (let run = 0; run < RUNS; run++) {
       for (const s of servers) {
         const m = samples.get(s.name) as { a: number[]; b: number[]; c: number[]; d: number[]; e: number[]; cpu: number[]; dcpu: number[]; ecpu: number[]; peak: number }
-        server = await startServer(s.argv(root, dir))
+        server = await startServer(s.argv(root, dir, SRV_IP))
         const pid = server.pid as number
         // Warm-up, the same for every server: one unmeasured storm like (c). A daemon serving a boot
         // storm has been running; a freshly started Node process spends part of its first storm
@@ -196,16 +213,6 @@ async function main (): Promise<void> {
         m.b.push(only.includes('b') ? BIG / 1e6 / clientRun(bigB) : 0)
         if (!only.includes('a')) clientRun(bigA.replace('big.bin', 'small.bin'))
         if (!only.includes('b')) clientRun(bigB.replace('big.bin', 'small.bin'))
-        // Peak RSS during the storm, without a sampling process (one would compete for the CPUs
-        // during this server's storm only): reset the kernel's high-water mark (VmHWM) to the
-        // current RSS first (clear_refs 5, Linux ≥ 4.0), read it after.
-        writeFileSync(`/proc/${pid}/clear_refs`, '5')
-        const cpu0 = cpuSeconds(pid)
-        const ticks0 = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []
-        m.c.push(median(Array.from({ length: STORMS_PER_RUN }, () => clientRun(storm))))
-        m.cpu.push((cpuSeconds(pid) - cpu0) / STORMS_PER_RUN)
-        if (s.name === 'rackboot' && process.env.BENCH_DEBUG !== undefined) console.error(`    storm cpu ticks user/sys: ${(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).map(Number) ?? []).map((x, i) => x - (ticks0[i] ?? 0)).join(' / ')}`)
-        m.peak = Math.max(m.peak, Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0))
         // The load generator checks every block against the file and times itself (first RRQ to
         // last block), which leaves out the start of the process.
         const loadgenRun = (file: string, times: number[], cpus: number[]): void => {
@@ -220,14 +227,45 @@ async function main (): Promise<void> {
         if (haveLoadgen && only.includes('e')) loadgenRun('pxe.bin', m.e, m.ecpu)
         // Every run's output is checked: a fast failure must not pass for speed.
         if (process.env.ONLY === undefined && (statSync(join(out, 'a.bin')).size !== BIG || statSync(join(out, 'b.bin')).size !== BIG)) throw new Error(`${s.name}: short 64 MiB download`)
-        for (let i = 1; i <= STORM; i++) if (statSync(join(out, `s${i}.bin`)).size !== SMALL) throw new Error(`${s.name}: storm client ${i} got a short file`)
         if (run === 0 && process.env.ONLY === undefined) {
-          if (sha(join(out, 'a.bin')) !== want.big || sha(join(out, 'b.bin')) !== want.big || sha(join(out, 's1.bin')) !== want.small) throw new Error(`${s.name}: content differs`)
+          if (sha(join(out, 'a.bin')) !== want.big || sha(join(out, 'b.bin')) !== want.big) throw new Error(`${s.name}: content differs`)
         }
-        rmSync(out, { recursive: true, force: true }); sh('mkdir', ['-p', out])
+        checkStorm(s.name, run === 0)
         await stopServer(server)
         server = null
       }
+    }
+    // (c): every server up at once, each on its own address, pinned to CPU 0 as before; the
+    // storms rotate between them, each round starting with the next server.
+    if ((process.env.ONLY ?? 'abcde').includes('c')) {
+      const up: Array<{ name: string, ip: string, pid: number }> = []
+      let peer = 0
+      for (const s of servers) {
+        const ip = s.name === 'rackboot' ? SRV_IP : PEER_IP(peer++)
+        const p = await startServer(s.argv(root, dir, ip), ip)
+        running.push(p)
+        up.push({ name: s.name, ip, pid: p.pid as number })
+      }
+      // Warm-up (a fresh process, as in the rounds above), checked byte for byte.
+      for (const u of up) { clientRun(stormAt(u.ip)); checkStorm(u.name, true) }
+      // Peak RSS during the storms, without a sampling process (one would compete for the CPUs
+      // during one server's storms only): reset the kernel's high-water mark (VmHWM) to the
+      // current RSS first (clear_refs 5, Linux ≥ 4.0), read it after.
+      const rb = up.find(u => u.name === 'rackboot')
+      if (rb !== undefined) writeFileSync(`/proc/${rb.pid}/clear_refs`, '5')
+      for (let round = 0; round < RUNS * STORMS_PER_RUN; round++) {
+        for (let k = 0; k < up.length; k++) {
+          const u = up[(round + k) % up.length] as { name: string, ip: string, pid: number }
+          const m = samples.get(u.name) as { c: number[]; cpu: number[] }
+          const cpu0 = cpuSeconds(u.pid)
+          m.c.push(clientRun(stormAt(u.ip)))
+          m.cpu.push(cpuSeconds(u.pid) - cpu0)
+          checkStorm(u.name, false)
+        }
+      }
+      if (rb !== undefined) (samples.get('rackboot') as { peak: number }).peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${rb.pid}/status`, 'utf8'))?.[1] ?? 0)
+      for (const p of running) await stopServer(p)
+      running.length = 0
     }
     for (const [name, m] of samples) {
       results[name] = { a: median(m.a), b: median(m.b), c: median(m.c), d: m.d.length > 0 ? median(m.d) : NaN, e: m.e.length > 0 ? median(m.e) : NaN, ...(name === 'rackboot' ? { rss: m.peak / 1024 } : {}) }
