@@ -16,7 +16,7 @@
 // for its round and first serving one unmeasured warm-up storm.
 // (c) runs in a phase of its own with every server up at once, each on its own address, and
 // the storms rotating between them (3 × RUNS storms each; each round starts with the next
-// server): this machine's speed drifts by ±10% over minutes (six-storm means of one server
+// server, every other round in reverse order): this machine's speed drifts by ±10% over minutes (six-storm means of one server
 // ranged 0.52–0.63 s), and one server's storms taken minutes apart from another's compared
 // the drift more than the servers. An idle server waits in poll/epoll and costs nothing.
 // Ratios against the best peer (targets ≥ 1.0× in each); peak RSS of rackboot during the
@@ -236,7 +236,7 @@ async function main (): Promise<void> {
       }
     }
     // (c): every server up at once, each on its own address, pinned to CPU 0 as before; the
-    // storms rotate between them, each round starting with the next server.
+    // storms rotate between them.
     if ((process.env.ONLY ?? 'abcde').includes('c')) {
       const up: Array<{ name: string, ip: string, pid: number }> = []
       let peer = 0
@@ -254,8 +254,10 @@ async function main (): Promise<void> {
       const rb = up.find(u => u.name === 'rackboot')
       if (rb !== undefined) writeFileSync(`/proc/${rb.pid}/clear_refs`, '5')
       for (let round = 0; round < RUNS * STORMS_PER_RUN; round++) {
+        // Each round starts with the next server, and every other round runs in reverse, so no
+        // server always follows the same one.
         for (let k = 0; k < up.length; k++) {
-          const u = up[(round + k) % up.length] as { name: string, ip: string, pid: number }
+          const u = up[(round + (round % 2 === 0 ? k : up.length - k)) % up.length] as { name: string, ip: string, pid: number }
           const m = samples.get(u.name) as { c: number[]; cpu: number[] }
           const cpu0 = cpuSeconds(u.pid)
           m.c.push(clientRun(stormAt(u.ip)))
