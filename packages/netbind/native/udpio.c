@@ -492,7 +492,7 @@ static void on_idle (uv_idle_t *h) {
     const short re = m->pfd[i].revents;
     if (re == 0) continue;
     ready--;
-    // service() may remove nothing (it calls no JS), so pw[i] stays valid through the loop.
+    // service() calls no JS, so no socket is added or removed and pw[i] stays valid here.
     service(m->pw[i], (re & POLLERR) != 0 ? UV_EINVAL : 0,
       ((re & (POLLIN | POLLHUP)) != 0 ? UV_READABLE : 0) | ((re & POLLOUT) != 0 ? UV_WRITABLE : 0));
   }
