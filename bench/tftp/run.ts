@@ -16,9 +16,10 @@
 // for its round and first serving one unmeasured warm-up storm.
 // (c) runs in a phase of its own with every server up at once, each on its own address, and
 // the storms rotating between them (3 × RUNS storms each; each round starts with the next
-// server, every other round in reverse order): this machine's speed drifts by ±10% over minutes (six-storm means of one server
-// ranged 0.52–0.63 s), and one server's storms taken minutes apart from another's compared
-// the drift more than the servers. An idle server waits in poll/epoll and costs nothing.
+// server, every other round in reverse order): this machine's speed drifts by ±10% over
+// minutes (six-storm means of one server ranged 0.52–0.63 s), and one server's storms taken
+// minutes apart from another's compared the drift more than the servers. An idle server
+// waits in poll/epoll and costs nothing.
 // Ratios against the best peer (targets ≥ 1.0× in each); peak RSS of rackboot during the
 // storms. Servers are pinned to CPU 0, clients to CPU 1. Needs root. The summary line gives
 // the load average at start and end (this machine is shared: read it).
