@@ -181,10 +181,10 @@ async function main (): Promise<void> {
   cleanup()
   setup()
   const load0 = loadavg()[0] as number
-  const get = (file: string, dest: string, opts: string): string => `${atftp} ${opts} --get -r ${file} -l ${dest} ${SRV_IP}`
+  const get = (file: string, dest: string, opts: string, ip = SRV_IP): string => `${atftp} ${opts} --get -r ${file} -l ${dest} ${ip}`
   const bigA = `${get('big.bin', join(out, 'a.bin'), '--option "blksize 1468"')}`
   const bigB = `${get('big.bin', join(out, 'b.bin'), '--option "blksize 1468" --option "windowsize 16"')}`
-  const stormAt = (ip: string): string => `for i in $(seq ${STORM}); do ${atftp} --option "blksize 1468" --get -r small.bin -l ${out}/s$i.bin ${ip} & done; wait`
+  const stormAt = (ip: string): string => `for i in $(seq ${STORM}); do ${get('small.bin', `${out}/s$i.bin`, '--option "blksize 1468"', ip)} & done; wait`
   const storm = stormAt(SRV_IP)
   // Every storm's output is checked (a fast failure must not pass for speed), byte for byte
   // when `content` is set, then removed.

@@ -105,9 +105,8 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
   const resolved = new Map<string, { at: number, result: Resolution }>()
   const resolve = async (base: string, path: string, segments: string[], fresh: boolean): Promise<{ real: string, st: Stats }> => {
     if (ttl <= 0) return await resolveServedFile(base, path, segments, options.linkedFiles === true)
-    // By the name as sent: a remembered error's message names what this client asked for.
-    const name = path
-    const known = fresh ? undefined : resolved.get(name)
+    // Keyed by the name as sent: a remembered error's message names what this client asked for.
+    const known = fresh ? undefined : resolved.get(path)
     let result: Resolution
     if (known !== undefined && performance.now() - known.at < ttl) {
       result = known.result
@@ -120,8 +119,8 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
         if (!(err instanceof TftpFileError) || err.code === 'RB_TFTP_FILE_ERROR') throw err
         result = err
       }
-      if (resolved.size >= MAX_RESOLVED && !resolved.has(name)) resolved.clear()
-      resolved.set(name, { at, result })
+      if (resolved.size >= MAX_RESOLVED && !resolved.has(path)) resolved.clear()
+      resolved.set(path, { at, result })
     }
     if (result instanceof TftpFileError) throw result
     return result
