@@ -51,6 +51,19 @@ export function parseRange (header: string | undefined, size: number): { start: 
   return { start, end }
 }
 
+/**
+ * RFC 9110 §13.2.2: If-None-Match decides when present (weak comparison); only without it is
+ * If-Modified-Since evaluated (§13.1.3), at whole seconds as HTTP dates carry them, and
+ * ignored when it is not a valid date or lies in the future.
+ */
+export function notModified (ifNoneMatch: string | undefined, ifModifiedSince: string | undefined, file: { etag: string; mtimeMs: number }, now: number): boolean {
+  if (ifNoneMatch !== undefined) return ifNoneMatch.split(',').map(s => s.trim()).some(t => t === file.etag || t === `W/${file.etag}` || t === '*')
+  if (ifModifiedSince === undefined) return false
+  const since = Date.parse(ifModifiedSince)
+  if (Number.isNaN(since) || since > now) return false
+  return Math.floor(file.mtimeMs / 1000) * 1000 <= since
+}
+
 /** Sends `file` (or the requested range of it); returns the bytes that will be sent. */
 export function sendFile (req: FastifyRequest, reply: FastifyReply, file: ServedFile): number {
   reply.header('accept-ranges', 'bytes')
@@ -58,8 +71,7 @@ export function sendFile (req: FastifyRequest, reply: FastifyReply, file: Served
   reply.header('last-modified', new Date(file.mtimeMs).toUTCString())
   reply.header('cache-control', 'no-cache')
   reply.header('content-type', 'application/octet-stream')
-  const inm = req.headers['if-none-match']
-  if (inm !== undefined && inm.split(',').map(s => s.trim()).some(t => t === file.etag || t === `W/${file.etag}` || t === '*')) {
+  if (notModified(req.headers['if-none-match'], req.headers['if-modified-since'], file, Date.now())) {
     void reply.code(304).send()
     return 0
   }
