@@ -21,6 +21,7 @@ import type { Image } from './images.js'
 import { diskScript, netbootScript, unknownScript, waitScript } from './scripts.js'
 import { render, type TemplateValues } from './template.js'
 import { sendFile } from './file.js'
+import { attemptOver } from './decide.js'
 
 export interface BootDeps {
   store: Store
@@ -30,6 +31,9 @@ export interface BootDeps {
   log: Logger
   metrics: Metrics
 }
+
+/** Largest phone-home report accepted. */
+const BODY_LIMIT = 64 * 1024
 
 const ACTOR = 'boot'
 const NETBOOT_STATES = new Set(['ready', 'provisioning'])
@@ -45,6 +49,17 @@ export function bootUrlFor (lan: Lan | undefined, config: Config, host: string |
 
 export type BootServer = FastifyInstance<any, any, any, Logger>
 
+/** The boot server's 4xx answers: a stable code and a sentence, from Fastify's own errors. */
+export function bootClientError (err: FastifyError, bodyLimit: number): { code: string; message: string } {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return { code: 'RB_PAYLOAD_TOO_LARGE', message: `the request body is larger than ${bodyLimit} bytes` }
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': return { code: 'RB_BAD_REQUEST', message: 'the request body is not valid JSON (send text/plain for a free-form report)' }
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': return { code: 'RB_BAD_REQUEST', message: 'the request body is empty but content-type is application/json' }
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return { code: 'RB_UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content type' }
+    default: return { code: 'RB_BAD_REQUEST', message: err.message }
+  }
+}
+
 export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   const { store, log } = deps
   const app = Fastify({
@@ -52,7 +67,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     // The query strings carry one-time tokens: no per-request log lines with URLs.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
-    bodyLimit: 64 * 1024
+    bodyLimit: BODY_LIMIT
   })
   const registers = [deps.metrics.registry]
   /**
@@ -68,9 +83,18 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   const files = new Counter({ name: 'rackboot_boot_file_bytes_total', help: 'Bytes of image and iPXE files sent over HTTP.', labelNames: ['kind'] as const, registers })
   const rejected = new Counter({ name: 'rackboot_boot_token_rejected_total', help: 'Requests refused for a missing, wrong, used or expired boot token.', labelNames: ['code'] as const, registers })
 
+  const clientErrors = new Counter({ name: 'rackboot_boot_client_errors_total', help: 'Boot server requests refused as malformed (4xx), by code.', labelNames: ['code'] as const, registers })
   app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      // Any LAN client can send these: a counter and a debug line, never an error-level flood.
+      const { code, message } = bootClientError(err, BODY_LIMIT)
+      clientErrors.inc({ code })
+      req.log.debug({ reason: code, method: req.method, url: req.url.split('?')[0], ip: req.ip }, 'boot request refused')
+      return reply.code(status).send({ code, message })
+    }
     req.log.error({ err, req: { method: req.method, url: req.url.split('?')[0] } }, 'boot request failed')
-    return reply.code(err.statusCode ?? 500).send({ code: 'RB_INTERNAL', message: 'internal error; see the daemon log' })
+    return reply.code(500).send({ code: 'RB_INTERNAL', message: 'internal error; see the daemon log' })
   })
 
   app.get('/boot/ipxe', async (req, reply) => {
@@ -166,7 +190,14 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   /** Token check shared by metadata and phone-home: 403 with the reason, nothing changed. */
   const tokenOr403 = (token: string, reply: FastifyReply) => {
     const check = store.bootTokens.check(token, store.now())
-    if (check.ok) return check
+    if (check.ok) {
+      const over = attemptOver(check)
+      if (over === null) return check
+      rejected.inc({ code: 'RB_BOOT_TOKEN_STALE' })
+      log.warn({ reason: 'RB_BOOT_TOKEN_STALE', machineId: check.machineId, detail: over }, 'boot token refused')
+      void reply.code(403).send({ code: 'RB_BOOT_TOKEN_STALE', message: `the boot token belongs to a boot attempt that is over: ${over}` })
+      return null
+    }
     rejected.inc({ code: check.code })
     log.warn({ reason: check.code, machineId: check.machineId }, 'boot token refused')
     const why = { RB_BOOT_TOKEN_INVALID: 'the boot token is not valid', RB_BOOT_TOKEN_USED: 'the boot token was already used', RB_BOOT_TOKEN_EXPIRED: 'the boot token has expired' }[check.code]

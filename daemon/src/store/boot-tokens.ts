@@ -9,10 +9,16 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Db } from './db.js'
 
 export type TokenCheck =
-  | { ok: true; machineId: number; image: string; createdAt: number }
+  | {
+    ok: true; machineId: number; image: string; createdAt: number
+    /** The machine's lifecycle state now. */
+    machineState: string
+    /** A newer token was minted for the machine since: a later boot attempt began. */
+    superseded: boolean
+  }
   | { ok: false; code: 'RB_BOOT_TOKEN_INVALID' | 'RB_BOOT_TOKEN_EXPIRED' | 'RB_BOOT_TOKEN_USED'; machineId: number | null }
 
-interface Row { hash: Buffer; machine_id: number; image: string; created_at: number; expires_at: number; used_at: number | null; machine_created: number | null }
+interface Row { hash: Buffer; machine_id: number; image: string; created_at: number; expires_at: number; used_at: number | null; machine_created: number | null; machine_state: string | null; superseded: number }
 
 export const BOOT_TOKEN_LENGTH = 40
 const ID_BYTES = 6
@@ -38,7 +44,11 @@ export class BootTokenStore {
     this.insert = db.prepare('INSERT INTO boot_tokens (id, hash, machine_id, image, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)')
     // The machine's creation time too: ids of deleted machines can be given to new ones, and a
     // token minted for the old machine must not work for the new one.
-    this.byId = db.prepare('SELECT t.hash, t.machine_id, t.image, t.created_at, t.expires_at, t.used_at, m.created_at AS machine_created FROM boot_tokens t LEFT JOIN machines m ON m.id = t.machine_id WHERE t.id = ?')
+    // `superseded` scans only the tokens minted after this one (ids are sequential), so no
+    // index on machine_id is needed (minting appends to the table's last page).
+    this.byId = db.prepare(`SELECT t.hash, t.machine_id, t.image, t.created_at, t.expires_at, t.used_at, m.created_at AS machine_created, m.state AS machine_state,
+        EXISTS (SELECT 1 FROM boot_tokens n WHERE n.id > t.id AND n.machine_id = t.machine_id) AS superseded
+      FROM boot_tokens t LEFT JOIN machines m ON m.id = t.machine_id WHERE t.id = ?`)
     this.use = db.prepare('UPDATE boot_tokens SET used_at = ? WHERE id = ? AND hash = ? AND used_at IS NULL')
     this.prune = db.prepare('DELETE FROM boot_tokens WHERE expires_at < ?')
     this.lastId = db.prepare('SELECT coalesce(max(id), 0) FROM boot_tokens').pluck()
@@ -63,7 +73,7 @@ export class BootTokenStore {
     if (r.machine_created === null || r.machine_created > r.created_at) return { ok: false, code: 'RB_BOOT_TOKEN_INVALID', machineId: null }
     if (r.used_at !== null) return { ok: false, code: 'RB_BOOT_TOKEN_USED', machineId: r.machine_id }
     if (r.expires_at <= now) return { ok: false, code: 'RB_BOOT_TOKEN_EXPIRED', machineId: r.machine_id }
-    return { ok: true, machineId: r.machine_id, image: r.image, createdAt: r.created_at }
+    return { ok: true, machineId: r.machine_id, image: r.image, createdAt: r.created_at, machineState: r.machine_state ?? '', superseded: r.superseded === 1 }
   }
 
   /** Marks a checked token used; false when another request used it first. */

@@ -14,7 +14,7 @@ import { config, tempDir, mac } from '../helpers/build.js'
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex')
 const KERNEL = Buffer.alloc(100_000, 7)
 
-async function setup (t: { teardown (fn: () => unknown): void }, opts: { ttl?: string } = {}) {
+async function setup (t: { teardown (fn: () => unknown): void }, opts: { ttl?: string; log?: pino.Logger; metrics?: Metrics } = {}) {
   const root = tempDir(t)
   const dir = join(root, 'images', 'testos')
   mkdirSync(dir, { recursive: true })
@@ -28,7 +28,7 @@ async function setup (t: { teardown (fn: () => unknown): void }, opts: { ttl?: s
   let clock = Date.now()
   const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans, now: () => clock })
   const images = await loadImages(join(root, 'images'))
-  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => images, log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
+  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => images, log: opts.log ?? pino({ level: 'silent' }), metrics: opts.metrics ?? new Metrics({ defaults: false }) })
   t.teardown(async () => { await app.close(); store.close() })
   const add = (n: number, extra: Record<string, unknown> = {}) => store.write(() => store.machines.create({ hostname: `node-${n}`, macs: [mac(n)], lan: 'prov', ipv4: `10.77.0.${10 + n}`, image: 'testos', ...extra }, 'test'))
   const script = async (n: number) => (await app.inject({ url: `/boot/ipxe?mac=${encodeURIComponent(mac(n))}` })).body
@@ -76,6 +76,58 @@ t.test('a ready machine netboots once, phones home, then boots from disk', async
   await new Promise(resolve => setImmediate(resolve))
   const types = store.events.list({ machineId: m.id, limit: 100, order: 'asc' }).map(e => e.type)
   t.same(types.filter(x => x.startsWith('boot.')), ['boot.script', 'boot.metadata', 'boot.metadata', 'boot.phone-home', 'boot.script'])
+})
+
+t.test('a token opens the seed and phones home only for its own boot attempt, while provisioning', async t => {
+  const { app, store, add, script } = await setup(t)
+  const m = add(3)
+  const first = tokenOf(await script(3))
+  const second = tokenOf(await script(3)) // iPXE asked again (a retry, or a reboot): a new attempt
+  let res = await app.inject({ url: `/boot/metadata/${first}/user-data` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_STALE'], 'the earlier attempt\'s token no longer opens the seed')
+  t.match(res.json().message, /a newer boot of this machine has begun/)
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${first}` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_STALE'], 'nor phones home')
+  t.match(store.machines.get(m.id), { state: 'provisioning', netboot: true }, 'nothing changed')
+  res = await app.inject({ url: `/boot/metadata/${second}/user-data` })
+  t.equal(res.statusCode, 200, 'the current attempt\'s token does')
+
+  // the operator takes the machine out of provisioning: the live token dies with the attempt
+  store.write(() => store.machines.update(m.id, { state: 'ready' }, 'test'))
+  res = await app.inject({ url: `/boot/metadata/${second}/meta-data` })
+  t.same([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_STALE'])
+  t.match(res.json().message, /the machine is ready, not provisioning/)
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${second}` })
+  t.equal(res.statusCode, 403)
+  t.match(store.machines.get(m.id), { state: 'ready', netboot: true }, 'a stale phone-home does not turn netboot off')
+
+  // a machine failed while booting: its token opens nothing
+  const third = tokenOf(await script(3))
+  store.write(() => store.machines.update(m.id, { state: 'failed' }, 'test'))
+  t.equal((await app.inject({ url: `/boot/metadata/${third}/user-data` })).statusCode, 403)
+  const rejected = (await app.inject({ url: '/boot/metadata/x/user-data' })).statusCode
+  t.equal(rejected, 403)
+})
+
+t.test('malformed phone-homes are 4xx with their own codes, logged at debug and counted', async t => {
+  const lines: Array<{ level: number; msg: string }> = []
+  const log = pino({ level: 'debug' }, { write: (s: string) => { lines.push(JSON.parse(s)) } })
+  const metrics = new Metrics({ defaults: false })
+  const { app, add, script } = await setup(t, { log, metrics })
+  add(4)
+  const token = tokenOf(await script(4))
+  let res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}`, headers: { 'content-type': 'application/json' }, payload: '{"ip": ' })
+  t.same([res.statusCode, res.json().code], [400, 'RB_BAD_REQUEST'], 'invalid JSON')
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}`, headers: { 'content-type': 'text/plain' }, payload: 'x'.repeat(65 * 1024) })
+  t.same([res.statusCode, res.json().code], [413, 'RB_PAYLOAD_TOO_LARGE'], 'over 64 KB')
+  t.match(res.json().message, /larger than 65536 bytes/)
+  t.same(lines.filter(l => l.level >= 40).map(l => l.msg), [], 'nothing at warn or error')
+  t.equal(lines.filter(l => l.msg === 'boot request refused').length, 2, 'a debug line each')
+  const counted = await metrics.registry.getSingleMetricAsString('rackboot_boot_client_errors_total')
+  t.match(counted, /code="RB_BAD_REQUEST"} 1/)
+  t.match(counted, /code="RB_PAYLOAD_TOO_LARGE"} 1/)
+  res = await app.inject({ method: 'POST', url: `/boot/phone-home?token=${token}`, headers: { 'content-type': 'application/json' }, payload: '{"ip": "10.77.0.14"}' })
+  t.equal(res.statusCode, 200, 'the token still works after the refused attempts')
 })
 
 t.test('wrong and expired tokens get 403 and change nothing', async t => {
@@ -206,6 +258,18 @@ t.test('image files: length, ranges, ETags', async t => {
   t.same([res.statusCode, res.headers['content-range']], [416, `bytes */${KERNEL.length}`])
   res = await app.inject({ url: '/images/testos/vmlinuz', headers: { 'if-none-match': `"${sha(KERNEL)}"` } })
   t.equal(res.statusCode, 304)
+  // If-Modified-Since (RFC 9110 §13.1.3): whole seconds, only without If-None-Match
+  const lastModified = String(res.headers['last-modified'] ?? (await app.inject({ url: '/images/testos/vmlinuz' })).headers['last-modified'])
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { 'if-modified-since': lastModified } })
+  t.equal(res.statusCode, 304, 'not modified since its own Last-Modified')
+  t.equal(res.rawPayload.length, 0)
+  const before = new Date(Date.parse(lastModified) - 1000).toUTCString()
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { 'if-modified-since': before } })
+  t.same([res.statusCode, res.rawPayload.length], [200, KERNEL.length], 'modified since a second earlier: sent')
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { 'if-modified-since': lastModified, 'if-none-match': '"other"' } })
+  t.equal(res.statusCode, 200, 'If-None-Match decides when both are sent')
+  res = await app.inject({ url: '/images/testos/vmlinuz', headers: { 'if-modified-since': 'yesterday-ish' } })
+  t.equal(res.statusCode, 200, 'an invalid date is ignored')
   res = await app.inject({ method: 'HEAD', url: '/images/testos/initrd.img' })
   t.same([res.statusCode, res.headers['content-length'], res.body], [200, '6', ''])
   t.equal((await app.inject({ url: '/images/broken/missing' })).statusCode, 404, 'a broken image is not served')
