@@ -17,6 +17,13 @@ export class Metrics {
     registers: [this.registry]
   })
 
+  readonly sseClosed = new Counter({
+    name: 'rackboot_api_event_streams_closed_total',
+    help: 'Event streams (SSE) the daemon closed, by reason (stalled: the client took nothing for 30 s).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry]
+  })
+
   constructor (opts: { defaults?: boolean } = {}) {
     if (opts.defaults !== false) collectDefaultMetrics({ register: this.registry, prefix: 'rackboot_' })
   }

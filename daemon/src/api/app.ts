@@ -27,6 +27,8 @@ export interface ApiDeps {
   bodyLimit?: number
   images?: () => ReadonlyMap<string, Image>
   imagesDir?: () => string
+  /** Event stream: a client that takes nothing for `stallMs` is closed; replays go `pageSize` events at a time. */
+  sse?: { stallMs?: number; pageSize?: number }
 }
 
 export type Api = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>
@@ -36,6 +38,21 @@ declare module 'fastify' {
 }
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+/** Deeper than any request schema goes (machines: labels and bmc are two levels). */
+export const MAX_BODY_DEPTH = 32
+
+/** Nesting depth of a parsed JSON value, counted without recursion and only up to `limit` + 1. */
+export function nestingDepth (value: unknown, limit: number): number {
+  let max = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number]
+    if (v === null || typeof v !== 'object') continue
+    if (d > max) { max = d; if (max > limit) return max }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) if (child !== null && typeof child === 'object') stack.push([child, d + 1])
+  }
+  return max
+}
 
 function authError (code: ErrorCode, message: string): RackbootError {
   return new RackbootError(code, message)
@@ -61,8 +78,16 @@ export async function buildApi (deps: ApiDeps): Promise<Api> {
     req.log.debug({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, actor: req.identity?.name }, 'request')
   })
 
-  app.setErrorHandler((err: FastifyError | RackbootError, req: FastifyRequest, reply: FastifyReply) => {
+  // A body nested deeper than any route's schema: refused before validation walks it.
+  app.addHook('preValidation', async (req) => {
+    if (req.body !== null && typeof req.body === 'object' && nestingDepth(req.body, MAX_BODY_DEPTH) > MAX_BODY_DEPTH) {
+      throw new RackbootError('RB_BAD_REQUEST', `the request body is nested deeper than ${MAX_BODY_DEPTH} levels`)
+    }
+  })
+
+  const handleError = (err: FastifyError | RackbootError, req: FastifyRequest, reply: FastifyReply) => {
     if (err instanceof RackbootError) {
+      if (err.status < 500) req.log.debug({ reason: err.code, field: err.field, method: req.method, url: req.url.split('?')[0] }, 'request refused')
       if (err.status === 401 || err.status === 403) deps.metrics.authFailures.inc({ code: err.code })
       if (err.status === 401) void reply.header('www-authenticate', 'Bearer realm="rackboot"')
       return reply.code(err.status).send({ code: err.code, message: err.message, ...(err.field === undefined ? {} : { field: err.field }), ...(err.details === undefined ? {} : { errors: err.details }) })
@@ -95,6 +120,15 @@ export async function buildApi (deps: ApiDeps): Promise<Api> {
     }
     req.log.error({ err, req: { method: req.method, url: req.url, params: req.params } }, 'request failed')
     return reply.code(500).send({ code: 'RB_INTERNAL', message: `internal error; see the daemon log (request ${String(req.id)})` })
+  }
+  app.setErrorHandler((err: FastifyError | RackbootError, req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return handleError(err, req, reply)
+    } catch (failure) {
+      // Describing the error failed (a bug): still our shape, and in the log.
+      req.log.error({ err: failure, cause: err, req: { method: req.method, url: req.url.split('?')[0] } }, 'request failed, and so did describing the error')
+      return reply.code(500).send({ code: 'RB_INTERNAL', message: `internal error; see the daemon log (request ${String(req.id)})` })
+    }
   })
 
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ code: 'RB_ROUTE_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0] ?? ''}` }))

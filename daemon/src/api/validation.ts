@@ -31,9 +31,39 @@ function valueAt (root: unknown, instancePath: string): unknown {
   return v
 }
 
+/**
+ * A value as JSON for a message, cut at `max` characters: walks only as deep and as far as the
+ * text needs, so a huge or deeply nested body cannot blow the stack or the time budget.
+ */
+export function preview (value: unknown, max = 80): string {
+  let out = ''
+  const put = (s: string): boolean => { out += s; return out.length < max }
+  const walk = (v: unknown, depth: number): boolean => {
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') return put(String(v))
+    if (typeof v === 'string') return put(JSON.stringify(v.length > max ? v.slice(0, max) : v))
+    if (typeof v !== 'object') return put(JSON.stringify(String(v)))
+    if (depth >= 8) return put('…')
+    if (Array.isArray(v)) {
+      if (!put('[')) return false
+      for (let i = 0; i < v.length; i++) { if ((i > 0 && !put(',')) || !walk(v[i], depth + 1)) return false }
+      return put(']')
+    }
+    if (!put('{')) return false
+    let first = true
+    for (const k in v) {
+      if (!Object.hasOwn(v, k)) continue
+      if ((!first && !put(',')) || !put(JSON.stringify(k.length > max ? k.slice(0, max) : k) + ':') || !walk((v as Record<string, unknown>)[k], depth + 1)) return false
+      first = false
+    }
+    return put('}')
+  }
+  walk(value, 0)
+  return out.length > max ? out.slice(0, max) : out
+}
+
 export function describeSchemaError (e: SchemaError, context: string, data?: unknown): FieldError {
   const value = data === undefined ? undefined : valueAt(data, e.instancePath)
-  const shown = value === undefined ? '' : ` ${JSON.stringify(value)?.slice(0, 80)}`
+  const shown = value === undefined ? '' : ` ${preview(value)}`
   switch (e.keyword) {
     case 'required': {
       const missing = e.params.missingProperty ?? e.params.requiredProperties?.[0]

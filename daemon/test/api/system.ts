@@ -32,7 +32,13 @@ t.test('healthz, metrics, OpenAPI and docs', async t => {
   t.equal(res.statusCode, 200, 'docs page is served without a token')
   t.match(res.body, /swagger-ui/i)
   res = await app.inject({ url: '/docs/json' })
+  t.equal(res.statusCode, 200, 'the OpenAPI document is public, as the README says')
   t.same(Object.keys(res.json().paths).sort(), paths, 'the docs page reads the same document')
+  store.write(() => store.machines.create({ hostname: 'n1', macs: ['52:54:00:00:00:01'], lan: 'prov' }, 'test'))
+  res = await app.inject({ url: '/docs/yaml' })
+  t.equal(res.statusCode, 200)
+  t.match(res.body, /^openapi: 3\.0\.3/m)
+  t.notOk(/52:54:00|rbt_/.test(res.body), 'and it holds no inventory data or tokens')
 
   res = await app.inject({ url: '/nope' })
   t.same([res.statusCode, res.json().code], [404, 'RB_ROUTE_NOT_FOUND'])

@@ -26,7 +26,6 @@ const StreamQuery = Type.Object({
 }, { additionalProperties: false })
 
 const HEARTBEAT_MS = 15_000
-const REPLAY_MAX = 1000
 
 function macFilter (mac: string | undefined): string | undefined {
   if (mac === undefined) return undefined
@@ -36,6 +35,7 @@ function macFilter (mac: string | undefined): string | undefined {
 }
 
 export async function eventRoutes (app: Api, { deps }: { deps: ApiDeps }): Promise<void> {
+  const sse = { stallMs: deps.sse?.stallMs ?? 30_000, pageSize: deps.sse?.pageSize ?? 200 }
   const streams = new Set<() => void>()
   app.addHook('preClose', async () => { for (const end of streams) end() })
 
@@ -79,33 +79,53 @@ export async function eventRoutes (app: Api, { deps }: { deps: ApiDeps }): Promi
     reply.hijack()
     const res = reply.raw
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' })
-    const send = (e: RbEvent) => res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`)
+    // What one client may have pending is bounded by the socket's buffer plus one page: while
+    // the client is behind (a write was refused), live events are not queued here but read
+    // back from the store, a page at a time, each time the socket drains. A client that takes
+    // nothing for `stallMs` is closed; it resumes from its Last-Event-ID.
     let lastSent = after ?? 0
-    // Subscribe before replaying so nothing committed in between is missed; ids dedupe.
-    const buffered: RbEvent[] = []
-    let replaying = true
-    const onEvent = (e: RbEvent) => {
-      if (!matchesFilter(e, filter)) return
-      if (replaying) { buffered.push(e); return }
-      if (e.id > lastSent) { lastSent = e.id; send(e) }
+    let behind = after !== undefined
+    let stallTimer: NodeJS.Timeout | null = null
+    const write = (chunk: string): void => {
+      if (res.write(chunk)) return
+      behind = true
+      stallTimer ??= setTimeout(() => {
+        deps.metrics.sseClosed.inc({ reason: 'stalled' })
+        req.log.info({ lastEventId: lastSent, stallMs: sse.stallMs }, 'event stream client took nothing for too long: closed (it can resume with Last-Event-ID)')
+        res.destroy()
+      }, sse.stallMs)
+    }
+    const send = (e: RbEvent): void => { lastSent = e.id; write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`) }
+    /** Sends stored events after lastSent until caught up or the socket is full. */
+    const catchUp = (): void => {
+      if (stallTimer !== null) { clearTimeout(stallTimer); stallTimer = null }
+      behind = false
+      while (!behind && !res.destroyed) {
+        const page = deps.store.events.list({ ...filter, after: lastSent, order: 'asc', limit: sse.pageSize })
+        for (const e of page) send(e)
+        if (page.length < sse.pageSize) return
+      }
+    }
+    const onEvent = (e: RbEvent): void => {
+      if (behind || e.id <= lastSent || !matchesFilter(e, filter)) return // while behind, catchUp reads it from the store
+      send(e)
     }
     deps.store.events.feed.on('event', onEvent)
-    if (after !== undefined) {
-      for (const e of deps.store.events.list({ ...filter, after, order: 'asc', limit: REPLAY_MAX })) { lastSent = e.id; send(e) }
-    } else {
-      res.write(': connected\n\n')
-    }
-    replaying = false
-    for (const e of buffered) if (e.id > lastSent) { lastSent = e.id; send(e) }
-    const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS)
+    res.on('drain', catchUp)
+    if (after !== undefined) catchUp()
+    else write(': connected\n\n')
+    const heartbeat = setInterval(() => { if (!behind) write(': ping\n\n') }, HEARTBEAT_MS)
     heartbeat.unref()
     const end = () => {
       clearInterval(heartbeat)
+      if (stallTimer !== null) clearTimeout(stallTimer)
       deps.store.events.feed.off('event', onEvent)
+      res.off('drain', catchUp)
       streams.delete(end)
-      if (!res.writableEnded) res.end()
+      if (!res.writableEnded && !res.destroyed) res.end()
     }
     streams.add(end)
     req.raw.on('close', end)
+    res.on('close', end)
   })
 }
