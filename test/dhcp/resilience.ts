@@ -4,7 +4,7 @@
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
-import { dhcpLab, clientLog, type Lab, type Client } from '../helpers/dhcp-lab.js'
+import { dhcpLab, clientLog, labMetric as metric, type Lab, type Client } from '../helpers/dhcp-lab.js'
 
 const why = netnsUnavailable(['busybox'])
 
@@ -14,11 +14,6 @@ async function lease (lab: Lab, c: Client, tries = 4): Promise<string | null> {
   const mac = (await c.run('cat', [`/sys/class/net/${c.ifname}/address`])).stdout.trim()
   const line = [...clientLog(lab, 'udhcpc')].reverse().find(l => l.includes(`mac=${mac}`) && /^(bound|renew) /.test(l))
   return /ip=(\S+)/.exec(line ?? '')?.[1] ?? null
-}
-
-async function metric (lab: Lab, re: RegExp): Promise<number> {
-  const m = await lab.server.run('curl', ['-s', 'http://127.0.0.1:9080/metrics'])
-  return Number(re.exec(m.stdout)?.[1] ?? 0)
 }
 
 t.test('SIGHUP adds and changes LANs without dropping leases; a recreated bridge is served again', async t => {

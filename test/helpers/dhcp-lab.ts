@@ -113,3 +113,9 @@ export function clientLog (lab: Lab, tool: 'udhcpc' | 'dhclient' | 'dhcpcd'): st
     return readFileSync(join(lab.dir, `${tool}.out`), 'utf8').trim().split('\n').filter(Boolean)
   } catch { return [] }
 }
+
+/** The first group of `re` in the daemon's /metrics (in the server namespace), as a number; 0 when absent. */
+export async function labMetric (lab: Lab, re: RegExp): Promise<number> {
+  const m = await lab.server.run('curl', ['-s', 'http://127.0.0.1:9080/metrics'])
+  return Number(re.exec(m.stdout)?.[1] ?? 0)
+}

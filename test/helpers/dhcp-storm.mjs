@@ -1,15 +1,17 @@
 // A scripted DHCP client fleet for storm tests, run inside a client network namespace:
-//   node dhcp-storm.mjs IFACE CLIENTS ROUNDS OUTFILE
+//   node dhcp-storm.mjs IFACE CLIENTS ROUNDS OUTFILE [decline]
 // Each of CLIENTS MACs (52:54:00:5x:..) does DISCOVER→OFFER→REQUEST→ACK, ROUNDS times, 16 at a
 // time, retrying on silence (1 s, 6 tries), broadcasting from 0.0.0.0:68. Every ACK received is
 // appended to OUTFILE as a JSON line { mac, ip, at }, so a test can check what clients were told.
+// With `decline`, each client declines its offer instead (DHCPDECLINE, as when the address is
+// found in use) and { mac, declined, at } is appended.
 import dgram from 'node:dgram'
 import { appendFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 const dhcp = await import(fileURLToPath(new URL('../../packages/dhcp/dist/index.js', import.meta.url)))
 const wire = await import(fileURLToPath(new URL('../../packages/wire/dist/index.js', import.meta.url)))
 
-const [iface, clientsArg, roundsArg, out] = process.argv.slice(2)
+const [iface, clientsArg, roundsArg, out, mode] = process.argv.slice(2)
 const CLIENTS = Number(clientsArg)
 const ROUNDS = Number(roundsArg)
 const PARALLEL = 16
@@ -52,6 +54,14 @@ async function dora (mac) {
   const offer = await exchange(id => base(mac, id, dhcp.MessageType.Discover), r => dhcp.messageType(r) === dhcp.MessageType.Offer)
   if (offer === null) return
   const server = dhcp.serverIdentifier(offer)
+  if (mode === 'decline') {
+    const p = base(mac, (xid = (xid + 1) >>> 0), dhcp.MessageType.Decline)
+    dhcp.serverIdentifier.set(p, server)
+    dhcp.requestedIpAddress.set(p, offer.yiaddr)
+    await new Promise(resolve => sock.send(Buffer.from(dhcp.encode(p)), 67, '255.255.255.255', resolve)) // sent before the socket closes
+    appendFileSync(out, JSON.stringify({ mac, declined: offer.yiaddr, at: Date.now() }) + '\n')
+    return
+  }
   const ack = await exchange(id => {
     const p = base(mac, id, dhcp.MessageType.Request)
     dhcp.serverIdentifier.set(p, server)

@@ -45,7 +45,8 @@ export const LanSchema = Type.Object({
     u32: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 }))
   }, { additionalProperties: false }), { maxItems: 64, description: 'Custom options by code, each with exactly one of `text`, `hex`, `ipv4`, `u8`, `u16`, `u32`. Sent when the client asks for the code (option 55). Codes rackboot sets itself are refused.' })),
   leaseTime: Duration('Lease time handed to clients.', '1h'),
-  unknownMachines: Type.Enum(['ignore', 'discover', 'lease'], { default: 'ignore', description: 'What to do with a MAC not in the inventory: `ignore` (no answer), `discover` (a pool address and a `discovered` machine record, so the operator can adopt it) or `lease` (a pool address and nothing else, like a plain DHCP server).' })
+  unknownMachines: Type.Enum(['ignore', 'discover', 'lease'], { default: 'ignore', description: 'What to do with a MAC not in the inventory: `ignore` (no answer), `discover` (a pool address and a `discovered` machine record, so the operator can adopt it) or `lease` (a pool address and nothing else, like a plain DHCP server).' }),
+  maxDiscovered: Type.Integer({ minimum: 0, maximum: 100000, default: 1024, description: 'With `unknownMachines: discover`: the most `discovered` machine records the LAN may hold. Beyond it unknown MACs get no answer, each counted (`rackboot_dhcp_dropped_total{reason="discover-limit"}`) and a `dhcp.discover-limit` event recorded once a minute; adopt or delete discovered machines to make room.' })
 }, { additionalProperties: false })
 
 export const ConfigSchema = Type.Object({

@@ -31,6 +31,8 @@ export interface Lookup {
   allocate (mac: string, preferred: Array<string | null | undefined>): string | null
   /** Whether the LAN has a dynamic pool at all. */
   hasPool (): boolean
+  /** Whether the LAN holds `maxDiscovered` discovered machines already (no new ones are recorded). */
+  discoverFull (): boolean
 }
 
 export interface DecideContext {
@@ -43,7 +45,7 @@ export interface DecideContext {
 
 export type DropReason =
   | 'not-dhcp' | 'not-request' | 'not-ethernet' | 'wrong-lan' | 'unknown-mac' | 'pool-exhausted' | 'no-address'
-  | 'other-server' | 'no-record' | 'malformed' | 'unsupported-type' | 'not-ours' | 'wrong-subnet'
+  | 'other-server' | 'no-record' | 'malformed' | 'unsupported-type' | 'not-ours' | 'wrong-subnet' | 'discover-limit'
 
 export interface LeaseWrite {
   op: 'offer' | 'bind' | 'release' | 'decline'
@@ -162,6 +164,11 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
   }
   const policy = ctx.lan.lan.config.unknownMachines
   if (machine === null && policy === 'ignore') return drop('unknown-mac')
+  if (machine === null && policy === 'discover' && (type === MessageType.Discover || type === MessageType.Request) && ctx.lookup.discoverFull()) {
+    // A flood of random MACs must not grow the inventory without bound.
+    const max = ctx.lan.lan.config.maxDiscovered
+    return drop('discover-limit', `${max} discovered machines on LAN ${lanName}`, [{ actor: ACTOR, type: 'dhcp.discover-limit', lan: lanName, mac, detail: { maxDiscovered: max } }])
+  }
   const sel = selectBootFile(req, ctx.lan.boot)
   const clientId = req.options.get(Option.ClientIdentifier)
   const write = (op: LeaseWrite['op'], ip: string, expiresAt: number): LeaseWrite => ({

@@ -16,6 +16,7 @@ export class DhcpLeaseStore {
   private readonly expireStmt
   private readonly machineByMacStmt
   private readonly reservedInPool
+  private readonly discoveredStmt
 
   constructor (private readonly store: Store) {
     const db = store.db
@@ -31,6 +32,12 @@ export class DhcpLeaseStore {
     this.expireStmt = db.prepare("UPDATE leases SET state = 'expired', updated_at = @now WHERE lan = @lan AND ipv4 = @ip AND state = 'bound' AND expires_at <= @now")
     this.machineByMacStmt = db.prepare('SELECT m.id, m.lan, m.hostname, m.ipv4, m.state FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = ?')
     this.reservedInPool = db.prepare('SELECT 1 FROM machines WHERE lan = ? AND ipv4 = ?').pluck()
+    this.discoveredStmt = db.prepare("SELECT count(*) FROM machines WHERE lan = ? AND state = 'discovered'").pluck()
+  }
+
+  /** Machines in state `discovered` on the LAN (index machines_lan_state). */
+  discoveredCount (lan: string): number {
+    return this.discoveredStmt.get(lan) as number
   }
 
   /** Every lease row of a LAN, for the address book at start. */

@@ -5,9 +5,10 @@ import { formatIPv4, tryParseIPv4 } from '@rackboot/wire'
 import type { AddressBook } from './address-book.js'
 import type { Lookup, MachineView } from './decide.js'
 
-export function bookLookup (book: AddressBook, now: number, machine: (mac: string) => MachineView | null, reserved: (ip: number) => boolean): Lookup {
+export function bookLookup (book: AddressBook, now: number, machine: (mac: string) => MachineView | null, reserved: (ip: number) => boolean, discoverFull: () => boolean = () => false): Lookup {
   return {
     machine,
+    discoverFull,
     lease: (mac) => {
       const r = book.leaseOf(mac)
       return r === undefined ? null : { ip: formatIPv4(r.ip), state: r.state, expiresAt: r.expiresAt }

@@ -19,6 +19,8 @@ import { bookLookup } from './lookup.js'
 import { lanContext, type LanContext } from './lan-context.js'
 import { DhcpLeaseStore } from './lease-store.js'
 import type { EventInput } from '../store/events.js'
+import { RackbootError } from '../errors.js'
+import { LogBudget } from '../log.js'
 
 export const DHCP_SERVER_PORT = 67
 
@@ -48,8 +50,18 @@ const WATCH_MS = 2_000
 const SWEEP_MS = 10_000
 const SUMMARY_MS = 60_000
 const EVENT_REPEAT_MS = 60_000
-/** Events that a misbehaving or miscabled client could otherwise repeat many times a second. */
-const RATE_LIMITED_EVENTS = new Set(['dhcp.wrong-lan', 'dhcp.pool-exhausted', 'dhcp.nak'])
+/** Events that a misbehaving or miscabled client could otherwise repeat many times a second: once a minute per key. */
+const RATE_LIMITED_EVENTS = new Map<string, (e: EventInput) => string>([
+  ['dhcp.wrong-lan', e => `${e.lan ?? ''}|${e.mac ?? ''}`],
+  ['dhcp.pool-exhausted', e => `${e.lan ?? ''}|${e.mac ?? ''}`],
+  ['dhcp.nak', e => `${e.lan ?? ''}|${e.mac ?? ''}`],
+  ['dhcp.failed', e => `${e.lan ?? ''}|${e.mac ?? ''}`],
+  // per LAN: a flood brings a new MAC with every packet
+  ['dhcp.discover-limit', e => e.lan ?? '']
+])
+const WARN_EVENTS = new Set(['dhcp.wrong-lan', 'dhcp.pool-exhausted', 'dhcp.failed', 'dhcp.discover-limit'])
+/** Log lines per event type and LAN per summary period; the rest are counted in the summary. */
+const LOG_LINES_PER_TYPE = 60
 
 /** A boot storm arrives as a burst: a larger receive buffer (capped by net.core.rmem_max) absorbs it. */
 function tuneSocket (socket: dgram.Socket): void {
@@ -69,6 +81,7 @@ export class DhcpService {
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
   private readonly eventSeen = new Map<string, number>()
   private readonly dropsSince = new Map<string, number>()
+  private readonly logBudget = new LogBudget(LOG_LINES_PER_TYPE)
   private timers: NodeJS.Timeout[] = []
   private closed = false
   private offerHoldMs = 30_000
@@ -83,7 +96,7 @@ export class DhcpService {
     this.now = opts.now ?? Date.now
     this.port = opts.port ?? DHCP_SERVER_PORT
     this.leases = new DhcpLeaseStore(opts.store)
-    this.leases.onDiscovered = (lan, mac, hostname) => this.log.info({ lan, mac, hostname }, 'machine.discovered')
+    this.leases.onDiscovered = (lan, mac, hostname) => { if (this.logBudget.take(`machine.discovered/${lan}`)) this.log.info({ lan, mac, hostname }, 'machine.discovered') }
     const registers = [opts.metrics.registry]
     this.received = new Counter({ name: 'rackboot_dhcp_received_total', help: 'DHCP packets received, by LAN and message type.', labelNames: ['lan', 'type'], registers })
     this.sent = new Counter({ name: 'rackboot_dhcp_sent_total', help: 'DHCP replies sent, by LAN and message type.', labelNames: ['lan', 'type'], registers })
@@ -219,10 +232,19 @@ export class DhcpService {
     if (this.closed) return
     const now = this.now()
     const out: Outgoing[] = []
+    const store = this.opts.store
     try {
-      this.opts.store.write(() => {
+      store.write(() => {
         for (const item of batch) {
-          const o = this.handle(item, now)
+          // Each packet in its own savepoint: one that cannot be carried out (its discovered
+          // record's hostname is taken, say) fails alone; the others are answered.
+          let o: Outgoing | null
+          try {
+            o = store.isolated(() => this.handle(item, now))
+          } catch (err) {
+            this.failed(item, err, now)
+            continue
+          }
           if (o !== null) out.push(o)
         }
       })
@@ -238,6 +260,24 @@ export class DhcpService {
       o.socket.send(o.buf, o.port, o.address, err => {
         if (err !== null && err !== undefined) { this.countDrop(o.lan, 'send-failed'); this.log.debug({ lan: o.lan, ip: o.address, err: err.message }, 'send failed') } else this.sent.inc({ lan: o.lan, type: o.type })
       })
+    }
+  }
+
+  /** A packet whose decision could not be carried out: counted, logged and recorded; no reply. */
+  private failed (item: Item, err: unknown, now: number): void {
+    let req: DhcpPacket | null = null
+    try { req = decode(item.buf) } catch { /* handle() decoded it before failing */ }
+    const s = req === null ? null : this.lanFor(req, item)
+    const lan = s?.ctx.lan.name ?? item.lan ?? 'relay'
+    const mac = req !== null && req.hlen === 6 ? clientHardwareAddress(req) : null
+    const code = err instanceof RackbootError ? err.code : 'RB_INTERNAL'
+    this.countDrop(lan, 'failed')
+    if (!(err instanceof RackbootError)) this.log.error({ lan, mac, err }, 'DHCP request failed')
+    const message = err instanceof Error ? err.message : String(err)
+    try {
+      this.events([{ actor: 'dhcp', type: 'dhcp.failed', lan, mac, detail: { reason: code, message, msgType: req === null ? null : (messageType(req) === undefined ? 'bootp' : messageTypeName(messageType(req) as number).toLowerCase()) } }], now)
+    } catch (e) {
+      this.log.error({ lan, mac, err: e }, 'cannot record a failed DHCP request')
     }
   }
 
@@ -289,7 +329,8 @@ export class DhcpService {
       this.countDrop(lan, 'rate-limited')
       return null
     }
-    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac) as MachineView | null, ip => this.leases.isReserved(lan, ip))
+    const maxDiscovered = s.ctx.lan.config.maxDiscovered
+    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac) as MachineView | null, ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered)
     const decision = decide(req, { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
     return this.carryOut(decision, req, s, item, now)
   }
@@ -343,16 +384,18 @@ export class DhcpService {
   /** Appends events (inside the batch transaction), holding back repeats of noisy ones. */
   private events (list: EventInput[], now: number): void {
     for (const e of list) {
-      if (RATE_LIMITED_EVENTS.has(e.type)) {
-        const key = `${e.type}|${e.lan ?? ''}|${e.mac ?? ''}`
+      const keyOf = RATE_LIMITED_EVENTS.get(e.type)
+      if (keyOf !== undefined) {
+        const key = `${e.type}|${keyOf(e)}`
         const last = this.eventSeen.get(key)
         if (last !== undefined && now - last < EVENT_REPEAT_MS) continue
         this.eventSeen.set(key, now)
       }
       this.opts.store.events.append(e)
       const fields = { lan: e.lan, mac: e.mac, ...e.detail }
-      if (e.type === 'dhcp.wrong-lan' || e.type === 'dhcp.pool-exhausted') this.log.warn(fields, e.type)
-      else if (e.type === 'dhcp.offer' || e.type === 'dhcp.ack' || e.type === 'dhcp.nak') this.log.debug(fields, e.type)
+      if (e.type === 'dhcp.offer' || e.type === 'dhcp.ack' || e.type === 'dhcp.nak') { this.log.debug(fields, e.type); continue }
+      if (!this.logBudget.take(`${e.type}/${e.lan ?? ''}`)) continue
+      if (WARN_EVENTS.has(e.type)) this.log.warn(fields, e.type)
       else this.log.info(fields, e.type)
     }
   }
@@ -388,6 +431,8 @@ export class DhcpService {
 
   /** Periodic count of drops at info, so a flood shows in the log without a line per packet. */
   private summary (): void {
+    const held = this.logBudget.drain()
+    if (Object.keys(held).length > 0) this.log.info({ held }, `DHCP log lines held back in the last ${SUMMARY_MS / 1000} s (beyond ${LOG_LINES_PER_TYPE} per event type and LAN; the events are all recorded)`)
     if (this.dropsSince.size === 0) return
     this.log.info({ drops: Object.fromEntries(this.dropsSince) }, `DHCP drops in the last ${SUMMARY_MS / 1000} s`)
     this.dropsSince.clear()

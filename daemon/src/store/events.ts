@@ -71,6 +71,10 @@ export class EventLog {
 
   discard (): void { this.pending = [] }
 
+  /** How many events wait for the commit; `rollbackTo(mark)` forgets those appended since. */
+  mark (): number { return this.pending.length }
+  rollbackTo (mark: number): void { this.pending.length = Math.min(mark, this.pending.length) }
+
   get (id: number): RbEvent | null {
     const r = this.byIdStmt.get(id) as Row | undefined
     return r === undefined ? null : eventFromRow(r)

@@ -54,6 +54,20 @@ export class Store {
     return result
   }
 
+  /**
+   * Inside `write()`: runs `fn` in its own savepoint. When it throws, its writes and the events
+   * it appended are undone and the error rethrown; the enclosing transaction goes on.
+   */
+  isolated<T> (fn: () => T): T {
+    const mark = this.events.mark()
+    try {
+      return this.savepoint(fn) as T
+    } catch (err) {
+      this.events.rollbackTo(mark)
+      throw err
+    }
+  }
+
   private batch: Array<{ fn: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }> = []
   /**
    * Runs one job of a batch in its own savepoint (better-sqlite3 nests a transaction function
@@ -84,7 +98,7 @@ export class Store {
       this.db.transaction(() => {
         for (const job of jobs) {
           try {
-            results.push({ ok: true, value: this.savepoint(job.fn) })
+            results.push({ ok: true, value: this.isolated(job.fn) })
           } catch (err) {
             results.push({ ok: false, err })
           }

@@ -50,14 +50,14 @@ const machines = new Map<string, MachineView>([
   [MACS.bmcBox, { id: 3, lan: 'bmc', hostname: 'bmc-3', ipv4: '10.78.0.3', state: 'ready' }]
 ])
 
-function world (lanName = 'prov') {
+function world (lanName = 'prov', opts: { discoverFull?: boolean } = {}) {
   const lan = loaded.lans.get(lanName)
   if (lan === undefined) throw new Error(lanName)
   const book = new AddressBook(lan)
   const ctx = lanContext(lan, loaded.config)
   const none = () => false
   const ip = (s: string) => tryParseIPv4(s) as number
-  const lookup = bookLookup(book, NOW, mac => machines.get(mac) ?? null, none)
+  const lookup = bookLookup(book, NOW, mac => machines.get(mac) ?? null, none, () => opts.discoverFull === true)
   const run = (req: ReturnType<typeof createPacket>): Decision => {
     // every request goes through the codec first, as in the service
     const d = decide(decode(encode(req)), { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
@@ -133,6 +133,19 @@ t.test('unknown machines follow the LAN policy', async t => {
   const offer = replyOf(t, m.run(discover(MACS.stranger, p => { m.book; void p })))
   const bound = replyOf(t, world('misc').run(select(MACS.stranger, offer.packet.yiaddr, '10.79.0.1')))
   t.match(bound.lease, { op: 'bind', discover: false }, 'lease: an address and nothing else')
+})
+
+t.test('a discover LAN holding maxDiscovered records answers no new unknown MAC', async t => {
+  const full = world('prov', { discoverFull: true })
+  for (const req of [discover(MACS.stranger), select(MACS.stranger, '10.77.0.100')]) {
+    const d = full.run(req)
+    t.match(d, { kind: 'drop', reason: 'discover-limit', detail: '1024 discovered machines on LAN prov' })
+    t.same((d as { events: Array<{ type: string; detail: unknown }> }).events.map(e => [e.type, e.detail]), [['dhcp.discover-limit', { maxDiscovered: 1024 }]])
+  }
+  t.equal(replyOf(t, full.run(discover(MACS.pooled))).type, 'offer', 'registered machines are served as before')
+  t.equal(replyOf(t, full.run(discover(MACS.reserved))).type, 'offer')
+  const m = world('misc', { discoverFull: true })
+  t.equal(replyOf(t, m.run(discover(MACS.stranger))).type, 'offer', 'the bound applies to discover LANs only')
 })
 
 t.test('a machine registered on another LAN gets nothing and raises wrong-lan', async t => {
