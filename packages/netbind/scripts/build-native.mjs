@@ -8,7 +8,7 @@
 // use_prefix_to_find_headers, which the Debian/NodeSource and nodejs.org builds are not).
 // The addon uses only Node-API (ABI-stable), so any installed Node >= 20 headers work.
 import { spawnSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -66,6 +66,25 @@ function findNodeGyp () {
   } catch {}
   const found = npmBundled.find(p => existsSync(p))
   return found === undefined ? undefined : [process.execPath, found]
+}
+
+/** Commands node-gyp runs to build the addon, with the Debian package that provides each. */
+const TOOLS = [['python3', 'python3'], ['make', 'make'], ['cc', 'gcc'], ['c++', 'g++']]
+
+function onPath (cmd) {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir === '') continue
+    try { accessSync(path.join(dir, cmd), constants.X_OK); return true } catch {}
+  }
+  return false
+}
+
+const missing = TOOLS.filter(([cmd]) => !onPath(cmd))
+if (missing.length > 0) {
+  log(`cannot build the addon: ${missing.map(([cmd]) => cmd).join(', ')} not found. rackboot's install compiles ` +
+    `this small C addon (interface-bound DHCP sockets) and needs a C compiler, make and python3; on Debian/Ubuntu: ` +
+    `sudo apt-get install -y ${[...new Set(missing.map(([, pkg]) => pkg))].join(' ')}, then run the install again`)
+  process.exit(1)
 }
 
 const gyp = findNodeGyp()
