@@ -74,6 +74,6 @@ function fromCsv (text: string): ImportRow[] {
     }
     if (Object.keys(bmc).length > 0) input.bmc = bmc
     const row = i + 1
-    return { row, line: info.lines, input, problems: problems.length > 0 ? problems : validate(input, row) }
+    return { row, line: info.lines, input, problems: [...problems, ...validate(input, row)] }
   })
 }

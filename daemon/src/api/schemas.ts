@@ -131,7 +131,8 @@ export const EventSchema = Type.Object({
   detail: Type.Record(Type.String(), Type.Unknown())
 })
 
-export const IdParams = Type.Object({ id: Type.Integer({ minimum: 1, description: 'Machine id.' }) })
+/** A machine in a path: its id, a MAC (any notation) or its hostname. */
+export const IdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9:._-]{0,252}$', description: 'Machine id, a MAC of it (any notation) or its hostname.' }) })
 export const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100, description: 'Page size (1-1000).' })
 
 export type MachineInputBody = Static<typeof MachineInputSchema>

@@ -43,6 +43,8 @@ export interface MachineInput {
 
 export type MachinePatch = Partial<MachineInput>
 
+type Normalized = Required<Omit<MachineInput, 'bmc'>> & { bmc: { address: string | null; mac: string | null } }
+
 export interface LabelSelector { key: string; op: '=' | '!=' | 'exists'; value?: string }
 
 export interface MachineFilter {
@@ -108,6 +110,12 @@ export class MachineStore {
   private readonly insertMac
   private readonly deleteMacs
   private readonly deleteMachine
+
+  /**
+   * The installed images (names and boot.imagesDir), checked when a machine's image is set;
+   * undefined (no check) where no image registry runs (the CLI's token commands, tests).
+   */
+  images: (() => { names: readonly string[]; dir: string }) | undefined
 
   constructor (private readonly db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
     this.prepare = statementCache(db)
@@ -183,7 +191,7 @@ export class MachineStore {
 
   /** Inserts one machine; call inside a transaction (see Store.write). */
   create (input: MachineInput, actor: string): Machine {
-    const m = this.normalize(input, null)
+    const m = this.normalize(input, null, true)
     const now = this.now()
     const info = this.insertMachine.run({
       hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role,
@@ -216,7 +224,7 @@ export class MachineStore {
     if (!canTransition(current.state, merged.state as MachineState)) {
       throw new RackbootError('RB_STATE_TRANSITION', `machine ${id} cannot go from ${current.state} to ${merged.state ?? ''}`, 'state')
     }
-    const m = this.normalize(merged, id)
+    const m = this.normalize(merged, id, patch.image !== undefined && patch.image !== current.image)
     this.prepare(`UPDATE machines SET hostname = @hostname, lan = @lan, ipv4 = @ipv4, image = @image, role = @role, labels = @labels,
       bmc_address = @bmc_address, bmc_mac = @bmc_mac, state = @state, netboot = @netboot, updated_at = @now WHERE id = @id`).run({
       id, hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role, labels: JSON.stringify(m.labels),
@@ -245,53 +253,87 @@ export class MachineStore {
   }
 
   /**
-   * Normalises spellings (MACs, hostname case) and checks the rules the schema cannot:
-   * the LAN exists, the reservation fits it, and nothing is taken by another machine.
+   * The machine `ref` names: an id (up to 11 digits: twelve are a MAC like 525400000007), a MAC
+   * (any notation) or a hostname. `by` says which, for the message when there is none.
    */
-  private normalize (input: MachineInput, selfId: number | null): Required<Omit<MachineInput, 'bmc'>> & { bmc: { address: string | null; mac: string | null } } {
+  resolve (ref: string): { machine: Machine | null; by: 'id' | 'MAC' | 'hostname' } {
+    if (/^\d{1,11}$/.test(ref)) return { machine: this.get(Number(ref)), by: 'id' }
+    const mac = normalizeMac(ref)
+    if (mac !== null) return { machine: this.getByMac(mac), by: 'MAC' }
+    const id = this.idByHostname.get(ref.toLowerCase()) as number | undefined
+    return { machine: id === undefined ? null : this.get(id), by: 'hostname' }
+  }
+
+  /**
+   * Normalises spellings (MACs, hostname case) and checks the rules the schema cannot:
+   * the LAN exists, the reservation fits it, the image is installed, and nothing is taken by
+   * another machine. Every problem is collected; one is thrown as it is, several as the first
+   * with all of them in `details`.
+   */
+  private normalize (input: MachineInput, selfId: number | null, checkImage: boolean): Normalized {
+    const { problems, value } = this.examine(input, selfId, checkImage)
+    const first = problems[0]
+    if (first !== undefined) {
+      if (problems.length === 1) throw first
+      throw new RackbootError(first.code, problems.map(p => p.message).join('; '), first.field, problems.map(p => ({ field: p.field, code: p.code, message: p.message })))
+    }
+    if (value === null) throw new Error('unreachable: no value without a problem')
+    return value
+  }
+
+  /** Every problem registering `input` as a new machine would have (for imports, which report all of a row's). */
+  problems (input: MachineInput): RackbootError[] {
+    return this.examine(input, null, true).problems
+  }
+
+  private examine (input: MachineInput, selfId: number | null, checkImage: boolean): { problems: RackbootError[]; value: Normalized | null } {
+    const problems: RackbootError[] = []
+    const problem = (code: ConstructorParameters<typeof RackbootError>[0], message: string, field: string) => { problems.push(new RackbootError(code, message, field)) }
     const hostname = input.hostname.toLowerCase()
     const lan = this.lans().get(input.lan)
     if (lan === undefined) {
       const known = [...this.lans().keys()]
-      throw new RackbootError('RB_LAN_UNKNOWN', `lan ${JSON.stringify(input.lan)} is not configured${known.length > 0 ? ` (configured: ${known.join(', ')})` : ' (no LAN is configured)'}`, 'lan')
+      problem('RB_LAN_UNKNOWN', `lan ${JSON.stringify(input.lan)} is not configured ${known.length > 0 ? `(configured: ${known.join(', ')})` : '(no LAN is configured yet: add one under `lans:` in the config file and reload the daemon with SIGHUP)'}`, 'lan')
     }
     const macs: string[] = []
     input.macs.forEach((raw, i) => {
       const mac = normalizeMac(raw)
-      if (mac === null) throw new RackbootError('RB_VALIDATION', `macs[${i}] ${JSON.stringify(raw)} is not a MAC address`, `macs[${i}]`)
-      if (macs.includes(mac)) throw new RackbootError('RB_VALIDATION', `macs[${i}] ${mac} is listed twice`, `macs[${i}]`)
+      if (mac === null) { problem('RB_VALIDATION', `macs[${i}] ${JSON.stringify(raw)} is not a MAC address`, `macs[${i}]`); return }
+      if (macs.includes(mac)) { problem('RB_VALIDATION', `macs[${i}] ${mac} is listed twice`, `macs[${i}]`); return }
       const owner = this.idByMac.get(mac) as number | undefined
-      if (owner !== undefined && owner !== selfId) {
-        throw new RackbootError('RB_CONFLICT_MAC', `macs[${i}] ${mac} already belongs to machine ${owner} (${this.get(owner)?.hostname ?? '?'})`, `macs[${i}]`)
-      }
+      if (owner !== undefined && owner !== selfId) problem('RB_CONFLICT_MAC', `macs[${i}] ${mac} already belongs to machine ${owner} (${this.get(owner)?.hostname ?? '?'})`, `macs[${i}]`)
       macs.push(mac)
     })
     const hostOwner = this.idByHostname.get(hostname) as number | undefined
-    if (hostOwner !== undefined && hostOwner !== selfId) {
-      throw new RackbootError('RB_CONFLICT_HOSTNAME', `hostname ${hostname} is already used by machine ${hostOwner}`, 'hostname')
-    }
+    if (hostOwner !== undefined && hostOwner !== selfId) problem('RB_CONFLICT_HOSTNAME', `hostname ${hostname} is already used by machine ${hostOwner}`, 'hostname')
     let ipv4: string | null = null
     if (input.ipv4 !== undefined && input.ipv4 !== null) {
       const ip = parseIpv4(input.ipv4)
-      if (ip === null) throw new RackbootError('RB_VALIDATION', `ipv4 ${JSON.stringify(input.ipv4)} is not an IPv4 address`, 'ipv4')
-      const problem = reservationProblem(lan, ip)
-      if (problem !== null) throw new RackbootError('RB_IP_INVALID', `ipv4 ${formatIpv4(ip)} ${problem}`, 'ipv4')
-      ipv4 = formatIpv4(ip)
-      const ipOwner = this.idByIp.get(lan.name, ipv4) as number | undefined
-      if (ipOwner !== undefined && ipOwner !== selfId) {
-        throw new RackbootError('RB_CONFLICT_IP', `ipv4 ${ipv4} on LAN ${lan.name} is already reserved for machine ${ipOwner} (${this.get(ipOwner)?.hostname ?? '?'})`, 'ipv4')
+      if (ip === null) problem('RB_VALIDATION', `ipv4 ${JSON.stringify(input.ipv4)} is not an IPv4 address`, 'ipv4')
+      else if (lan !== undefined) {
+        const why = reservationProblem(lan, ip)
+        ipv4 = formatIpv4(ip)
+        if (why !== null) problem('RB_IP_INVALID', `ipv4 ${ipv4} ${why}`, 'ipv4')
+        const ipOwner = this.idByIp.get(lan.name, ipv4) as number | undefined
+        if (ipOwner !== undefined && ipOwner !== selfId) problem('RB_CONFLICT_IP', `ipv4 ${ipv4} on LAN ${lan.name} is already reserved for machine ${ipOwner} (${this.get(ipOwner)?.hostname ?? '?'})`, 'ipv4')
       }
+    }
+    const catalog = checkImage && input.image != null ? this.images?.() : undefined
+    if (catalog !== undefined && input.image != null && !catalog.names.includes(input.image)) {
+      problem('RB_IMAGE_UNKNOWN', `image ${JSON.stringify(input.image)} is not in boot.imagesDir (${catalog.dir}) ${catalog.names.length > 0 ? `(installed: ${catalog.names.join(', ')})` : '(no images are installed there)'}`, 'image')
     }
     let bmcMac: string | null = null
     if (input.bmc?.mac !== undefined && input.bmc.mac !== null) {
       bmcMac = normalizeMac(input.bmc.mac)
-      if (bmcMac === null) throw new RackbootError('RB_VALIDATION', `bmc.mac ${JSON.stringify(input.bmc.mac)} is not a MAC address`, 'bmc.mac')
+      if (bmcMac === null) problem('RB_VALIDATION', `bmc.mac ${JSON.stringify(input.bmc.mac)} is not a MAC address`, 'bmc.mac')
     }
-    return {
+    if (problems.length > 0 || lan === undefined) return { problems, value: null }
+    const value: Normalized = {
       hostname, macs, lan: lan.name, ipv4,
       image: input.image ?? null, role: input.role ?? null, labels: input.labels ?? {},
       bmc: { address: input.bmc?.address ?? null, mac: bmcMac },
       state: input.state ?? 'ready', netboot: input.netboot ?? true
     }
+    return { problems, value }
   }
 }

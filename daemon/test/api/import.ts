@@ -57,7 +57,8 @@ t.test('CSV import with per-row errors and line numbers', async t => {
   ].join('\n')
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv; charset=utf-8' }, payload: bad })
   t.equal(res.statusCode, 422)
-  t.same(res.json().errors.map((e: { row: number; line: number; field: string }) => [e.row, e.line, e.field]), [[2, 3, 'hostname'], [3, 4, 'netboot']])
+  t.same(res.json().errors.map((e: { row: number; line: number; field: string }) => [e.row, e.line, e.field]), [[2, 3, 'hostname'], [3, 4, 'netboot'], [3, 4, 'lan']], 'every fault of a row, with its CSV line')
+  t.match(res.json().errors[2].message, /^row 3 \(line 4\): lan "nowhere" is not configured \(configured: prov, bmc\)$/)
   t.equal(store.machines.count(), 2)
 
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac,rack\nx,52:54:00:00:00:01,r1\n' })
@@ -76,4 +77,16 @@ t.test('a body over api.bodyLimit is refused with 413', async t => {
   const res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'x'.repeat(17 * 1024 * 1024) })
   t.equal(res.statusCode, 413)
   t.equal(res.json().code, 'RB_PAYLOAD_TOO_LARGE')
+})
+
+t.test('one row with several faults reports each of them', async t => {
+  const { app, auth, store } = await build(t)
+  store.write(() => store.machines.create({ hostname: 'taken', macs: [mac(50)], lan: 'prov', ipv4: '10.77.0.20' }, 'test'))
+  const csv = 'hostname,mac,lan,ip,labels\ntaken,52:54:00:00:00:32,prov,10.77.0.120,oops\n'
+  const res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv })
+  t.equal(res.statusCode, 422)
+  t.same(res.json().errors.map((e: { field: string; code: string }) => [e.field, e.code]), [
+    ['labels', 'RB_VALIDATION'], ['macs[0]', 'RB_CONFLICT_MAC'], ['hostname', 'RB_CONFLICT_HOSTNAME'], ['ipv4', 'RB_IP_INVALID']
+  ])
+  t.match(res.json().message, '4 problems in 1 of 1 rows')
 })

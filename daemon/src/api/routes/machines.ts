@@ -23,6 +23,12 @@ export const ListQuery = Type.Object({
 
 export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Promise<void> {
   const { store } = deps
+  /** The machine a path names (id, MAC or hostname), or 404 saying how it was looked up. */
+  const machineOr404 = (ref: string) => {
+    const { machine, by } = store.machines.resolve(ref)
+    if (machine !== null) return machine
+    throw new RackbootError('RB_NOT_FOUND', by === 'id' ? `machine ${ref} does not exist` : `no machine with ${by} ${ref}`, 'params.id')
+  }
   const actor = (req: { identity: { name: string } | null }) => `api:${req.identity?.name ?? '?'}`
 
   app.post('/machines', {
@@ -57,28 +63,23 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
 
   app.get('/machines/:id', {
     schema: { tags: ['machines'], summary: 'Get a machine', params: IdParams, response: { 200: MachineSchema, ...errors } }
-  }, async (req) => {
-    const m = store.machines.get(req.params.id)
-    if (m === null) throw new RackbootError('RB_NOT_FOUND', `machine ${req.params.id} does not exist`, 'params.id')
-    return m
-  })
+  }, async (req) => machineOr404(req.params.id))
 
   app.patch('/machines/:id', {
     schema: { tags: ['machines'], summary: 'Change a machine (only the fields given)', params: IdParams, body: MachinePatchSchema, response: { 200: MachineSchema, ...errors } }
-  }, async (req) => store.write(() => store.machines.update(req.params.id, req.body as MachinePatch, actor(req))))
+  }, async (req) => store.write(() => store.machines.update(machineOr404(req.params.id).id, req.body as MachinePatch, actor(req))))
 
   app.delete('/machines/:id', {
     schema: { tags: ['machines'], summary: 'Remove a machine (its events stay)', params: IdParams, response: { 204: Type.Null(), ...errors } }
   }, async (req, reply) => {
-    store.write(() => store.machines.delete(req.params.id, actor(req)))
+    store.write(() => store.machines.delete(machineOr404(req.params.id).id, actor(req)))
     return reply.code(204).send(null)
   })
 
   const action = (name: 'reprovision' | 'deprovision', summary: string) => app.post(`/machines/:id/${name}`, {
     schema: { tags: ['machines'], summary, params: IdParams, response: { 200: MachineSchema, ...errors } }
   }, async (req) => store.write(() => {
-    const m = store.machines.get(req.params.id)
-    if (m === null) throw new RackbootError('RB_NOT_FOUND', `machine ${req.params.id} does not exist`, 'params.id')
+    const m = machineOr404(req.params.id)
     if (m.state === 'discovered') throw new RackbootError('RB_STATE_TRANSITION', `machine ${m.id} is discovered: assign an image and set state ready to provision it`, 'state')
     const updated = store.machines.update(m.id, { state: 'ready', netboot: name === 'reprovision' }, actor(req))
     store.events.append({ actor: actor(req), type: `machine.${name}`, machineId: m.id, lan: m.lan, mac: m.macs[0] ?? null, detail: { from: m.state } })
@@ -99,8 +100,7 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
       }
     }
   }, async (req) => {
-    const m = store.machines.get(req.params.id)
-    if (m === null) throw new RackbootError('RB_NOT_FOUND', `machine ${req.params.id} does not exist`, 'params.id')
+    const m = machineOr404(req.params.id)
     const events = store.events.list({ machineId: m.id, limit: 1000, order: 'desc' }).filter(e => (BOOT_EVENT_TYPES as readonly string[]).includes(e.type)).reverse()
     return { machineId: m.id, attempts: timeline(events, req.query.limit) }
   })
@@ -123,15 +123,24 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
       const problems: Array<{ row: number; line?: number; field?: string; code: string; message: string }> = []
       for (const r of rows) {
         const where = { row: r.row, ...(r.line === undefined ? {} : { line: r.line }) }
+        const at = `row ${r.row}${r.line === undefined ? '' : ` (line ${r.line})`}`
         if (r.problems.length > 0) {
-          for (const p of r.problems) problems.push({ ...where, field: p.field, code: 'RB_VALIDATION', message: `row ${r.row}: ${p.field} ${p.message}` })
+          for (const p of r.problems) problems.push({ ...where, field: p.field, code: 'RB_VALIDATION', message: `${at}: ${p.field} ${p.message}` })
+          // the inventory's own checks too, for the fields the schema had no complaint about
+          if (hasShape(r.input)) {
+            const reported = new Set(r.problems.map(p => p.field.replace(/\[\d+\]$/, '')))
+            for (const e of store.machines.problems(r.input)) {
+              if (e.field !== undefined && !reported.has(e.field.replace(/\[\d+\]$/, ''))) problems.push({ ...where, field: e.field, code: e.code, message: `${at}: ${e.message}` })
+            }
+          }
           continue
         }
         try {
           out.push(store.machines.create(r.input as MachineInputBody, who))
         } catch (err) {
           if (!(err instanceof RackbootError)) throw err
-          problems.push({ ...where, ...(err.field === undefined ? {} : { field: err.field }), code: err.code, message: `row ${r.row}: ${err.message}` })
+          const each = (err.details as Array<{ field: string; code: string; message: string }> | undefined) ?? [{ field: err.field ?? '', code: err.code, message: err.message }]
+          for (const e of each) problems.push({ ...where, ...(e.field === '' ? {} : { field: e.field }), code: e.code, message: `${at}: ${e.message}` })
         }
       }
       if (problems.length > 0) {
@@ -142,4 +151,10 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
     })
     return reply.code(201).send({ created: created.length, machines: created })
   })
+}
+
+/** Enough of a machine for the inventory's checks: a hostname, a LAN and a list of MAC strings. */
+function hasShape (v: unknown): v is MachineInputBody {
+  const o = v as Record<string, unknown> | null
+  return o !== null && typeof o === 'object' && typeof o.hostname === 'string' && typeof o.lan === 'string' && Array.isArray(o.macs) && o.macs.every(m => typeof m === 'string')
 }
