@@ -1,23 +1,14 @@
 #!/usr/bin/env node
 // The rackboot process: argv → command; `serve` loads config, starts, and owns signals.
 // The only file that touches process signals and exit codes.
-import { parseArgs } from 'node:util'
-import { ConfigError } from './config/errors.js'
-import { run, USAGE } from './cli/commands.js'
+import { ConfigError, formatProblem } from './config/errors.js'
+import { run } from './cli/program.js'
 
 const io = { out: (s: string) => { process.stdout.write(s + '\n') }, err: (s: string) => { process.stderr.write(s + '\n') }, env: process.env }
 
-async function serve (args: string[]): Promise<void> {
+async function serve (values: { config?: string }): Promise<number> {
   // Loaded here, not at the top: the client commands need none of the daemon.
   const [{ loadConfig }, { createLogger }, { start }] = await Promise.all([import('./config/load.js'), import('./log.js'), import('./start.js')])
-  let values
-  try {
-    values = parseArgs({ args, options: { config: { type: 'string' } }, strict: true }).values
-  } catch (err) {
-    io.err(`rackboot: ${(err as Error).message}\n\n${USAGE}`)
-    process.exitCode = 2
-    return
-  }
   let loaded
   try {
     loaded = loadConfig(values.config)
@@ -25,8 +16,7 @@ async function serve (args: string[]): Promise<void> {
     if (!(err instanceof ConfigError)) throw err
     io.err(err.message)
     io.err(`rackboot: ${err.problems.length} problem${err.problems.length === 1 ? '' : 's'} in the config; not starting`)
-    process.exitCode = 1
-    return
+    return 1
   }
   const log = createLogger(loaded.config.log)
   log.info({ file: loaded.file }, 'config loaded')
@@ -36,8 +26,7 @@ async function serve (args: string[]): Promise<void> {
   } catch (err) {
     log.fatal({ err }, 'cannot start')
     log.flush()
-    process.exitCode = 1
-    return
+    return 1
   }
   const file = loaded.file
   let stopping = false
@@ -59,16 +48,12 @@ async function serve (args: string[]): Promise<void> {
       next = loadConfig(file)
     } catch (err) {
       if (!(err instanceof ConfigError)) { log.error({ err }, 'reload failed; keeping the running config'); return }
-      log.error({ problems: err.problems.map(p => `${p.file}${p.line === null ? '' : `:${p.line}`}: ${p.key}: ${p.message}`) }, 'new config is invalid; keeping the running config')
+      log.error({ problems: err.problems.map(formatProblem) }, 'new config is invalid; keeping the running config')
       return
     }
     daemon.reload(next).catch((err: unknown) => log.error({ err }, 'reload failed; keeping the running config'))
   })
+  return 0
 }
 
-const [cmd, ...rest] = process.argv.slice(2)
-if (cmd === 'serve') {
-  serve(rest).catch((err: unknown) => { io.err(`rackboot: ${(err as Error).stack ?? String(err)}`); process.exit(1) })
-} else {
-  run(process.argv.slice(2), io).then(code => { process.exitCode = code }, (err: unknown) => { io.err(String(err)); process.exitCode = 1 })
-}
+run(process.argv.slice(2), io, { serve }).then(code => { process.exitCode = code }, (err: unknown) => { io.err(`rackboot: ${(err as Error).stack ?? String(err)}`); process.exitCode = 1 })

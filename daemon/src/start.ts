@@ -1,6 +1,7 @@
 // Wires the daemon's services from a loaded config and returns handles to reload and close it.
 // No process globals here (signals, exit, argv): main.ts owns those, so tests run the daemon in-process.
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import type { LoadedConfig } from './config/load.js'
 import type { Lan } from './config/lan.js'
@@ -11,6 +12,9 @@ import { TftpService } from './tftp/service.js'
 import { DhcpService } from './dhcp/service.js'
 import { splitHostPort } from './net/ipv4.js'
 import { BootService } from './boot/service.js'
+
+/** How to run the CLI of this installation, whatever is on PATH (for hints in the log). */
+const CLI_COMMAND = `node ${fileURLToPath(new URL('../bin/rackboot.js', import.meta.url))}`
 
 export interface Daemon {
   readonly store: Store
@@ -51,6 +55,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   })
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics })
   const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics })
+  store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory })
   let api: Api | undefined
   try {
     warnOrphans(store, current, log)
@@ -73,7 +78,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   const apiUrl = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
   log.info({ svc: 'api', url: apiUrl, lans: [...current.lans.keys()] }, 'rackboot started')
   if (current.lans.size === 0) log.info('no LAN configured: DHCP and boot services stay off')
-  if (store.tokens.activeCount() === 0) log.warn('no API token exists yet: create one with `rackboot token create --name admin --config <file>`')
+  if (store.tokens.activeCount() === 0) log.warn(`no API token exists yet: create one with \`${CLI_COMMAND} token create --name admin --config ${current.file}\``)
 
   let closing: Promise<void> | null = null
   const theApi = api

@@ -1,9 +1,9 @@
 // The rackboot CLI against a real daemon process.
 import t from 'tap'
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { cli, freePort, LANS, MAIN, serve, tempDir, writeConfig } from '../helpers/daemon.js'
+import { cli, freePort, LANS, MAIN, ROOT, serve, tempDir, writeConfig } from '../helpers/daemon.js'
 
 t.test('check-config reports every problem as file:line: key: message', async t => {
   const dir = tempDir(t)
@@ -20,10 +20,29 @@ t.test('check-config reports every problem as file:line: key: message', async t 
   t.equal(r.code, 0, 'the embedded default is valid')
   r = await cli(['check-config', '--bogus'])
   t.equal(r.code, 2)
-  t.match(r.stderr, /Unknown option '--bogus'/)
+  t.match(r.stderr, /^rackboot: unknown option '--bogus'/)
   r = await cli(['frobnicate'])
   t.equal(r.code, 2)
-  t.match(r.stderr, /unknown command "frobnicate"/)
+  t.match(r.stderr, /^rackboot: unknown command 'frobnicate'/)
+  r = await cli([])
+  t.equal(r.code, 2, 'no command: usage on stderr, exit 2')
+  t.match(r.stderr, /^Usage: rackboot \[options\] \[command\]/)
+})
+
+t.test('--help on any command succeeds; --version prints the version (issue 12)', async t => {
+  for (const args of [['--help'], ['help'], ['machines', '--help'], ['machines', 'add', '--help'], ['help', 'machines'], ['token', 'create', '-h'], ['events', '--help']]) {
+    const r = await cli(args)
+    t.equal(r.code, 0, args.join(' '))
+    t.match(r.stdout, /^Usage: rackboot /, `${args.join(' ')}: usage on stdout`)
+    t.equal(r.stderr, '')
+  }
+  const r = await cli(['--version'])
+  t.same([r.code, r.stdout], [0, `${JSON.parse(readFileSync(join(ROOT, 'daemon/package.json'), 'utf8')).version}\n`])
+  const m = await cli(['machines'])
+  t.equal(m.code, 2, 'a command without its subcommand is a usage error')
+  t.match(m.stderr, /Usage: rackboot machines/)
+  const add = await cli(['machines', 'add', '--mac', '52:54:00:00:00:01'])
+  t.same([add.code, add.stderr], [2, 'rackboot: machines add needs --hostname, --lan\n(add --help for usage)\n'])
 })
 
 t.test('serve refuses a bad config before opening any socket or database', async t => {
@@ -71,8 +90,8 @@ t.test('tokens and the API client commands against a running daemon', async t =>
   r = await cli(['machines', 'import', csv], env)
   t.equal(r.code, 1)
   t.equal(r.stderr, 'rackboot: RB_IMPORT_INVALID: 2 problems in 2 of 2 rows; nothing was imported\n' +
-    '  row 1: ipv4 10.77.0.120 is inside LAN prov\'s dynamic pool 10.77.0.100-10.77.0.150; reserve an address outside it\n' +
-    '  row 2: macs[0] "zz" is not a MAC address (aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff)\n')
+    '  row 1 (line 2): ipv4 10.77.0.120 is inside LAN prov\'s dynamic pool 10.77.0.100-10.77.0.150; reserve an address outside it\n' +
+    '  row 2 (line 3): macs[0] "zz" is not a MAC address (aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff)\n')
 
   r = await cli(['machines', 'list'], env)
   t.equal(r.code, 0)

@@ -1,4 +1,6 @@
 // A small client for the inventory API, used by the CLI's machines/leases/events commands.
+import { createParser } from 'eventsource-parser'
+
 export class ApiClientError extends Error {
   constructor (readonly status: number, readonly code: string, message: string, readonly details?: unknown[]) { super(message); this.name = 'ApiClientError' }
 }
@@ -32,24 +34,50 @@ export class ApiClient {
     return json as T
   }
 
-  /** Follows the SSE stream, calling `onEvent` per event, until the connection ends or `signal` aborts. */
-  async stream (path: string, onEvent: (data: unknown) => void, signal?: AbortSignal): Promise<void> {
-    const res = await fetch(new URL(path, this.base), { headers: this.headers({ accept: 'text/event-stream' }), ...(signal === undefined ? {} : { signal }) })
-    if (!res.ok || res.body === null) {
-      const json = await res.json().catch(() => undefined) as any
-      throw new ApiClientError(res.status, json?.code ?? `HTTP_${res.status}`, json?.message ?? `${res.status} ${res.statusText}`)
-    }
-    const decoder = new TextDecoder()
-    let buf = ''
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += decoder.decode(chunk, { stream: true })
-      let sep
-      while ((sep = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, sep)
-        buf = buf.slice(sep + 2)
-        const data = block.split('\n').filter(l => l.startsWith('data: ')).map(l => l.slice(6)).join('\n')
-        if (data !== '') onEvent(JSON.parse(data))
+  /**
+   * Follows an SSE stream (parsed as the specification says: CRLF, CR or LF line ends, `data:`
+   * with or without its space, multi-line data, comments), calling `onEvent` with each event's
+   * JSON data. When the connection ends or breaks it reconnects, with `Last-Event-ID` so that
+   * nothing is missed, after 1 s and then up to 10 s between tries; it returns (resolves) once
+   * `signal` aborts. An HTTP error (401, 404 …) is not retried: it is thrown.
+   */
+  async follow (path: string, onEvent: (data: unknown) => void, opts: { signal?: AbortSignal; onInterrupted?: (why: string) => void } = {}): Promise<void> {
+    let lastId: string | undefined
+    let delay = 1000
+    const { signal } = opts
+    const aborted = () => signal?.aborted === true
+    while (!aborted()) {
+      let why: string
+      try {
+        const res = await fetch(new URL(path, this.base), {
+          headers: this.headers({ accept: 'text/event-stream', ...(lastId === undefined ? {} : { 'last-event-id': lastId }) }),
+          ...(signal === undefined ? {} : { signal })
+        })
+        if (!res.ok || res.body === null) {
+          const json = await res.json().catch(() => undefined) as any
+          throw new ApiClientError(res.status, json?.code ?? `HTTP_${res.status}`, json?.message ?? `${res.status} ${res.statusText}`)
+        }
+        delay = 1000
+        const parser = createParser({
+          onEvent: (m) => {
+            if (m.id !== undefined) lastId = m.id
+            if (m.data !== '') onEvent(JSON.parse(m.data))
+          }
+        })
+        const decoder = new TextDecoder()
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }))
+        why = 'the daemon closed it'
+      } catch (err) {
+        if (aborted()) return
+        if (err instanceof ApiClientError) throw err
+        why = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
       }
+      opts.onInterrupted?.(why)
+      await new Promise<void>(resolve => {
+        const timer = setTimeout(resolve, delay)
+        signal?.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
+      })
+      delay = Math.min(delay * 2, 10_000)
     }
   }
 }

@@ -1,0 +1,228 @@
+// The `rackboot` command line as commander definitions: every command, option and help text
+// lives here once, so `--help`, the docs (gen-docs) and the parser cannot drift apart.
+// run() returns an exit code and writes to the given streams, so tests can call it; `serve`
+// is handed in by main.ts, which owns the process.
+import { Command, CommanderError, Option } from 'commander'
+import { ConfigError } from '../config/errors.js'
+import { RackbootError } from '../errors.js'
+import { VERSION } from '../version.js'
+import { ApiClientError } from './client.js'
+import * as act from './commands.js'
+import { UsageError, type Io } from './commands.js'
+
+export type { Io } from './commands.js'
+
+export interface RunHooks {
+  /** `rackboot serve`: runs the daemon until it stops; resolves to the exit code. */
+  serve?: (opts: { config?: string }) => Promise<number>
+}
+
+const HELP_WIDTH = 100
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
+
+const configOption = () => new Option('--config <file>', 'config file (default: the embedded config/rackboot.yaml)')
+const jsonOption = () => new Option('--json', 'print JSON for scripts instead of a table')
+
+/** Options every API client command takes. */
+function clientCommand (cmd: Command): Command {
+  return cmd
+    .option('--api <url>', 'API base URL (env RACKBOOT_API; default http://127.0.0.1:9080)')
+    .option('--token-file <file>', 'read the API token from this file (env RACKBOOT_TOKEN; a token is never taken on the command line)')
+}
+
+function machineFields (cmd: Command, forSet: boolean): Command {
+  return cmd
+    .option('--hostname <name>', forSet ? 'new hostname' : 'hostname (RFC 1123)')
+    .option('--mac <mac>', forSet ? 'replace the MACs (repeat for several)' : 'a MAC of the machine, any notation (repeat for several NICs)', collect)
+    .option('--lan <lan>', forSet ? 'move to another LAN' : 'the LAN it boots on (a configured lans[].name)')
+    .option('--ip <address>', 'reserved IPv4 address on its LAN (\'\' clears)')
+    .option('--image <name>', 'image to netboot (a directory in boot.imagesDir; \'\' clears)')
+    .option('--role <role>', 'role, e.g. control-plane or worker (\'\' clears)')
+    .option('--label <k=v>', 'a label (repeat for several)', collect)
+    .option('--bmc-address <address>', 'BMC address (\'\' clears)')
+    .option('--bmc-mac <mac>', 'BMC MAC (\'\' clears)')
+    .option('--state <state>', 'lifecycle state: discovered, ready, provisioning, provisioned, failed')
+    .option('--netboot', forSet ? 'netboot on the next boot' : 'netboot on the next boot (the default)')
+    .option('--no-netboot', 'boot from the local disk')
+}
+
+export interface Program { command: Command; exitCode: () => number }
+
+export function buildProgram (io: Io, hooks: RunHooks = {}): Program {
+  let code = 0
+  /** An action whose returned number (if any) is the exit code. */
+  const exec = <A extends unknown[]> (fn: (...args: A) => Promise<number | undefined | void> | number | undefined | void) =>
+    async (...args: A): Promise<void> => { const r = await fn(...args); if (typeof r === 'number') code = r }
+  const program = new Command('rackboot')
+  program
+    .description('rackboot: DHCP, PXE/TFTP/iPXE netboot and an inventory API for bare-metal machines')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand('help [command]', 'show help for a command')
+    .configureOutput({
+      writeOut: s => io.out(s.replace(/\n$/, '')),
+      writeErr: s => io.err(s.replace(/\n$/, '')),
+      outputError: (s, write) => write(`rackboot: ${s.replace(/^error: /, '').replace(/\n$/, '')}`),
+      // the same help everywhere (terminal or not): docs/cli.md is generated from it
+      getOutHelpWidth: () => HELP_WIDTH,
+      getErrHelpWidth: () => HELP_WIDTH,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .exitOverride()
+    .addHelpText('after', '\nAPI client commands read the API URL from --api or RACKBOOT_API and the token from\n--token-file or RACKBOOT_TOKEN. Errors go to stderr as `rackboot: RB_CODE: message`;\nexit code 1 on an error, 2 on a usage error.')
+
+  program.command('serve')
+    .description('run the daemon in the foreground')
+    .addOption(configOption())
+    .action(exec(async (o: { config?: string }) => {
+      if (hooks.serve === undefined) throw new UsageError('serve runs only from the rackboot command')
+      return await hooks.serve(o)
+    }))
+
+  program.command('check-config')
+    .description('validate a config file; exit 1 listing every problem as file:line: key: message')
+    .addOption(configOption())
+    .action(exec(async (o: { config?: string }) => act.checkConfig(io, o)))
+
+  const token = program.command('token').description('API tokens (opens the database directly: works before the daemon runs)')
+  token.command('create')
+    .description('create an API token and print it (only its hash is stored)')
+    .requiredOption('--name <name>', 'a name for the token')
+    .option('--read-only', 'the token may only read')
+    .addOption(configOption())
+    .action(exec(async (o: { name: string; readOnly?: boolean; config?: string }) => act.tokenCreate(io, o)))
+  token.command('list')
+    .description('list API tokens: names, access, last use (never secrets)')
+    .addOption(jsonOption())
+    .addOption(configOption())
+    .action(exec(async (o: { json?: boolean; config?: string }) => act.tokenList(io, o)))
+  token.command('revoke')
+    .description('revoke an API token')
+    .argument('<name>', 'the token\'s name')
+    .addOption(configOption())
+    .action(exec(async (name: string, o: { config?: string }) => act.tokenRevoke(io, name, o)))
+
+  const machines = program.command('machines').description('the machine inventory (through the API)')
+  clientCommand(machines.command('list').alias('ls'))
+    .description('list machines')
+    .option('--lan <lan>', 'only this LAN')
+    .option('--state <state>', 'only this lifecycle state')
+    .option('--label <selector>', 'label selector: k=v, k!=v or k (repeat: all must match)', collect)
+    .addOption(jsonOption())
+    .action(exec(async (o: act.ListOptions) => act.machinesList(io, o)))
+  clientCommand(machines.command('show'))
+    .description('show one machine')
+    .argument('<machine>', 'id, MAC or hostname')
+    .addOption(jsonOption())
+    .action(exec(async (ref: string, o: act.ClientOptions) => act.machinesShow(io, ref, o)))
+  clientCommand(machineFields(machines.command('add'), false))
+    .description('register a machine (needs --hostname, --mac and --lan)')
+    .addOption(jsonOption())
+    .action(exec(async (o: act.MachineOptions) => act.machinesAdd(io, o)))
+  clientCommand(machineFields(machines.command('set'), true))
+    .description('change a machine: only the given fields')
+    .argument('<machine>', 'id, MAC or hostname')
+    .addOption(jsonOption())
+    .action(exec(async (ref: string, o: act.MachineOptions) => act.machinesSet(io, ref, o)))
+  clientCommand(machines.command('rm').alias('delete'))
+    .description('remove a machine (its events stay)')
+    .argument('<machine>', 'id, MAC or hostname')
+    .addOption(jsonOption())
+    .action(exec(async (ref: string, o: act.ClientOptions) => act.machinesRm(io, ref, o)))
+  clientCommand(machines.command('import'))
+    .description('register machines in bulk from CSV or JSON: all or nothing')
+    .argument('<file>', 'CSV (header row) or JSON file; - for stdin')
+    .addOption(new Option('--format <format>', 'file format (default: by the file\'s extension)').choices(['csv', 'json']))
+    .addOption(jsonOption())
+    .action(exec(async (file: string, o: act.ImportOptions) => act.machinesImport(io, file, o)))
+  clientCommand(machines.command('timeline'))
+    .description('the last boot attempts, step by step')
+    .argument('<machine>', 'id, MAC or hostname')
+    .option('--limit <n>', 'how many attempts', '5')
+    .addOption(jsonOption())
+    .action(exec(async (ref: string, o: act.ClientOptions & { limit: string }) => act.machinesTimeline(io, ref, o)))
+  for (const [name, what] of [['reprovision', 'netboot once more (state ready, netboot on)'], ['deprovision', 'stop provisioning: boot from the local disk (state ready, netboot off)']] as const) {
+    clientCommand(machines.command(name))
+      .description(what)
+      .argument('<machine>', 'id, MAC or hostname')
+      .addOption(jsonOption())
+      .action(exec(async (ref: string, o: act.ClientOptions) => act.machinesLifecycle(io, name, ref, o)))
+  }
+
+  const images = program.command('images').description('netboot images')
+  clientCommand(images.command('list').alias('ls'))
+    .description('images the daemon serves, and whether each is servable (through the API)')
+    .addOption(jsonOption())
+    .action(exec(async (o: act.ClientOptions) => act.imagesList(io, o)))
+  clientCommand(images.command('show'))
+    .description('one image: files, sizes, SHA-256, problems (through the API)')
+    .argument('<name>', 'image name')
+    .addOption(jsonOption())
+    .action(exec(async (name: string, o: act.ClientOptions) => act.imagesShow(io, name, o)))
+  images.command('check')
+    .description('verify every image offline (files, SHA-256, templates); exit 1 on a problem')
+    .addOption(configOption())
+    .addOption(jsonOption())
+    .action(exec(async (o: { config?: string; json?: boolean }) => act.imagesCheck(io, o)))
+
+  clientCommand(program.command('lans'))
+    .description('configured LANs with pool usage, machines and leases')
+    .addOption(jsonOption())
+    .action(exec(async (o: act.ClientOptions) => act.lans(io, o)))
+  clientCommand(program.command('leases'))
+    .description('DHCP leases')
+    .option('--lan <lan>', 'only this LAN')
+    .option('--mac <mac>', 'only this MAC')
+    .option('--state <state>', 'offered, bound, declined, released or expired')
+    .addOption(jsonOption())
+    .action(exec(async (o: act.LeaseOptions) => act.leases(io, o)))
+  clientCommand(program.command('events'))
+    .description('the event log, oldest of the shown first; --follow streams new events (reconnecting)')
+    .option('--machine <id>', 'only this machine id')
+    .option('--lan <lan>', 'only this LAN')
+    .option('--type <type>', 'only this event type, e.g. lease.bound')
+    .option('--limit <n>', 'how many past events to show (default 50, or 10 with --follow)')
+    .option('-f, --follow', 'keep printing new events as they happen')
+    .addOption(jsonOption())
+    .action(exec(async (o: act.EventOptions) => act.events(io, o)))
+  return { command: program, exitCode: () => code }
+}
+
+/** Runs `argv` (without node and the script); returns the exit code. */
+export async function run (argv: string[], io: Io, hooks: RunHooks = {}): Promise<number> {
+  const { command, exitCode } = buildProgram(io, hooks)
+  if (argv.length === 0) {
+    command.outputHelp({ error: true })
+    return 2
+  }
+  try {
+    await command.parseAsync(argv, { from: 'user' })
+    return exitCode()
+  } catch (err) {
+    return report(err, io)
+  }
+}
+
+function report (err: unknown, io: Io): number {
+  if (err instanceof CommanderError) {
+    // help and version print and succeed; everything else commander refuses is a usage error
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0
+    if (err.code === 'commander.help') return err.exitCode === 0 ? 0 : 2
+    return 2
+  }
+  if (err instanceof UsageError) { io.err(`rackboot: ${err.message}\n(add --help for usage)`); return 2 }
+  if (err instanceof ConfigError) { io.err(err.message); return 1 }
+  if (err instanceof RackbootError) { io.err(`rackboot: ${err.code}: ${err.message}`); return 1 }
+  if (err instanceof ApiClientError) {
+    const lines = [`rackboot: ${err.code}: ${err.message}`]
+    for (const d of (err.details ?? []) as Array<{ message?: string }>) if (d.message !== undefined) lines.push(`  ${d.message}`)
+    io.err(lines.join('\n'))
+    return 1
+  }
+  io.err(`rackboot: ${(err as Error).stack ?? String(err)}`)
+  return 1
+}
+
