@@ -8,7 +8,7 @@ const io = { out: (s: string) => { process.stdout.write(s + '\n') }, err: (s: st
 
 async function serve (values: { config?: string }): Promise<number> {
   // Loaded here, not at the top: the client commands need none of the daemon.
-  const [{ loadConfig }, { createLogger }, { start }] = await Promise.all([import('./config/load.js'), import('./log.js'), import('./start.js')])
+  const [{ loadConfig }, { createLogger }, { start, StartError }] = await Promise.all([import('./config/load.js'), import('./log.js'), import('./start.js')])
   let loaded
   try {
     loaded = loadConfig(values.config)
@@ -24,6 +24,13 @@ async function serve (values: { config?: string }): Promise<number> {
   try {
     daemon = await start({ loaded, log })
   } catch (err) {
+    if (err instanceof StartError) {
+      // An operator problem: one sentence, no stack.
+      log.fatal({ reason: err.code }, `cannot start: ${err.message}`)
+      log.flush()
+      if (process.stderr.isTTY !== true || process.stdout.isTTY !== true) io.err(`rackboot: cannot start: ${err.message}`)
+      return 1
+    }
     log.fatal({ err }, 'cannot start')
     log.flush()
     return 1

@@ -12,9 +12,26 @@ import { TftpService } from './tftp/service.js'
 import { DhcpService } from './dhcp/service.js'
 import { splitHostPort } from './net/ipv4.js'
 import { BootService } from './boot/service.js'
+import { Health, explainSystemError } from './health.js'
+import { lockDataDir, type DataDirLock } from './store/lock.js'
+import { StoreError } from './store/db.js'
+import { checkHost } from './config/host-checks.js'
 
 /** How to run the CLI of this installation, whatever is on PATH (for hints in the log). */
 const CLI_COMMAND = `node ${fileURLToPath(new URL('../bin/rackboot.js', import.meta.url))}`
+
+/** The daemon cannot start, for a reason said in one sentence (main.ts prints it without a stack). */
+export class StartError extends Error {
+  readonly code = 'RB_START_FAILED'
+  constructor (message: string) { super(message); this.name = 'StartError' }
+}
+
+function dataDirHint (err: unknown): string {
+  const code = (err as { code?: string }).code
+  return code === 'EACCES' || code === 'EPERM' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY'
+    ? ` (rackboot runs as uid ${process.getuid?.() ?? '?'}: make the directory writable by it, or set dataDir to one that is; the systemd unit uses StateDirectory=rackboot)`
+    : ''
+}
 
 export interface Daemon {
   readonly store: Store
@@ -37,11 +54,26 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   let current = opts.loaded
   const lans = (): ReadonlyMap<string, Lan> => current.lans
   const metrics = opts.metrics ?? new Metrics()
-  const store = new Store({ dataDir: current.config.dataDir, lans, sync: current.config.sqliteSync })
+  const health = new Health(metrics)
+  const dataDir = current.config.dataDir
+  // One daemon per data directory; then the database. Both fail in one sentence naming the path.
+  let lock: DataDirLock
+  let store: Store
+  try {
+    lock = lockDataDir(dataDir)
+  } catch (err) {
+    throw err instanceof StoreError ? new StartError(err.message) : new StartError(explainSystemError(err, `dataDir ${dataDir}`, 'path') + dataDirHint(err))
+  }
+  try {
+    store = new Store({ dataDir, lans, sync: current.config.sqliteSync })
+  } catch (err) {
+    lock.release()
+    throw err instanceof StoreError ? new StartError(err.message) : new StartError(explainSystemError(err, `the database in dataDir ${dataDir}`, 'path') + dataDirHint(err))
+  }
   // TFTP listens only while a LAN is configured.
   const drainMs = opts.drainMs ?? 10_000
   const tftp = new TftpService({
-    boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs,
+    boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs, health,
     // A boot step for the machine's timeline: the client is found by its bound lease.
     // Group-committed: in a boot storm dozens of transfers end within milliseconds, and a
     // commit each blocked the event loop (every other transfer) for its duration.
@@ -53,16 +85,23 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       } catch (err) { failed(err) }
     }
   })
-  const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics })
-  const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics })
+  const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics, health })
+  const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics, health })
   store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory })
   let api: Api | undefined
   try {
     warnOrphans(store, current, log)
+    warnHost(current, log)
     await boot.loadImages(current.config.boot.imagesDir)
-    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory })
+    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory })
     const { host, port } = splitHostPort(current.config.api.listen)
-    await api.listen({ host, port })
+    try {
+      await api.listen({ host, port })
+    } catch (err) {
+      // Without its API the daemon cannot be managed: this one is fatal.
+      throw new StartError(explainSystemError(err, `api.listen ${current.config.api.listen}`))
+    }
+    health.up('api')
     await tftp.start()
     await boot.start(current.lans.size > 0)
     await dhcp.start(current)
@@ -72,6 +111,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     await tftp.close().catch(() => {})
     await api?.close().catch(() => {})
     store.close()
+    lock.release()
     throw err
   }
   const addr = api.server.address() as AddressInfo
@@ -116,6 +156,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       // Keys that need a restart keep their running values until then.
       current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }) })
       warnOrphans(store, current, log)
+      warnHost(current, log)
       log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')
       return { applied, needsRestart }
     },
@@ -130,12 +171,20 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         } finally {
           clearTimeout(timer)
           store.close()
+          lock.release()
           log.info('stopped')
         }
       })()
       return closing
     }
   }
+}
+
+/** What this host lacks for machines to boot (check-config fails on it; the daemon still starts). */
+function warnHost (loaded: LoadedConfig, log: Logger): void {
+  const { problems, warnings } = checkHost(loaded)
+  for (const p of problems) log.error({ key: p.key }, `${p.key}: ${p.message}`)
+  for (const w of warnings) log.warn({ key: w.key }, `${w.key}: ${w.message}`)
 }
 
 /** Machines whose LAN is not (or no longer) configured get no DHCP: say so at start and reload. */

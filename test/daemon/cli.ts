@@ -18,6 +18,12 @@ t.test('check-config reports every problem as file:line: key: message', async t 
   t.equal(r.stderr, `${bad}:7: lans[0].address: 10.2.0.1 is not a host address in the subnet 10.1.0.0/24\n${bad}:8: lans[0].pool: 10.1.0.10-10.1.0.5 ends before it starts\n`)
   r = await cli(['check-config'])
   t.equal(r.code, 0, 'the embedded default is valid')
+  // a valid config whose boot files are missing on this host: the host check fails it
+  const noIpxe = join(dir, 'no-ipxe.yaml')
+  writeFileSync(noIpxe, readFileSync(good, 'utf8').replace(/ipxeDir: [^ }]+/, `ipxeDir: ${join(dir, 'nothing-here')}`))
+  r = await cli(['check-config', '--config', noIpxe])
+  t.equal(r.code, 1)
+  t.match(r.stderr, `${noIpxe}: boot.files.bios: undionly.kpxe is not in ${join(dir, 'nothing-here')}: BIOS PXE machines cannot netboot\n`)
   r = await cli(['check-config', '--bogus'])
   t.equal(r.code, 2)
   t.match(r.stderr, /^rackboot: unknown option '--bogus'/)

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { BOOT_LOOPBACK, cli, freePort, LANS, serve, tempDir, writeConfig } from '../helpers/daemon.js'
+import { bootLoopback, cli, freePort, LANS, serve, tempDir, writeConfig } from '../helpers/daemon.js'
 
 async function setup (t: { teardown (fn: () => unknown): void }) {
   const dir = tempDir(t)
@@ -55,7 +55,7 @@ t.test('SIGHUP applies a valid config and keeps the old one when the new one is 
   const lanNames = async () => ((await (await api('/api/v1/lans', d.url)).json()) as { items: Array<{ name: string }> }).items.map(l => l.name)
   t.same(await lanNames(), ['prov'])
 
-  writeFileSync(file, `dataDir: ${join(file, '..', 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${BOOT_LOOPBACK}${LANS}  - name: bmc\n    interface: br-bmc\n    subnet: 10.78.0.0/24\n    address: 10.78.0.1\n`)
+  writeFileSync(file, `dataDir: ${join(file, '..', 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${bootLoopback(join(file, '..'))}${LANS}  - name: bmc\n    interface: br-bmc\n    subnet: 10.78.0.0/24\n    address: 10.78.0.1\n`)
   d.proc.kill('SIGHUP')
   const ok = await d.waitLog(l => l.msg === 'config reloaded')
   t.same(ok.applied, ['lans'])
@@ -69,7 +69,7 @@ t.test('SIGHUP applies a valid config and keeps the old one when the new one is 
   t.same(bad.problems, [`${file}:7: lans[0].address: 10.99.0.1 is not a host address in the subnet 10.77.0.0/24`])
   t.same(await lanNames(), ['prov', 'bmc'], 'still serving the previous config')
 
-  writeFileSync(file, `dataDir: ${join(file, '..', 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:1 }\n${BOOT_LOOPBACK}${LANS}`)
+  writeFileSync(file, `dataDir: ${join(file, '..', 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:1 }\n${bootLoopback(join(file, '..'))}${LANS}`)
   d.proc.kill('SIGHUP')
   const partial = await d.waitLog(l => l.msg === 'config reloaded; some keys need a restart')
   t.same(partial.needsRestart, ['api.listen'])

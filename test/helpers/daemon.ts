@@ -1,6 +1,6 @@
 // Runs the real rackboot process (node daemon/dist/main.js) for integration tests.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -49,11 +49,23 @@ export interface Running {
  */
 export const BOOT_LOOPBACK = 'boot: { tftp: "127.0.0.1:0", http: "127.0.0.1:0" }\ndhcp: { enabled: false }\n'
 
-/** Writes a config into `dir` and returns its path. */
+/**
+ * Writes a config into `dir` and returns its path. Its boot.ipxeDir is `dir`/ipxe with
+ * stand-ins for the iPXE binaries (these tests boot nothing), so that it passes check-config
+ * on a host without Debian's ipxe package.
+ */
 export function writeConfig (dir: string, port: number, lansYaml = '', name = 'rackboot.yaml'): string {
   const file = join(dir, name)
-  writeFileSync(file, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${BOOT_LOOPBACK}${lansYaml}`)
+  writeFileSync(file, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:${port} }\n${bootLoopback(dir)}${lansYaml}`)
   return file
+}
+
+/** BOOT_LOOPBACK with boot.ipxeDir at `dir`/ipxe, holding stand-ins for the iPXE binaries. */
+export function bootLoopback (dir: string): string {
+  const ipxe = join(dir, 'ipxe')
+  mkdirSync(ipxe, { recursive: true })
+  for (const f of ['undionly.kpxe', 'ipxe.efi', 'ipxe-arm64.efi']) writeFileSync(join(ipxe, f), `stand-in for ${f}\n`)
+  return BOOT_LOOPBACK.replace('}', `, ipxeDir: ${ipxe} }`)
 }
 
 /**

@@ -18,6 +18,7 @@ import { systemRoutes } from './routes/system.js'
 import { VERSION } from '../version.js'
 import { imageRoutes } from './routes/images.js'
 import type { Image } from '../boot/images.js'
+import type { Health } from '../health.js'
 
 export interface ApiDeps {
   store: Store
@@ -27,6 +28,8 @@ export interface ApiDeps {
   bodyLimit?: number
   images?: () => ReadonlyMap<string, Image>
   imagesDir?: () => string
+  /** Which services serve, for /healthz (the daemon's; none in API-only tests). */
+  health?: Health
   /** Event stream: a client that takes nothing for `stallMs` is closed; replays go `pageSize` events at a time. */
   sse?: { stallMs?: number; pageSize?: number }
 }

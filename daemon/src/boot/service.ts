@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js'
 import { ImageRegistry } from './registry.js'
 import { buildBootServer, type BootServer } from './server.js'
 import { splitHostPort } from '../net/ipv4.js'
+import { explainSystemError, type Health } from '../health.js'
 
 export interface BootServiceOptions {
   store: Store
@@ -14,6 +15,9 @@ export interface BootServiceOptions {
   config: () => Config
   log: Logger
   metrics: Metrics
+  health?: Health
+  /** How soon a listener that could not bind tries again (default 5 s). */
+  retryMs?: number
 }
 
 /** Expired boot tokens are kept this long (a late phone-home then hears "expired", not "invalid"), then pruned. */
@@ -25,6 +29,8 @@ export class BootService {
   private server: BootServer | null = null
   private listening = ''
   private pruneTimer: NodeJS.Timeout | null = null
+  private retryTimer: NodeJS.Timeout | null = null
+  private closed = false
 
   constructor (private readonly opts: BootServiceOptions) {}
 
@@ -40,30 +46,65 @@ export class BootService {
     await this.images.load(dir, this.opts.log)
   }
 
-  /** Listens on boot.http when `enabled` (at least one LAN is configured). */
+  /**
+   * Listens on boot.http when `enabled` (at least one LAN is configured). A listener that
+   * cannot bind does not stop the daemon: the reason is logged once with its fix, the service
+   * reports itself down, and it tries again every `retryMs`.
+   */
   async start (enabled: boolean): Promise<void> {
-    if (!enabled) return
+    if (!enabled) { this.opts.health?.forget('boot-http'); return }
+    this.closed = false
     if (this.pruneTimer === null) {
       this.pruneTokens()
       this.pruneTimer = setInterval(() => {
         try { this.pruneTokens() } catch (err) { this.opts.log.warn({ err }, 'pruning boot tokens failed') }
       }, PRUNE_EVERY_MS).unref()
     }
-    const app = await buildBootServer({ ...this.opts, images: () => this.images.current })
     const address = this.opts.config().boot.http
-    await app.listen(splitHostPort(address))
-    this.server = app
-    this.listening = address
-    this.opts.log.info({ address }, 'boot HTTP server listening')
+    try {
+      this.server = await this.listen(address)
+    } catch (err) {
+      const retryMs = this.opts.retryMs ?? 5000
+      const problem = explainSystemError(err, `boot.http ${address}`)
+      if (this.opts.health?.down('boot-http', problem) !== false) this.opts.log.error({ reason: (err as { code?: string }).code }, `the boot HTTP server is not serving: ${problem}; retrying every ${retryMs / 1000} s`)
+      this.retryTimer ??= setTimeout(() => {
+        this.retryTimer = null
+        if (!this.closed && this.server === null) void this.start(true)
+      }, retryMs)
+      this.retryTimer.unref()
+    }
   }
 
-  /** The address or enablement changed (reload): a new listener replaces the old one. */
+  private async listen (address: string): Promise<BootServer> {
+    const app = await buildBootServer({ ...this.opts, images: () => this.images.current })
+    try {
+      await app.listen(splitHostPort(address))
+    } catch (err) {
+      await app.close()
+      throw err
+    }
+    this.listening = address
+    this.opts.health?.up('boot-http')
+    this.opts.log.info({ address }, 'boot HTTP server listening')
+    return app
+  }
+
+  /**
+   * The address or enablement changed (reload): a new listener replaces the old one. When
+   * the new address cannot be bound the old listener keeps serving and the error is thrown.
+   */
   async restart (enabled: boolean, address: string): Promise<void> {
     if (enabled && this.server !== null && address === this.listening) return
+    if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
     const old = this.server
-    this.server = null
-    await this.start(enabled)
-    await old?.close()
+    if (!enabled || old === null) {
+      this.server = null
+      await old?.close()
+      await this.start(enabled)
+      return
+    }
+    this.server = await this.listen(address)
+    await old.close()
   }
 
   /** The boot server's port (tests listen on port 0). */
@@ -73,6 +114,8 @@ export class BootService {
   }
 
   async close (): Promise<void> {
+    this.closed = true
+    if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
     if (this.pruneTimer !== null) clearInterval(this.pruneTimer)
     this.pruneTimer = null
     await this.server?.close()

@@ -122,8 +122,13 @@ async function listAll<T> (api: ApiClient, path: string, cursorLimit = 1000): Pr
 }
 
 export async function checkConfig (io: Io, o: { config?: string }): Promise<void> {
-  const { loadConfig, summarize } = await import('../config/load.js')
-  io.out(summarize(loadConfig(o.config)))
+  const [{ loadConfig, summarize }, { checkHost }, { ConfigError, formatProblem }] = await Promise.all([import('../config/load.js'), import('../config/host-checks.js'), import('../config/errors.js')])
+  const loaded = loadConfig(o.config)
+  // and what this host must have for machines to boot from it
+  const host = checkHost(loaded)
+  for (const w of host.warnings) io.err(`warning: ${formatProblem(w)}`)
+  if (host.problems.length > 0) throw new ConfigError(host.problems)
+  io.out(summarize(loaded))
 }
 
 export async function tokenCreate (io: Io, o: { name: string; readOnly?: boolean; config?: string }): Promise<void> {

@@ -21,6 +21,7 @@ import { DhcpLeaseStore } from './lease-store.js'
 import type { EventInput } from '../store/events.js'
 import { RackbootError } from '../errors.js'
 import { LogBudget } from '../log.js'
+import { explainSystemError, type Health } from '../health.js'
 
 export const DHCP_SERVER_PORT = 67
 
@@ -42,6 +43,8 @@ export interface DhcpServiceOptions {
   now?: () => number
   /** UDP port to serve on (67). Tests and benchmarks in namespaces use the real one too. */
   port?: number
+  /** Where each LAN's socket says whether it serves (health checks, rackboot_service_up). */
+  health?: Health
 }
 
 /** Packets waiting for the next batch; beyond this a burst is dropped (and counted) rather than held in memory. */
@@ -125,10 +128,12 @@ export class DhcpService {
     this.quarantineMs = (parseDuration(cfg.dhcp.declineQuarantine) ?? 600) * 1000
     this.ratePerMac = cfg.dhcp.ratePerMac
     const wanted = cfg.dhcp.enabled ? loaded.lans : new Map<string, Lan>()
+    for (const lan of loaded.lans.keys()) if (!wanted.has(lan)) this.opts.health?.forget(`dhcp/${lan}`)
     for (const [name, s] of this.lans) {
       if (!wanted.has(name)) {
         this.closeSocket(s)
         this.lans.delete(name)
+        this.opts.health?.forget(`dhcp/${name}`)
         this.log.info({ lan: name }, 'LAN removed: DHCP stopped on it (its leases stay recorded)')
       }
     }
@@ -147,9 +152,10 @@ export class DhcpService {
       }
     }
     await this.watchInterfaces()
-    const needRelay = [...this.lans.values()].some(s => s.ctx.lan.config.relay === true)
-    if (needRelay && this.relaySocket === null) await this.openRelaySocket()
-    if (!needRelay && this.relaySocket !== null) { this.relaySocket.close(); this.relaySocket = null }
+  }
+
+  private get needRelay (): boolean {
+    return [...this.lans.values()].some(s => s.ctx.lan.config.relay === true)
   }
 
   async close (): Promise<void> {
@@ -163,6 +169,18 @@ export class DhcpService {
 
   /** Opens missing sockets and reopens those whose interface was deleted and recreated. */
   private async watchInterfaces (): Promise<void> {
+    const health = this.opts.health
+    if (this.needRelay && this.relaySocket === null && !this.closed) {
+      try {
+        await this.openRelaySocket()
+        health?.up('dhcp/relay')
+      } catch (err) {
+        const problem = explainSystemError(err, `the DHCP socket for relayed LANs (0.0.0.0:${this.port})`)
+        if (health?.down('dhcp/relay', problem) !== false) this.log.error({ reason: (err as { code?: string }).code }, `relayed LANs get no DHCP: ${problem}; retrying`)
+      }
+    }
+    if (!this.needRelay && this.relaySocket !== null) { this.relaySocket.close(); this.relaySocket = null }
+    if (!this.needRelay) health?.forget('dhcp/relay')
     for (const [name, s] of this.lans) {
       const iface = s.ctx.lan.config.interface
       if (iface === undefined || this.closed) continue
@@ -176,6 +194,7 @@ export class DhcpService {
         const msg = `interface ${iface} does not exist (yet)`
         if (s.openError !== msg) this.log.warn({ lan: name, iface }, `${msg}: DHCP on LAN ${name} waits for it`)
         s.openError = msg
+        health?.down(`dhcp/${name}`, `${msg} (lans[].interface of LAN ${name}): DHCP waits for it`)
         continue
       }
       try {
@@ -185,23 +204,30 @@ export class DhcpService {
         s.socket = socket
         s.ifindex = boundInterface(socket)?.index ?? index
         s.openError = null
+        health?.up(`dhcp/${name}`)
         socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: name, socket }))
         socket.on('error', err => this.log.error({ lan: name, iface, err }, 'DHCP socket error'))
         this.log.info({ lan: name, iface, port: this.port }, 'DHCP serving')
       } catch (err) {
         const msg = (err as Error).message
-        if (s.openError !== msg) this.log.error({ lan: name, iface, err: { code: (err as { code?: string }).code, message: msg } }, 'cannot open the DHCP socket; retrying')
+        if (s.openError !== msg) this.log.error({ lan: name, iface, err: { code: (err as { code?: string }).code, message: msg } }, `LAN ${name} gets no DHCP: ${msg}; retrying every ${WATCH_MS / 1000} s`)
         s.openError = msg
+        health?.down(`dhcp/${name}`, `cannot open the DHCP socket on ${iface}: ${msg}`)
       }
     }
   }
 
   private async openRelaySocket (): Promise<void> {
     const socket = createSocket({ type: 'udp4', reuseAddr: true })
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject)
-      socket.bind({ port: this.port, address: '0.0.0.0' }, () => { socket.off('error', reject); resolve() })
-    })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject)
+        socket.bind({ port: this.port, address: '0.0.0.0' }, () => { socket.off('error', reject); resolve() })
+      })
+    } catch (err) {
+      socket.close()
+      throw err
+    }
     tuneSocket(socket)
     socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: null, socket }))
     socket.on('error', err => this.log.error({ err }, 'DHCP relay socket error'))

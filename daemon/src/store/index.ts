@@ -117,6 +117,11 @@ export class Store {
     })
   }
 
+  /** Throws when the database cannot answer (for health checks). */
+  ping (): void {
+    this.db.prepare('SELECT 1').get()
+  }
+
   close (): void {
     if (!this.db.open) return
     // Writes queued with writeSoon() and not yet committed: commit them now, not after the close.

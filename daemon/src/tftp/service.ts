@@ -15,6 +15,7 @@ import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import { parseDuration } from '../config/lan.js'
 import type { Metrics } from '../metrics.js'
+import { explainSystemError, type Health } from '../health.js'
 
 type Boot = Config['boot']
 
@@ -30,6 +31,10 @@ export interface TftpServiceOptions {
   onTransfer?: (t: { ip: string; file: string; outcome: string; bytes: number; durationMs: number; retransmits: number }) => void
   /** Interval of the info line that sums up drops (default 60 s). */
   dropReportMs?: number
+  /** Where the service says whether it serves (health checks, rackboot_service_up). */
+  health?: Health
+  /** How soon a listener that could not bind tries again (default 5 s). */
+  retryMs?: number
 }
 
 /** What a running listener was built from; a change means a new listener. */
@@ -146,6 +151,9 @@ export class TftpService {
   private closed = false
 
   private readonly onTransferHook: TftpServiceOptions['onTransfer']
+  private readonly health: Health | undefined
+  private readonly retryMs: number
+  private retryTimer: NodeJS.Timeout | null = null
 
   constructor (opts: TftpServiceOptions) {
     this.log = opts.log
@@ -153,6 +161,8 @@ export class TftpService {
     this.enabled = opts.enabled
     this.drainMs = opts.drainMs
     this.onTransferHook = opts.onTransfer
+    this.health = opts.health
+    this.retryMs = opts.retryMs ?? 5000
     this.m = metricsFor(opts.metrics)
     this.m.services.add(this)
     this.dropTimer = setInterval(() => { this.reportDrops() }, opts.dropReportMs ?? 60_000)
@@ -171,11 +181,31 @@ export class TftpService {
     return this.server === null ? null : this.server.address()
   }
 
+  /**
+   * Listens when enabled. A listener that cannot bind (no permission for port 69, the address
+   * not on this host yet, the port taken) does not stop the daemon: the reason is logged once
+   * in a sentence with its fix, the service reports itself down, and it tries again every
+   * `retryMs` until it binds or is reconfigured.
+   */
   async start (): Promise<void> {
-    if (!this.enabled) return
+    if (!this.enabled) { this.health?.forget('tftp'); return }
     const settings = settingsOf(this.boot)
-    this.server = await this.listen(settings)
-    this.settings = settings
+    try {
+      this.server = await this.listen(settings)
+      this.settings = settings
+    } catch (err) {
+      this.cannotListen(err)
+    }
+  }
+
+  private cannotListen (err: unknown): void {
+    const problem = explainSystemError(err, `boot.tftp ${this.boot.tftp}`)
+    if (this.health?.down('tftp', problem) !== false) this.log.error({ reason: (err as { code?: string }).code }, `TFTP is not serving: ${problem}; retrying every ${this.retryMs / 1000} s`)
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null
+      if (!this.closed && this.server === null && this.enabled) void this.start()
+    }, this.retryMs)
+    this.retryTimer.unref()
   }
 
   /**
@@ -187,7 +217,9 @@ export class TftpService {
     const prev = this.settings
     this.boot = boot
     this.enabled = enabled
+    if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
     if (!enabled) {
+      this.health?.forget('tftp')
       if (this.server === null) return []
       this.retire(this.server)
       this.server = null
@@ -198,9 +230,8 @@ export class TftpService {
     if (this.server !== null && prev !== null && same(prev, next)) return []
     const old = this.server
     if (old === null) {
-      this.server = await this.listen(next)
-      this.settings = next
-      return ['tftp']
+      await this.start()
+      return this.server === null ? [] : ['tftp']
     }
     if (prev !== null && prev.host === next.host && prev.port === next.port) {
       // Same port: the old listener must let go first. Its transfers keep their own sockets.
@@ -233,6 +264,7 @@ export class TftpService {
     if (this.closed) return
     this.closed = true
     clearInterval(this.dropTimer)
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer)
     const all = [...this.retired, ...(this.server === null ? [] : [this.server])]
     this.server = null
     await Promise.all(all.map(async (s) => { await s.close() }))
@@ -255,6 +287,7 @@ export class TftpService {
     server.on('transfer', (info) => { this.onTransfer(info) })
     server.on('drop', (d) => { this.onDrop(d) })
     await server.start()
+    this.health?.up('tftp')
     const a = server.address()
     this.log.info({ ip: a.address, port: a.port, roots: s.roots.map((r) => r.dir), maxBlksize: s.maxBlksize, maxWindowsize: s.maxWindowsize, maxTransfers: s.maxTransfers }, 'TFTP listening')
     return server

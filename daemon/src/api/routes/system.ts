@@ -21,21 +21,27 @@ export async function systemRoutes (app: Api, { deps }: { deps: ApiDeps }): Prom
     for (const lan of deps.lans().values()) g.set({ lan: lan.name }, store.leases.activeCount(lan.name, now))
   })
 
+  const Services = Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), since: Type.Number(), problem: Type.Optional(Type.String()) }), {
+    description: 'Each configured service (tftp, boot-http, dhcp/<lan>, dhcp/relay): serving or not, since when (ms since the epoch), and why not.'
+  })
   app.get('/healthz', {
     schema: {
-      tags: ['system'], summary: 'Liveness and database check (no auth)', security: [],
+      tags: ['system'], summary: 'Liveness, database and services check (no auth): 503 when the database fails or a configured service is not serving', security: [],
       response: {
-        200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptimeSeconds: Type.Number() }),
-        503: Type.Object({ status: Type.Literal('error'), version: Type.String(), error: Type.String() })
+        200: Type.Object({ status: Type.Literal('ok'), version: Type.String(), uptimeSeconds: Type.Number(), services: Services }),
+        503: Type.Object({ status: Type.Enum(['error', 'degraded']), version: Type.String(), error: Type.Optional(Type.String()), uptimeSeconds: Type.Optional(Type.Number()), services: Type.Optional(Services) })
       }
     }
   }, async (_req, reply) => {
     try {
-      store.db.prepare('SELECT 1').get()
-      return { status: 'ok' as const, version: VERSION, uptimeSeconds: Math.round((Date.now() - started) / 1000) }
+      store.ping()
     } catch (err) {
       return reply.code(503).send({ status: 'error' as const, version: VERSION, error: `database: ${(err as Error).message}` })
     }
+    const services = deps.health?.snapshot() ?? {}
+    const body = { version: VERSION, uptimeSeconds: Math.round((Date.now() - started) / 1000), services }
+    if (deps.health?.degraded === true) return reply.code(503).send({ status: 'degraded' as const, ...body })
+    return { status: 'ok' as const, ...body }
   })
 
   app.get('/metrics', { schema: { tags: ['system'], summary: 'Prometheus metrics (text exposition format, no auth)', security: [] } }, async (_req, reply) => {
