@@ -10,7 +10,6 @@ import { Metrics } from './metrics.js'
 import { buildApi, type Api } from './api/app.js'
 import { TftpService } from './tftp/service.js'
 import { DhcpService } from './dhcp/service.js'
-import { splitHostPort } from './net/ipv4.js'
 import { BootService } from './boot/service.js'
 import { Health, explainSystemError } from './health.js'
 import { lockDataDir, type DataDirLock } from './store/lock.js'
@@ -73,7 +72,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   // TFTP listens only while a LAN is configured.
   const drainMs = opts.drainMs ?? 10_000
   const tftp = new TftpService({
-    boot: current.config.boot, enabled: current.lans.size > 0, log: log.child({ svc: 'tftp' }), metrics, drainMs, health,
+    loaded: current, log: log.child({ svc: 'tftp' }), metrics, drainMs, health,
     // A boot step for the machine's timeline: the client is found by its bound lease.
     // Group-committed: in a boot storm dozens of transfers end within milliseconds, and a
     // commit each blocked the event loop (every other transfer) for its duration.
@@ -86,7 +85,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     }
   })
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics, health })
-  const boot = new BootService({ store, lans, config: () => current.config, log: log.child({ svc: 'boot' }), metrics, health })
+  const boot = new BootService({ store, current: () => current, log: log.child({ svc: 'boot' }), metrics, health })
   store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory })
   let api: Api | undefined
   try {
@@ -94,12 +93,12 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     warnHost(current, log)
     await boot.loadImages(current.config.boot.imagesDir)
     api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory })
-    const { host, port } = splitHostPort(current.config.api.listen)
+    const { host, port, text } = current.settings.api.listen
     try {
       await api.listen({ host, port })
     } catch (err) {
       // Without its API the daemon cannot be managed: this one is fatal.
-      throw new StartError(explainSystemError(err, `api.listen ${current.config.api.listen}`))
+      throw new StartError(explainSystemError(err, `api.listen ${text}`))
     }
     health.up('api')
     await tftp.start()
@@ -139,22 +138,22 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       if (a.log.level !== b.log.level) { log.level = b.log.level; applied.push('log.level') }
       if (JSON.stringify(a.boot) !== JSON.stringify(b.boot)) applied.push('boot')
       if (JSON.stringify(a.dhcp) !== JSON.stringify(b.dhcp)) applied.push('dhcp')
+      // The services read the new config from here on; keys that need a restart keep their running values.
+      current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }), settings: Object.freeze({ ...next.settings, api: current.settings.api }) })
       await dhcp.apply(next)
       if (JSON.stringify(a.boot) !== JSON.stringify(b.boot) || JSON.stringify(a.lans) !== JSON.stringify(b.lans)) {
         await boot.loadImages(b.boot.imagesDir)
         if (a.boot.http !== b.boot.http || (a.lans.length > 0) !== (b.lans.length > 0)) {
-          try { await boot.restart(b.lans.length > 0, b.boot.http) } catch (err) { log.error({ svc: 'boot', err }, 'boot HTTP server cannot move; it keeps its old address'); needsRestart.push('boot.http') }
+          try { await boot.restart() } catch (err) { log.error({ svc: 'boot', err }, 'boot HTTP server cannot move; it keeps its old address'); needsRestart.push('boot.http') }
         }
       }
       // TFTP: a changed address, root or limit gets a new listener; transfers in flight finish on the old one.
       try {
-        applied.push(...await tftp.reload(b.boot, next.lans.size > 0))
+        applied.push(...await tftp.reload(next))
       } catch (err) {
         log.error({ svc: 'tftp', err }, 'TFTP cannot apply the new settings; the previous listener keeps serving')
         needsRestart.push('boot.tftp')
       }
-      // Keys that need a restart keep their running values until then.
-      current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }) })
       warnOrphans(store, current, log)
       warnHost(current, log)
       log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')

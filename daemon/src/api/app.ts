@@ -99,7 +99,7 @@ export async function buildApi (deps: ApiDeps): Promise<Api> {
     if (fe.validation !== undefined) {
       const context = fe.validationContext ?? 'body'
       const data = context === 'body' ? req.body : context === 'querystring' ? req.query : context === 'params' ? req.params : undefined
-      const problems = describeSchemaErrors(fe.validation, context, data)
+      const problems = describeSchemaErrors(fe.validation, context, data, (req.routeOptions.schema as Record<string, unknown> | undefined)?.[context])
       const first = problems[0]
       return reply.code(400).send({
         code: 'RB_VALIDATION',

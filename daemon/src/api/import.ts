@@ -16,7 +16,7 @@ const ALIASES: Record<string, typeof CSV_COLUMNS[number]> = { mac: 'macs', ip: '
 
 function validate (input: unknown, row: number): FieldError[] {
   if (check.Check(input)) return []
-  return describeSchemaErrors(check.Errors(input) as Iterable<any>, '', input)
+  return describeSchemaErrors(check.Errors(input) as Iterable<any>, '', input, MachineInputSchema)
 }
 
 export function parseImport (body: unknown, contentType: string): ImportRow[] {

@@ -1,14 +1,15 @@
 // Request and response schemas of the inventory API (JSON Schema via TypeBox; also the OpenAPI document).
 import Type, { type Static, type TSchema } from 'typebox'
-import { MAC_PATTERN } from '../net/ipv4.js'
+import { MAC_PATTERN } from '@rackboot/wire'
 import { MACHINE_STATES } from '../store/lifecycle.js'
+import { namedPattern } from '../schema-errors.js'
 import { Ipv4, LanName } from '../config/schema.js'
 
 /** `type: [T, 'null']` rather than anyOf: clearer errors and faster serialisation. */
 const Nullable = <T extends TSchema>(s: T) => Type.Unsafe<Static<T> | null>({ ...s, type: [(s as unknown as { type: string }).type, 'null'] })
 
-export const HOSTNAME_PATTERN = '^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$'
-export const LABEL_KEY_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$'
+export const HOSTNAME_PATTERN = namedPattern('^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$', 'a valid hostname (RFC 1123: letters, digits, dashes, dot-separated labels)')
+export const LABEL_KEY_PATTERN = namedPattern('^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$', 'a valid label key (letters, digits, . _ / -; at most 63)')
 
 export const MacString = Type.String({ pattern: MAC_PATTERN, description: 'MAC address: aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff (stored as aa:bb:cc:dd:ee:ff).' })
 export const MachineState = Type.Enum([...MACHINE_STATES], { description: 'Lifecycle state.' })

@@ -7,6 +7,7 @@ import { parse as parseYaml } from 'yaml'
 import Type, { type Static } from 'typebox'
 import { Value } from 'typebox/value'
 import { unknownPlaceholders } from './template.js'
+import { dottedPath, schemaProblems } from '../schema-errors.js'
 
 const FileRef = Type.Union([
   Type.String({ minLength: 1 }),
@@ -86,9 +87,9 @@ export async function loadImage (dir: string): Promise<Image> {
     return image
   }
   const manifest = Value.Default(ImageManifestSchema, raw ?? {}) as ImageManifest
-  const errors = [...Value.Errors(ImageManifestSchema, manifest)].filter(e => e.keyword !== 'boolean' && e.keyword !== 'anyOf')
+  const errors = schemaProblems(Value.Errors(ImageManifestSchema, manifest), manifest, ImageManifestSchema)
   if (errors.length > 0) {
-    for (const e of errors) image.problems.push(`${manifestPath}: ${e.instancePath.slice(1).replace(/\//g, '.') || '(root)'}: ${e.message}`)
+    for (const e of errors) image.problems.push(`${manifestPath}: ${dottedPath('', e.path)}: ${e.message}`)
     return image
   }
   image.description = manifest.description ?? ''

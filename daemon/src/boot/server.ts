@@ -13,10 +13,9 @@ import { Counter } from 'prom-client'
 import type { Store, Machine } from '../store/index.js'
 import type { EventInput } from '../store/events.js'
 import type { Lan } from '../config/lan.js'
-import type { Config } from '../config/schema.js'
+import type { LoadedConfig } from '../config/load.js'
 import type { Metrics } from '../metrics.js'
-import { parseDuration } from '../config/lan.js'
-import { normalizeMac } from '../net/ipv4.js'
+import { tryParseMac } from '@rackboot/wire'
 import type { Image } from './images.js'
 import { diskScript, netbootScript, unknownScript, waitScript } from './scripts.js'
 import { render, type TemplateValues } from './template.js'
@@ -25,8 +24,8 @@ import { attemptOver } from './decide.js'
 
 export interface BootDeps {
   store: Store
-  lans: () => ReadonlyMap<string, Lan>
-  config: () => Config
+  /** The running config (it changes on reload). */
+  current: () => LoadedConfig
   images: () => ReadonlyMap<string, Image>
   log: Logger
   metrics: Metrics
@@ -38,13 +37,11 @@ const BODY_LIMIT = 64 * 1024
 const ACTOR = 'boot'
 const NETBOOT_STATES = new Set(['ready', 'provisioning'])
 
-function httpPort (config: Config): string {
-  return config.boot.http.slice(config.boot.http.lastIndexOf(':') + 1)
-}
-
-export function bootUrlFor (lan: Lan | undefined, config: Config, host: string | undefined): string {
-  if (lan !== undefined) return `http://${lan.config.address}:${httpPort(config)}`
-  return `http://${host ?? `127.0.0.1:${httpPort(config)}`}`
+/** The boot server's base URL as the machine on `lan` reaches it (the request's Host for a LAN-less client). */
+export function bootUrlFor (lan: Lan | undefined, current: LoadedConfig, host: string | undefined): string {
+  const port = current.settings.boot.http.port
+  if (lan !== undefined) return `http://${lan.config.address}:${port}`
+  return `http://${host ?? `127.0.0.1:${port}`}`
 }
 
 export type BootServer = FastifyInstance<any, any, any, Logger>
@@ -99,14 +96,14 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
 
   app.get('/boot/ipxe', async (req, reply) => {
     const q = req.query as { mac?: string }
-    const mac = normalizeMac(q.mac ?? '')
+    const mac = tryParseMac(q.mac ?? '')
     reply.type('text/plain; charset=utf-8')
     if (mac === null) { served.inc({ kind: 'bad-request' }); return reply.code(400).send(`#!ipxe\necho rackboot: /boot/ipxe needs ?mac=<the NIC's MAC>\nexit\n`) }
     const machine = store.machines.getByMac(mac)
-    const cfg = deps.config()
+    const current = deps.current()
     if (machine === null) { served.inc({ kind: 'unknown' }); return unknownScript(mac) }
-    const lan = deps.lans().get(machine.lan)
-    const bootUrl = bootUrlFor(lan, cfg, req.headers.host)
+    const lan = current.lans.get(machine.lan)
+    const bootUrl = bootUrlFor(lan, current, req.headers.host)
     const event = (kind: string, detail: Record<string, unknown> = {}) => ({ actor: ACTOR, type: 'boot.script', machineId: machine.id, lan: machine.lan, mac, detail: { kind, ...detail } })
 
     if (!machine.netboot || machine.state === 'provisioned') {
@@ -128,7 +125,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
       record(event('image-unavailable', { image: machine.image, problems: image?.problems ?? ['no such image'] }))
       return waitScript(bootUrl, mac, `image ${machine.image} is ${image === undefined ? 'not installed' : 'broken (see rackboot images check)'}`)
     }
-    const ttlMs = (parseDuration(cfg.boot.tokenTtl) ?? 7200) * 1000
+    const ttlMs = current.settings.boot.tokenTtlMs
     const script = await store.writeSoon(() => {
       const now = store.now()
       const token = store.bootTokens.mint(machine.id, image.name, now, ttlMs)
@@ -163,10 +160,10 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   // iPXE binaries for UEFI HTTP-boot clients: plain names from the TFTP roots only.
   app.get('/ipxe/:file', async (req, reply) => {
     const { file } = req.params as { file: string }
-    const cfg = deps.config()
+    const boot = deps.current().config.boot
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(file)) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'no such file' })
     // The TFTP service's roots and rules (servedRoots, resolveServedFile): both protocols serve the same files.
-    for (const { dir, linkedFiles } of servedRoots(cfg.boot)) {
+    for (const { dir, linkedFiles } of servedRoots(boot)) {
       let base: string
       try {
         base = await realpath(dir)
@@ -213,8 +210,9 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const machine = store.machines.get(check.machineId)
     const image = deps.images().get(check.image)
     if (machine === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'machine gone' })
-    const lan = deps.lans().get(machine.lan)
-    const bootUrl = bootUrlFor(lan, deps.config(), req.headers.host)
+    const current = deps.current()
+    const lan = current.lans.get(machine.lan)
+    const bootUrl = bootUrlFor(lan, current, req.headers.host)
     const values = templateValues(machine, machine.macs[0] ?? '', lan, bootUrl, token, check.image)
     reply.type('text/plain; charset=utf-8')
     record({ actor: ACTOR, type: 'boot.metadata', machineId: machine.id, lan: machine.lan, mac: null, detail: { file } })

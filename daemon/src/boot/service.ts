@@ -1,18 +1,17 @@
 // The boot HTTP service: owns the image registry and the boot server's listener.
 import type { Logger } from 'pino'
 import type { Store } from '../store/index.js'
-import type { Lan } from '../config/lan.js'
-import type { Config } from '../config/schema.js'
+import type { LoadedConfig } from '../config/load.js'
 import type { Metrics } from '../metrics.js'
 import { ImageRegistry } from './registry.js'
 import { buildBootServer, type BootServer } from './server.js'
-import { splitHostPort } from '../net/ipv4.js'
 import { explainSystemError, type Health } from '../health.js'
+import type { Endpoint } from '../config/settings.js'
 
 export interface BootServiceOptions {
   store: Store
-  lans: () => ReadonlyMap<string, Lan>
-  config: () => Config
+  /** The running config (it changes on reload). */
+  current: () => LoadedConfig
   log: Logger
   metrics: Metrics
   health?: Health
@@ -60,12 +59,12 @@ export class BootService {
         try { this.pruneTokens() } catch (err) { this.opts.log.warn({ err }, 'pruning boot tokens failed') }
       }, PRUNE_EVERY_MS).unref()
     }
-    const address = this.opts.config().boot.http
+    const address = this.opts.current().settings.boot.http
     try {
       this.server = await this.listen(address)
     } catch (err) {
       const retryMs = this.opts.retryMs ?? 5000
-      const problem = explainSystemError(err, `boot.http ${address}`)
+      const problem = explainSystemError(err, `boot.http ${address.text}`)
       if (this.opts.health?.down('boot-http', problem) !== false) this.opts.log.error({ reason: (err as { code?: string }).code }, `the boot HTTP server is not serving: ${problem}; retrying every ${retryMs / 1000} s`)
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = null
@@ -75,26 +74,29 @@ export class BootService {
     }
   }
 
-  private async listen (address: string): Promise<BootServer> {
+  private async listen (address: Endpoint): Promise<BootServer> {
     const app = await buildBootServer({ ...this.opts, images: () => this.images.current })
     try {
-      await app.listen(splitHostPort(address))
+      await app.listen({ host: address.host, port: address.port })
     } catch (err) {
       await app.close()
       throw err
     }
-    this.listening = address
+    this.listening = address.text
     this.opts.health?.up('boot-http')
-    this.opts.log.info({ address }, 'boot HTTP server listening')
+    this.opts.log.info({ address: address.text }, 'boot HTTP server listening')
     return app
   }
 
   /**
-   * The address or enablement changed (reload): a new listener replaces the old one. When
-   * the new address cannot be bound the old listener keeps serving and the error is thrown.
+   * After a reload: a new listener replaces the old one when the address changed, none runs
+   * without a LAN. When the new address cannot be bound the old listener keeps serving and
+   * the error is thrown.
    */
-  async restart (enabled: boolean, address: string): Promise<void> {
-    if (enabled && this.server !== null && address === this.listening) return
+  async restart (): Promise<void> {
+    const enabled = this.opts.current().lans.size > 0
+    const address = this.opts.current().settings.boot.http
+    if (enabled && this.server !== null && address.text === this.listening) return
     if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
     const old = this.server
     if (!enabled || old === null) {

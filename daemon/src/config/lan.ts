@@ -1,41 +1,34 @@
 // A LAN's config with its addresses parsed once: what the store, API and DHCP use.
+import { tryParseIPv4, tryParseIPv4Range, tryParseSubnet, type Ipv4Range, type Subnet } from '@rackboot/wire'
 import type { LanConfig } from './schema.js'
-import { parseCidr, parseIpv4, parseRange, type Cidr, type Range } from '../net/ipv4.js'
+import { parseDuration } from './settings.js'
 
 export interface Lan {
   readonly name: string
   readonly config: LanConfig
-  readonly subnet: Cidr
+  readonly subnet: Subnet
   readonly address: number
   readonly gateway: number | null
-  readonly pool: Range | null
-  readonly reserved: readonly Range[]
+  readonly pool: Ipv4Range | null
+  readonly reserved: readonly Ipv4Range[]
   readonly leaseSeconds: number
-}
-
-const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
-
-/** `90`, `90s`, `15m`, `1h`, `7d` → seconds; null when malformed. */
-export function parseDuration (s: string): number | null {
-  const m = /^(\d+)([smhd]?)$/.exec(s)
-  if (m === null) return null
-  return Number(m[1]) * (UNIT[m[2] === '' ? 's' : m[2] as string] as number)
 }
 
 /** Builds the runtime view of a LAN whose config already passed validation. */
 export function compileLan (config: LanConfig): Lan {
-  const subnet = parseCidr(config.subnet)
-  const address = parseIpv4(config.address)
-  if (subnet === null || address === null) throw new Error(`LAN ${config.name} was not validated`)
+  const subnet = tryParseSubnet(config.subnet)
+  const address = tryParseIPv4(config.address)
+  const leaseSeconds = parseDuration(config.leaseTime)
+  if (subnet === null || address === null || leaseSeconds === null) throw new Error(`LAN ${config.name} was not validated`)
   return Object.freeze({
     name: config.name,
     config,
     subnet,
     address,
-    gateway: config.gateway === undefined ? null : parseIpv4(config.gateway),
-    pool: config.pool === undefined ? null : parseRange(config.pool),
-    reserved: (config.reserved ?? []).map(r => parseRange(r)).filter((r): r is Range => r !== null),
-    leaseSeconds: parseDuration(config.leaseTime) ?? 3600
+    gateway: config.gateway === undefined ? null : tryParseIPv4(config.gateway),
+    pool: config.pool === undefined ? null : tryParseIPv4Range(config.pool),
+    reserved: (config.reserved ?? []).map(r => tryParseIPv4Range(r)).filter((r): r is Ipv4Range => r !== null),
+    leaseSeconds
   })
 }
 

@@ -6,32 +6,28 @@ import { fileURLToPath } from 'node:url'
 import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml'
 import { Value } from 'typebox/value'
 import { ConfigSchema, type Config } from './schema.js'
+import { dottedPath, schemaProblems, type Path } from '../schema-errors.js'
 import { ConfigError, type ConfigProblem } from './errors.js'
-import { compileLan, parseDuration, type Lan } from './lan.js'
-import { formatIpv4, parseCidr, parseIpv4, parseRange, rangesOverlap, type Range } from '../net/ipv4.js'
+import { formatIPv4, tryParseIPv4, tryParseSubnet, tryParseIPv4Range, rangesOverlap, type Ipv4Range } from '@rackboot/wire'
+import { compileLan, type Lan } from './lan.js'
+import { parseDuration, parseEndpoint, settingsOf, type Settings } from './settings.js'
 
 /** A validated, frozen configuration and the LANs compiled from it. */
 export interface LoadedConfig {
   readonly file: string
+  /** As written, with defaults filled in and paths made absolute (what reloads compare). */
   readonly config: Config
   readonly lans: ReadonlyMap<string, Lan>
+  /** Durations in milliseconds, listen addresses as host and port: parsed once, here. */
+  readonly settings: Settings
 }
 
 /** The embedded default: API on loopback, no LAN, so no DHCP. */
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../../../config/rackboot.yaml', import.meta.url))
 
-type Path = Array<string | number>
-
 /** `['lans', 1, 'pool']` → `lans[1].pool` */
 export function dottedKey (path: Path): string {
-  let out = ''
-  for (const p of path) out += typeof p === 'number' ? `[${p}]` : (out === '' ? p : `.${p}`)
-  return out
-}
-
-function pointerToPath (pointer: string): Path {
-  if (pointer === '') return []
-  return pointer.slice(1).split('/').map(s => s.replace(/~1/g, '/').replace(/~0/g, '~')).map(s => /^\d+$/.test(s) ? Number(s) : s)
+  return path.length === 0 ? '' : dottedPath('', path)
 }
 
 class Problems {
@@ -42,71 +38,11 @@ class Problems {
   }
 }
 
-function closest (word: string, candidates: string[]): string | null {
-  let best: string | null = null
-  let bestScore = 3
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase())
-    if (d < bestScore) { best = c; bestScore = d }
-  }
-  return best
-}
-
-function editDistance (a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] as number
-      row[j] = Math.min(cur + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
-    }
-  }
-  return row[b.length] as number
-}
-
-/** The JSON-schema node at `path` (for enum values and known keys in messages). */
-function schemaAt (path: Path): any {
-  let s: any = ConfigSchema
-  for (const p of path) {
-    if (s === undefined) return undefined
-    s = typeof p === 'number' ? s.items : s.properties?.[p]
-  }
-  return s
-}
-
-function schemaMessage (err: { keyword: string; instancePath: string; params: any; message: string }, value: unknown): string {
-  switch (err.keyword) {
-    case 'enum': return `must be one of ${(err.params.allowedValues as unknown[]).map(v => JSON.stringify(v)).join(', ')}, not ${JSON.stringify(value)}`
-    case 'type': return `must be ${/^[aeiou]/.test(String(err.params.type)) ? 'an' : 'a'} ${err.params.type}, not ${describe(value)}`
-    case 'pattern': {
-      const what = patternMeaning(pointerToPath(err.instancePath))
-      return `${JSON.stringify(value)} is not ${what}`
-    }
-    case 'required': return err.message
-    default: return err.message
-  }
-}
-
 function describe (v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'a list'
   if (typeof v === 'object') return 'a mapping'
   return `${typeof v} ${JSON.stringify(v)}`
-}
-
-function patternMeaning (path: Path): string {
-  const last = [...path].reverse().find(p => typeof p === 'string')
-  switch (last) {
-    case 'subnet': return 'a subnet in CIDR notation (e.g. 10.77.0.0/24)'
-    case 'address': case 'gateway': case 'dns': case 'ntp': return 'an IPv4 address'
-    case 'leaseTime': return 'a duration such as 3600, 90s, 30m, 1h or 7d'
-    case 'listen': case 'http': case 'tftp': return 'an address:port such as 127.0.0.1:9080'
-    case 'name': return 'a valid name (lowercase letters, digits and dashes, at most 32, starting and ending with a letter or digit)'
-    case 'interface': return 'an interface name (at most 15 characters)'
-    default: return 'in the expected format'
-  }
 }
 
 /** Parses and validates config text; throws ConfigError listing every problem. */
@@ -138,26 +74,7 @@ export function parseConfig (text: string, file: string): LoadedConfig {
   }
 
   const withDefaults = Value.Default(ConfigSchema, structuredClone(raw)) as unknown
-  const seen = new Set<string>()
-  for (const err of Value.Errors(ConfigSchema, withDefaults)) {
-    if (err.keyword === 'boolean') continue // duplicate of the additionalProperties error below
-    const path = pointerToPath(err.instancePath)
-    const at = (p: Path, m: string) => { const k = dottedKey(p) + '\0' + m; if (!seen.has(k)) { seen.add(k); problems.add(p, m) } }
-    if (err.keyword === 'additionalProperties') {
-      const known = Object.keys(schemaAt(path)?.properties ?? {})
-      for (const extra of (err.params as { additionalProperties: string[] }).additionalProperties) {
-        const guess = closest(extra, known)
-        at([...path, extra], `unknown key${guess === null ? '' : ` (did you mean "${guess}"?)`}; allowed: ${known.join(', ')}`)
-      }
-      continue
-    }
-    if (err.keyword === 'required') {
-      for (const missing of (err.params as { requiredProperties: string[] }).requiredProperties) at([...path, missing], 'is required')
-      continue
-    }
-    if (err.keyword === 'anyOf' || err.keyword === 'oneOf') continue
-    at(path, schemaMessage(err, valueAt(withDefaults, path)))
-  }
+  for (const p of schemaProblems(Value.Errors(ConfigSchema, withDefaults), withDefaults, ConfigSchema)) problems.add(p.path, p.message)
   if (problems.list.length > 0) throw new ConfigError(problems.list)
 
   const config = withDefaults as Config
@@ -170,7 +87,7 @@ export function parseConfig (text: string, file: string): LoadedConfig {
   if (config.boot.tftpRoot !== undefined) config.boot.tftpRoot = resolve(config.boot.tftpRoot)
   deepFreeze(config)
   const lans = new Map(config.lans.map(l => [l.name, compileLan(l)]))
-  return Object.freeze({ file, config, lans })
+  return Object.freeze({ file, config, lans, settings: deepFreeze(settingsOf(config)) })
 }
 
 /** Reads a config file; a missing or unreadable file is a ConfigError too. */
@@ -184,12 +101,6 @@ export function loadConfig (file: string = DEFAULT_CONFIG_FILE): LoadedConfig {
   return parseConfig(text, file)
 }
 
-function valueAt (root: unknown, path: Path): unknown {
-  let v: any = root
-  for (const p of path) v = v?.[p]
-  return v
-}
-
 function deepFreeze<T> (o: T): T {
   if (o !== null && typeof o === 'object' && !Object.isFrozen(o)) {
     Object.freeze(o)
@@ -199,10 +110,9 @@ function deepFreeze<T> (o: T): T {
 }
 
 function checkListen (value: string, path: Path, problems: Problems): void {
-  const port = Number(value.slice(value.lastIndexOf(':') + 1))
-  const host = value.slice(0, value.lastIndexOf(':'))
-  if (port > 65535) problems.add(path, `port ${port} is out of range (0-65535)`)
-  if (/^[0-9.]+$/.test(host) && parseIpv4(host) === null) problems.add(path, `${host} is not an IPv4 address`)
+  const e = parseEndpoint(value)
+  if (e === null) { problems.add(path, `port ${value.slice(value.lastIndexOf(':') + 1)} is out of range (0-65535)`); return }
+  if (/^[0-9.]+$/.test(e.host) && tryParseIPv4(e.host) === null) problems.add(path, `${e.host} is not an IPv4 address`)
 }
 
 function semanticChecks (config: Config, problems: Problems): void {
@@ -238,9 +148,9 @@ function semanticChecks (config: Config, problems: Problems): void {
     const leaseSeconds = parseDuration(lan.leaseTime)
     if (leaseSeconds !== null && (leaseSeconds < 60 || leaseSeconds > 365 * 86400)) at(['leaseTime'], `${lan.leaseTime} is out of range (60s to 365d)`)
 
-    const net = parseCidr(lan.subnet)
+    const net = tryParseSubnet(lan.subnet)
     if (net === null) return
-    if (net.hostBits) at(['subnet'], `${lan.subnet} has host bits set; did you mean ${formatIpv4(net.network)}/${net.prefix}?`)
+    if (net.hostBits) at(['subnet'], `${lan.subnet} has host bits set; did you mean ${formatIPv4(net.network)}/${net.prefix}?`)
     if (net.prefix > 30) at(['subnet'], `/${net.prefix} leaves no room for hosts; use /30 or larger`)
     for (const s of subnets) {
       if (net.first <= s.last && s.first <= net.last) at(['subnet'], `${lan.subnet} overlaps lans[${s.i}].subnet ${s.text} (${config.lans[s.i]?.name ?? ''})`)
@@ -248,18 +158,18 @@ function semanticChecks (config: Config, problems: Problems): void {
     subnets.push({ i, first: net.first, last: net.last, text: lan.subnet })
 
     const inside = (ip: number) => ip > net.first && ip < net.last
-    const where = `${formatIpv4(net.network)}/${net.prefix}`
-    const address = parseIpv4(lan.address)
+    const where = `${formatIPv4(net.network)}/${net.prefix}`
+    const address = tryParseIPv4(lan.address)
     if (address !== null && lan.relay !== true && !inside(address)) at(['address'], `${lan.address} is not a host address in the subnet ${where}`)
     if (address !== null && lan.relay === true && address >= net.first && address <= net.last) at(['address'], `${lan.address} is inside the relayed subnet ${where}; on a relayed LAN it is this host's address that the relay forwards to`)
-    const gateway = lan.gateway === undefined ? null : parseIpv4(lan.gateway)
+    const gateway = lan.gateway === undefined ? null : tryParseIPv4(lan.gateway)
     if (gateway !== null && !inside(gateway)) at(['gateway'], `${lan.gateway ?? ''} is not a host address in the subnet ${where}`)
 
     lan.routes?.forEach((r, k) => {
-      const gw = parseIpv4(r.gateway)
+      const gw = tryParseIPv4(r.gateway)
       if (gw !== null && !inside(gw)) at(['routes', k, 'gateway'], `${r.gateway} is not a host address in the subnet ${where}`)
-      const dest = parseCidr(r.destination)
-      if (dest?.hostBits === true) at(['routes', k, 'destination'], `${r.destination} has host bits set; did you mean ${formatIpv4(dest.network)}/${dest.prefix}?`)
+      const dest = tryParseSubnet(r.destination)
+      if (dest?.hostBits === true) at(['routes', k, 'destination'], `${r.destination} has host bits set; did you mean ${formatIPv4(dest.network)}/${dest.prefix}?`)
     })
     lan.options?.forEach((o, k) => {
       const kinds = OPTION_VALUE_KINDS.filter(kind => o[kind] !== undefined)
@@ -268,9 +178,9 @@ function semanticChecks (config: Config, problems: Problems): void {
       if (o.hex !== undefined && o.hex.replace(/:/g, '').length % 2 !== 0) at(['options', k, 'hex'], `${o.hex} has an odd number of hex digits`)
     })
 
-    const reserved: Array<{ r: Range; k: number }> = []
+    const reserved: Array<{ r: Ipv4Range; k: number }> = []
     lan.reserved?.forEach((text, k) => {
-      const r = parseRange(text)
+      const r = tryParseIPv4Range(text)
       if (r === null) { at(['reserved', k], `${JSON.stringify(text)} is not an address or a range first-last`); return }
       if (r.start > r.end) { at(['reserved', k], `${text} ends before it starts`); return }
       if (r.start < net.first || r.end > net.last) at(['reserved', k], `${text} is not inside the subnet ${where}`)
@@ -278,7 +188,7 @@ function semanticChecks (config: Config, problems: Problems): void {
     })
 
     if (lan.pool !== undefined) {
-      const pool = parseRange(lan.pool)
+      const pool = tryParseIPv4Range(lan.pool)
       if (pool === null || !lan.pool.includes('-')) { at(['pool'], `${JSON.stringify(lan.pool)} is not a range first-last (e.g. 10.77.0.100-10.77.0.150)`); return }
       if (pool.start > pool.end) { at(['pool'], `${lan.pool} ends before it starts`); return }
       if (!inside(pool.start) || !inside(pool.end)) { at(['pool'], `${lan.pool} is not inside the host addresses of the subnet ${where}`); return }

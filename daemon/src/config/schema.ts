@@ -1,32 +1,38 @@
 // The one definition of rackboot's configuration: runtime JSON Schema (validation),
 // static type (Static<>), generated config/rackboot.schema.json and the README key table.
 import Type, { type Static } from 'typebox'
-import { MAC_PATTERN } from '../net/ipv4.js'
+import { MAC_PATTERN } from '@rackboot/wire'
+import { namedPattern } from '../schema-errors.js'
 
-const IPV4 = '^(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$'
-const CIDR = IPV4.slice(0, -1) + '/(?:3[0-2]|[12]?\\d)$'
+const IPV4_TEXT = '^(?:(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$'
+const IPV4 = namedPattern(IPV4_TEXT, 'an IPv4 address')
+const CIDR = namedPattern(IPV4_TEXT.slice(0, -1) + '/(?:3[0-2]|[12]?\\d)$', 'a subnet in CIDR notation (e.g. 10.77.0.0/24)')
+namedPattern(MAC_PATTERN, 'a MAC address (aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff)')
+const HOST_PORT = namedPattern('^(?:[0-9.]+|\\[[0-9A-Fa-f:.]+\\]|localhost):\\d{1,5}$', 'an address:port such as 127.0.0.1:9080')
+const DURATION = namedPattern('^\\d+(?:s|m|h|d)?$', 'a duration such as 3600, 90s, 30m, 1h or 7d')
+const DOMAIN = namedPattern('^[A-Za-z0-9.-]{1,253}$', 'a domain name')
 
 export const Ipv4 = (description: string) => Type.String({ pattern: IPV4, description })
 export const Mac = (description: string) => Type.String({ pattern: MAC_PATTERN, description })
 
 const HostPort = (description: string, dflt: string) =>
-  Type.String({ pattern: '^(?:[0-9.]+|\\[[0-9A-Fa-f:.]+\\]|localhost):\\d{1,5}$', description, default: dflt })
+  Type.String({ pattern: HOST_PORT, description, default: dflt })
 
 const Duration = (description: string, dflt: string) =>
-  Type.String({ pattern: '^\\d+(?:s|m|h|d)?$', description: description + ' Units: s, m, h, d (no unit = seconds).', default: dflt })
+  Type.String({ pattern: DURATION, description: description + ' Units: s, m, h, d (no unit = seconds).', default: dflt })
 
-export const LanName = Type.String({ pattern: '^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$', description: 'Unique LAN name (lowercase letters, digits, dashes; at most 32). Machines refer to it.' })
+export const LanName = Type.String({ pattern: namedPattern('^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$', 'a valid name (lowercase letters, digits and dashes, at most 32, starting and ending with a letter or digit)'), description: 'Unique LAN name (lowercase letters, digits, dashes; at most 32). Machines refer to it.' })
 
 export const LanSchema = Type.Object({
   name: LanName,
-  interface: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.:@-]{1,15}$', description: 'Local interface this LAN is attached to (e.g. a bridge). DHCP is served on it only. Exactly one of `interface` or `relay`.' })),
+  interface: Type.Optional(Type.String({ pattern: namedPattern('^[A-Za-z0-9_.:@-]{1,15}$', 'an interface name (at most 15 characters)'), description: 'Local interface this LAN is attached to (e.g. a bridge). DHCP is served on it only. Exactly one of `interface` or `relay`.' })),
   relay: Type.Optional(Type.Boolean({ description: 'The LAN is reached through a DHCP relay: requests are matched to it by `giaddr`. Exactly one of `interface` or `relay`.' })),
   subnet: Type.String({ pattern: CIDR, description: 'The LAN\'s IPv4 subnet, e.g. 10.77.0.0/24. Subnets of different LANs may not overlap.' }),
   address: Ipv4('This host\'s address on the LAN (DHCP server identifier, next-server, boot URLs). For a relayed LAN: the address the relay forwards to.'),
   gateway: Type.Optional(Ipv4('Default router handed to clients (option 3). Required on relayed LANs (it is the relay\'s side of the subnet).')),
   dns: Type.Optional(Type.Array(Ipv4('DNS server'), { maxItems: 8, description: 'DNS servers handed to clients (option 6).' })),
-  domain: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$', description: 'Domain name (option 15).' })),
-  domainSearch: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9.-]{1,253}$' }), { maxItems: 16, description: 'Domain search list (option 119).' })),
+  domain: Type.Optional(Type.String({ pattern: DOMAIN, description: 'Domain name (option 15).' })),
+  domainSearch: Type.Optional(Type.Array(Type.String({ pattern: DOMAIN }), { maxItems: 16, description: 'Domain search list (option 119).' })),
   ntp: Type.Optional(Type.Array(Ipv4('NTP server'), { maxItems: 8, description: 'NTP servers (option 42).' })),
   mtu: Type.Optional(Type.Integer({ minimum: 576, maximum: 9216, description: 'Interface MTU for clients (option 26).' })),
   pool: Type.Optional(Type.String({ description: 'Dynamic range `first-last` for machines without a reservation (and `discover`). Optional: without it only reserved machines get addresses.' })),
@@ -38,7 +44,7 @@ export const LanSchema = Type.Object({
   options: Type.Optional(Type.Array(Type.Object({
     code: Type.Integer({ minimum: 1, maximum: 254, description: 'DHCP option code.' }),
     text: Type.Optional(Type.String({ maxLength: 1024, description: 'Value as text (bytes of the UTF-8 string).' })),
-    hex: Type.Optional(Type.String({ pattern: '^(?:[0-9A-Fa-f]{2}(?::?))*$', maxLength: 2048, description: 'Value as hex bytes (`0a:0b` or `0a0b`).' })),
+    hex: Type.Optional(Type.String({ pattern: namedPattern('^(?:[0-9A-Fa-f]{2}(?::?))*$', 'hex bytes (0a:0b or 0a0b)'), maxLength: 2048, description: 'Value as hex bytes (`0a:0b` or `0a0b`).' })),
     ipv4: Type.Optional(Type.Array(Ipv4('address'), { minItems: 1, maxItems: 63, description: 'Value as a list of IPv4 addresses.' })),
     u8: Type.Optional(Type.Integer({ minimum: 0, maximum: 255 })),
     u16: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),

@@ -4,10 +4,9 @@ import {
   classlessStaticRoutes, domainName, domainNameServers, domainSearch, interfaceMtu, ntpServers, routers, subnetMask,
   type BootFileParams, type DhcpPacket
 } from '@rackboot/dhcp'
-import { formatIPv4, ipv4ToBytes, prefixToMask } from '@rackboot/wire'
-import type { Config } from '../config/schema.js'
+import { formatIPv4, ipv4ToBytes, prefixToMask, tryParseSubnet } from '@rackboot/wire'
+import type { LoadedConfig } from '../config/load.js'
 import type { Lan } from '../config/lan.js'
-import { parseCidr } from '../net/ipv4.js'
 
 export interface LanContext {
   readonly lan: Lan
@@ -34,11 +33,8 @@ function customValue (o: NonNullable<Lan['config']['options']>[number]): Uint8Ar
   return Uint8Array.from(b)
 }
 
-function httpPort (config: Config): string {
-  return config.boot.http.slice(config.boot.http.lastIndexOf(':') + 1)
-}
-
-export function lanContext (lan: Lan, config: Config): LanContext {
+export function lanContext (lan: Lan, loaded: LoadedConfig): LanContext {
+  const config = loaded.config
   const c = lan.config
   const scratch: DhcpPacket = { options: new Map() } as unknown as DhcpPacket
   subnetMask.set(scratch, formatIPv4(prefixToMask(lan.subnet.prefix)))
@@ -51,14 +47,14 @@ export function lanContext (lan: Lan, config: Config): LanContext {
   if (c.routes !== undefined && c.routes.length > 0) {
     // RFC 3442: a client that uses option 121 ignores option 3, so the default route goes in too.
     const routes = c.routes.map(r => {
-      const d = parseCidr(r.destination)
+      const d = tryParseSubnet(r.destination)
       return { destination: `${formatIPv4(d?.network ?? 0)}/${d?.prefix ?? 0}`, router: r.gateway }
     })
     if (c.gateway !== undefined) routes.push({ destination: '0.0.0.0/0', router: c.gateway })
     classlessStaticRoutes.set(scratch, routes)
   }
   for (const o of c.options ?? []) scratch.options.set(o.code, customValue(o))
-  const fill = (t: string) => t.replace(/\{address\}/g, c.address).replace(/\{httpPort\}/g, httpPort(config))
+  const fill = (t: string) => t.replace(/\{address\}/g, c.address).replace(/\{httpPort\}/g, String(loaded.settings.boot.http.port))
   return Object.freeze({
     lan,
     serverId: c.address,

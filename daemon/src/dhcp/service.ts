@@ -12,7 +12,7 @@ import { createSocket } from 'node:dgram'
 import type { Store } from '../store/index.js'
 import type { Metrics } from '../metrics.js'
 import type { LoadedConfig } from '../config/load.js'
-import { parseDuration, type Lan } from '../config/lan.js'
+import type { Lan } from '../config/lan.js'
 import { AddressBook } from './address-book.js'
 import { decide, type Decision, type MachineView } from './decide.js'
 import { bookLookup } from './lookup.js'
@@ -124,8 +124,8 @@ export class DhcpService {
   /** Applies a (re)loaded config: LANs added, removed or changed; leases are kept. */
   async apply (loaded: LoadedConfig): Promise<void> {
     const cfg = loaded.config
-    this.offerHoldMs = (parseDuration(cfg.dhcp.offerHold) ?? 30) * 1000
-    this.quarantineMs = (parseDuration(cfg.dhcp.declineQuarantine) ?? 600) * 1000
+    this.offerHoldMs = loaded.settings.dhcp.offerHoldMs
+    this.quarantineMs = loaded.settings.dhcp.declineQuarantineMs
     this.ratePerMac = cfg.dhcp.ratePerMac
     const wanted = cfg.dhcp.enabled ? loaded.lans : new Map<string, Lan>()
     for (const lan of loaded.lans.keys()) if (!wanted.has(lan)) this.opts.health?.forget(`dhcp/${lan}`)
@@ -138,7 +138,7 @@ export class DhcpService {
       }
     }
     for (const [name, lan] of wanted) {
-      const ctx = lanContext(lan, cfg)
+      const ctx = lanContext(lan, loaded)
       const s = this.lans.get(name)
       if (s === undefined) {
         const book = new AddressBook(lan)

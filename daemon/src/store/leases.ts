@@ -1,7 +1,7 @@
 // Leases as the DHCP service records them; the API reads them.
 import type { Db } from './db.js'
 import { limitClause, statementCache } from './db.js'
-import { parseIpv4, type Range } from '../net/ipv4.js'
+import { tryParseIPv4, type Ipv4Range } from '@rackboot/wire'
 
 export type LeaseState = 'offered' | 'bound' | 'declined' | 'released' | 'expired'
 
@@ -62,11 +62,11 @@ export class LeaseStore {
   }
 
   /** Active leases whose address lies in `range` (e.g. the dynamic pool). */
-  activeInRange (lan: string, range: Range, now: number): number {
+  activeInRange (lan: string, range: Ipv4Range, now: number): number {
     const ips = this.prepare("SELECT ipv4 FROM leases WHERE lan = ? AND state IN ('offered', 'bound') AND expires_at > ?").pluck().all(lan, now) as string[]
     let n = 0
     for (const ip of ips) {
-      const v = parseIpv4(ip)
+      const v = tryParseIPv4(ip)
       if (v !== null && v >= range.start && v <= range.end) n++
     }
     return n

@@ -13,16 +13,15 @@ import { TftpServer, TftpFileError, fileNotFound, layeredSource, rootDirSource, 
 import { Counter, Gauge } from 'prom-client'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
-import { parseDuration } from '../config/lan.js'
+import type { LoadedConfig } from '../config/load.js'
 import type { Metrics } from '../metrics.js'
 import { explainSystemError, type Health } from '../health.js'
 
 type Boot = Config['boot']
 
 export interface TftpServiceOptions {
-  boot: Boot
-  /** False while no LAN is configured: the service then listens nowhere. */
-  enabled: boolean
+  /** The config; the service listens only while it has at least one LAN. */
+  loaded: LoadedConfig
   log: Logger
   metrics: Metrics
   /** How long close() lets transfers in flight finish before aborting them. */
@@ -52,18 +51,18 @@ interface Settings {
   busyPollUs: number
 }
 
-function settingsOf (boot: Boot): Settings {
-  const i = boot.tftp.lastIndexOf(':')
+function settingsOf (loaded: LoadedConfig): Settings {
+  const boot = loaded.config.boot
   const l = boot.tftpLimits
   return {
-    host: boot.tftp.slice(0, i).replace(/^\[|\]$/g, '').replace(/^localhost$/, '127.0.0.1'),
-    port: Number(boot.tftp.slice(i + 1)),
+    host: loaded.settings.boot.tftp.host,
+    port: loaded.settings.boot.tftp.port,
     roots: servedRoots(boot),
     maxTransfers: l.maxTransfers,
     maxTransfersPerClient: l.maxTransfersPerClient,
     maxBlksize: l.maxBlksize,
     maxWindowsize: l.maxWindowsize,
-    deadlineMs: (parseDuration(l.deadline) ?? 30) * 1000,
+    deadlineMs: loaded.settings.boot.tftpDeadlineMs,
     fileCacheBytes: l.fileCacheBytes,
     busyPollUs: l.busyPollUs
   }
@@ -140,8 +139,7 @@ export class TftpService {
   private readonly log: Logger
   private readonly m: TftpMetrics
   private readonly drainMs: number
-  private boot: Boot
-  private enabled: boolean
+  private loaded: LoadedConfig
   private server: TftpServer | null = null
   private settings: Settings | null = null
   /** Replaced listeners whose transfers are still running (after a reload). */
@@ -157,8 +155,7 @@ export class TftpService {
 
   constructor (opts: TftpServiceOptions) {
     this.log = opts.log
-    this.boot = opts.boot
-    this.enabled = opts.enabled
+    this.loaded = opts.loaded
     this.drainMs = opts.drainMs
     this.onTransferHook = opts.onTransfer
     this.health = opts.health
@@ -187,9 +184,11 @@ export class TftpService {
    * in a sentence with its fix, the service reports itself down, and it tries again every
    * `retryMs` until it binds or is reconfigured.
    */
+  private get enabled (): boolean { return this.loaded.lans.size > 0 }
+
   async start (): Promise<void> {
     if (!this.enabled) { this.health?.forget('tftp'); return }
-    const settings = settingsOf(this.boot)
+    const settings = settingsOf(this.loaded)
     try {
       this.server = await this.listen(settings)
       this.settings = settings
@@ -199,7 +198,7 @@ export class TftpService {
   }
 
   private cannotListen (err: unknown): void {
-    const problem = explainSystemError(err, `boot.tftp ${this.boot.tftp}`)
+    const problem = explainSystemError(err, `boot.tftp ${this.loaded.settings.boot.tftp.text}`)
     if (this.health?.down('tftp', problem) !== false) this.log.error({ reason: (err as { code?: string }).code }, `TFTP is not serving: ${problem}; retrying every ${this.retryMs / 1000} s`)
     this.retryTimer ??= setTimeout(() => {
       this.retryTimer = null
@@ -209,16 +208,15 @@ export class TftpService {
   }
 
   /**
-   * Applies a new boot config and LAN presence. Returns the keys applied; a
+   * Applies a reloaded config (boot settings, LAN presence). Returns the keys applied; a
    * failure to bind the new address keeps the old listener and is thrown.
    */
-  async reload (boot: Boot, enabled: boolean): Promise<string[]> {
-    const next = settingsOf(boot)
+  async reload (loaded: LoadedConfig): Promise<string[]> {
+    const next = settingsOf(loaded)
     const prev = this.settings
-    this.boot = boot
-    this.enabled = enabled
+    this.loaded = loaded
     if (this.retryTimer !== null) { clearTimeout(this.retryTimer); this.retryTimer = null }
-    if (!enabled) {
+    if (!this.enabled) {
       this.health?.forget('tftp')
       if (this.server === null) return []
       this.retire(this.server)

@@ -23,7 +23,7 @@ t.test('deeply nested bodies: 400 RB_BAD_REQUEST on POST, PATCH and import', asy
   const res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers, payload: inField })
   t.equal(res.statusCode, 400)
   t.match(res.json(), { code: 'RB_VALIDATION', field: 'body.hostname' })
-  t.match(res.json().message, /^body\.hostname must be string, not \[\[\[/)
+  t.equal(res.json().message, 'body.hostname must be a string, not a list')
   t.match(store.machines.get(m.id), { hostname: 'n1' }, 'nothing changed')
 })
 

@@ -40,7 +40,7 @@ t.test('images load with their files verified', async t => {
   t.match(images.get('badtpl'), { ok: false, problems: [/cmdline: unknown placeholder \{\{ hostnme \}\}/] })
   t.match(images.get('missing')?.problems, [/sha256sums: cannot read/, /kernel: .*build\/vmlinuz is missing \(ENOENT\); build the image first/])
   t.match(images.get('nosha'), { ok: false, problems: [/no sha256 for vmlinuz/] })
-  t.match(images.get('typo'), { ok: false, problems: [/image\.yaml: .*kernal|image\.yaml: \(root\)/] })
+  t.match(images.get('typo'), { ok: false, problems: [/typo\/image\.yaml: kernel: is required$/, /typo\/image\.yaml: kernal: is not a known key \(did you mean "kernel"\?\); allowed: description, arch, kernel/] })
 })
 
 t.test('a file changed after load is caught at the next load', async t => {

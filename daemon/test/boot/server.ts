@@ -28,7 +28,7 @@ async function setup (t: { teardown (fn: () => unknown): void }, opts: { ttl?: s
   let clock = Date.now()
   const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans, now: () => clock })
   const images = await loadImages(join(root, 'images'))
-  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => images, log: opts.log ?? pino({ level: 'silent' }), metrics: opts.metrics ?? new Metrics({ defaults: false }) })
+  const app = await buildBootServer({ store, current: () => loaded, images: () => images, log: opts.log ?? pino({ level: 'silent' }), metrics: opts.metrics ?? new Metrics({ defaults: false }) })
   t.teardown(async () => { await app.close(); store.close() })
   const add = (n: number, extra: Record<string, unknown> = {}) => store.write(() => store.machines.create({ hostname: `node-${n}`, macs: [mac(n)], lan: 'prov', ipv4: `10.77.0.${10 + n}`, image: 'testos', ...extra }, 'test'))
   const script = async (n: number) => (await app.inject({ url: `/boot/ipxe?mac=${encodeURIComponent(mac(n))}` })).body
@@ -202,7 +202,7 @@ t.test('iPXE binaries over HTTP follow the TFTP rules: ipxeDir links out (Debian
   writeFileSync(join(root, 'extra', 'snponly.efi'), 'SNP')
   const loaded = config(t, `boot: { http: "0.0.0.0:8080", ipxeDir: ${join(root, 'ipxe')}, tftpRoot: ${join(root, 'extra')} }\nlans:\n  - name: prov\n    interface: br0\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n`)
   const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
-  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => new Map(), log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
+  const app = await buildBootServer({ store, current: () => loaded, images: () => new Map(), log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
   t.teardown(async () => { await app.close(); store.close() })
   let res = await app.inject({ url: '/ipxe/ipxe.efi' })
   t.same([res.statusCode, res.body], [200, 'EFI'], 'a link in ipxeDir to a file elsewhere is served')
@@ -227,7 +227,7 @@ t.test('big image files over a real socket: byte-exact for concurrent and ranged
   const loaded = config(t, 'boot: { http: "127.0.0.1:0" }\nlans:\n  - name: prov\n    interface: br0\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n')
   const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
   const images = await loadImages(join(root, 'images'))
-  const app = await buildBootServer({ store, lans: () => loaded.lans, config: () => loaded.config, images: () => images, log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
+  const app = await buildBootServer({ store, current: () => loaded, images: () => images, log: pino({ level: 'silent' }), metrics: new Metrics({ defaults: false }) })
   t.teardown(async () => { await app.close(); store.close() })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/images/big/initrd.img`

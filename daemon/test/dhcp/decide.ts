@@ -54,7 +54,7 @@ function world (lanName = 'prov', opts: { discoverFull?: boolean } = {}) {
   const lan = loaded.lans.get(lanName)
   if (lan === undefined) throw new Error(lanName)
   const book = new AddressBook(lan)
-  const ctx = lanContext(lan, loaded.config)
+  const ctx = lanContext(lan, loaded)
   const none = () => false
   const ip = (s: string) => tryParseIPv4(s) as number
   const lookup = bookLookup(book, NOW, mac => machines.get(mac) ?? null, none, () => opts.discoverFull === true)

@@ -40,7 +40,7 @@ function world () {
   const lan = loaded.lans.get('cap')
   if (lan === undefined) throw new Error('cap')
   const book = new AddressBook(lan)
-  const ctx = lanContext(lan, loaded.config)
+  const ctx = lanContext(lan, loaded)
   const none = () => false
   const ip = (s: string) => tryParseIPv4(s) as number
   const lookup = bookLookup(book, NOW, () => null, none)

@@ -188,3 +188,45 @@ export function ipv4Add (address: string | number, delta: number): string | null
   const r = a + delta
   return Number.isInteger(r) && r >= 0 && r <= 0xffffffff ? formatIPv4(r) : null
 }
+
+/** A parsed CIDR with its first and last address, and whether the text had host bits set. */
+export interface Subnet extends Cidr {
+  /** The network address (= `network`), uint32. */
+  readonly first: number
+  /** The broadcast address, uint32. */
+  readonly last: number
+  /** `10.77.0.5/24`: the address had bits below the prefix (masked off in `network`). */
+  readonly hostBits: boolean
+}
+
+/** Parse `a.b.c.d/n`, host bits allowed and reported; null when it is not a CIDR. */
+export function tryParseSubnet (text: string): Subnet | null {
+  let c: Cidr
+  try { c = parseCidr(text, { strict: false }) } catch { return null }
+  const address = tryParseIPv4(text.slice(0, text.indexOf('/')))
+  return { ...c, first: c.network, last: cidrBroadcast(c), hostBits: address !== c.network }
+}
+
+/** An inclusive range of addresses, uint32. */
+export interface Ipv4Range { readonly start: number; readonly end: number }
+
+/**
+ * Parse `first-last` or a single address (a range of one); null when it is neither. Does not
+ * require start <= end: callers say which end is wrong.
+ */
+export function tryParseIPv4Range (text: string): Ipv4Range | null {
+  if (typeof text !== 'string') return null
+  const dash = text.indexOf('-')
+  if (dash < 0) {
+    const ip = tryParseIPv4(text.trim())
+    return ip === null ? null : { start: ip, end: ip }
+  }
+  const start = tryParseIPv4(text.slice(0, dash).trim())
+  const end = tryParseIPv4(text.slice(dash + 1).trim())
+  return start === null || end === null ? null : { start, end }
+}
+
+/** Whether two ranges share an address. */
+export function rangesOverlap (a: Ipv4Range, b: Ipv4Range): boolean {
+  return a.start <= b.end && b.start <= a.end
+}

@@ -14,6 +14,13 @@ const DASH = /^[0-9a-f]{2}(?:-[0-9a-f]{2}){5}$/
 const DOT = /^[0-9a-f]{4}\.[0-9a-f]{4}\.[0-9a-f]{4}$/
 const BARE = /^[0-9a-f]{12}$/
 
+/**
+ * The accepted spellings as one JSON-schema `pattern` (for API and config schemas): exactly
+ * what tryParseMac accepts.
+ */
+export const MAC_PATTERN =
+  '^(?:[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(?:\\1[0-9A-Fa-f]{2}){4}|[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}\\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{12})$'
+
 /** Normalised MAC, or null. */
 export function tryParseMac (text: string): string | null {
   if (typeof text !== 'string' || text.length > 17) return null

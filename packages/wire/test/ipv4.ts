@@ -2,7 +2,7 @@ import t from 'tap'
 import {
   parseIPv4, tryParseIPv4, isIPv4, formatIPv4, ipv4ToBytes, ipv4FromBytes, ipv4ToUint32, uint32ToIPv4,
   prefixToMask, maskToPrefix, parseCidr, formatCidr, cidrContains, cidrBroadcast, cidrOverlaps,
-  ipv4InRange, ipv4RangeSize, ipv4Add, IPV4_ANY, IPV4_BROADCAST
+  ipv4InRange, ipv4RangeSize, ipv4Add, IPV4_ANY, IPV4_BROADCAST, tryParseSubnet, tryParseIPv4Range, rangesOverlap
 } from '../src/ipv4.js'
 import { DecodeError, WireErrorCode } from '../src/errors.js'
 
@@ -111,4 +111,20 @@ t.test('ranges', async t => {
   t.equal(ipv4Add('10.0.0.255', 1), '10.0.1.0')
   t.equal(ipv4Add(0, -1), null)
   t.equal(ipv4Add('255.255.255.255', 1), null)
+})
+
+t.test('subnets with host bits, and ranges', async t => {
+  t.match(tryParseSubnet('10.77.0.0/24'), { network: 0x0a4d0000, prefix: 24, first: 0x0a4d0000, last: 0x0a4d00ff, hostBits: false })
+  t.match(tryParseSubnet('10.77.0.5/24'), { network: 0x0a4d0000, hostBits: true })
+  t.match(tryParseSubnet('0.0.0.0/0'), { first: 0, last: 0xffffffff })
+  t.match(tryParseSubnet('10.0.0.1/32'), { first: 0x0a000001, last: 0x0a000001 })
+  for (const bad of ['10.0.0.0/33', '10.0.0.0', 'x/8', '']) t.equal(tryParseSubnet(bad), null, bad)
+  t.same(tryParseIPv4Range('10.0.0.1-10.0.0.9'), { start: 0x0a000001, end: 0x0a000009 })
+  t.same(tryParseIPv4Range(' 10.0.0.1 - 10.0.0.9 '), { start: 0x0a000001, end: 0x0a000009 })
+  t.same(tryParseIPv4Range('10.0.0.7'), { start: 0x0a000007, end: 0x0a000007 })
+  t.same(tryParseIPv4Range('10.0.0.9-10.0.0.1'), { start: 0x0a000009, end: 0x0a000001 }, 'order is the caller\'s to judge')
+  for (const bad of ['10.0.0.1-x', 'x', '', '10.0.0.256']) t.equal(tryParseIPv4Range(bad), null, bad)
+  t.equal(tryParseIPv4Range(7 as unknown as string), null)
+  t.ok(rangesOverlap({ start: 1, end: 5 }, { start: 5, end: 9 }))
+  t.notOk(rangesOverlap({ start: 1, end: 4 }, { start: 5, end: 9 }))
 })

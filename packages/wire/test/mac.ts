@@ -1,5 +1,5 @@
 import t from 'tap'
-import { parseMac, tryParseMac, isMac, macToBytes, macFromBytes, formatHardwareAddress } from '../src/mac.js'
+import { MAC_PATTERN, parseMac, tryParseMac, isMac, macToBytes, macFromBytes, formatHardwareAddress } from '../src/mac.js'
 import { WireErrorCode } from '../src/errors.js'
 
 t.test('accepted spellings normalise to lowercase colon form', async t => {
@@ -9,6 +9,7 @@ t.test('accepted spellings normalise to lowercase colon form', async t => {
     t.equal(parseMac(text), want, text)
     t.equal(tryParseMac(text), want)
     t.ok(isMac(text))
+    t.ok(new RegExp(MAC_PATTERN).test(text), `MAC_PATTERN accepts ${text}`)
   }
 })
 
@@ -19,6 +20,7 @@ t.test('refused spellings', async t => {
     t.notOk(isMac(text), JSON.stringify(text))
     t.equal(tryParseMac(text), null)
     t.throws(() => parseMac(text, 'machines[3].mac'), { code: WireErrorCode.BadMac, field: 'machines[3].mac' })
+    t.notOk(new RegExp(MAC_PATTERN).test(text), `MAC_PATTERN refuses ${JSON.stringify(text)}`)
   }
   t.notOk(isMac(null))
   t.equal(tryParseMac(5 as unknown as string), null)

@@ -3,7 +3,7 @@ import Type from 'typebox'
 import type { Api, ApiDeps } from '../app.js'
 import { ErrorSchema, EventSchema, Page } from '../schemas.js'
 import { matchesFilter, type RbEvent } from '../../store/events.js'
-import { normalizeMac } from '../../net/ipv4.js'
+import { tryParseMac } from '@rackboot/wire'
 import { RackbootError } from '../../errors.js'
 
 const Filters = {
@@ -29,7 +29,7 @@ const HEARTBEAT_MS = 15_000
 
 function macFilter (mac: string | undefined): string | undefined {
   if (mac === undefined) return undefined
-  const m = normalizeMac(mac)
+  const m = tryParseMac(mac)
   if (m === null) throw new RackbootError('RB_VALIDATION', `querystring.mac ${JSON.stringify(mac)} is not a MAC address`, 'querystring.mac')
   return m
 }

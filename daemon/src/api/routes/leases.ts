@@ -2,7 +2,7 @@
 import Type from 'typebox'
 import type { Api, ApiDeps } from '../app.js'
 import { ErrorSchema, LeaseSchema, Limit, Page } from '../schemas.js'
-import { normalizeMac } from '../../net/ipv4.js'
+import { tryParseMac } from '@rackboot/wire'
 import { RackbootError } from '../../errors.js'
 
 const Query = Type.Object({
@@ -20,7 +20,7 @@ export async function leaseRoutes (app: Api, { deps }: { deps: ApiDeps }): Promi
     const q = req.query
     let mac: string | undefined
     if (q.mac !== undefined) {
-      const m = normalizeMac(q.mac)
+      const m = tryParseMac(q.mac)
       if (m === null) throw new RackbootError('RB_VALIDATION', `querystring.mac ${JSON.stringify(q.mac)} is not a MAC address`, 'querystring.mac')
       mac = m
     }
