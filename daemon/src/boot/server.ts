@@ -20,7 +20,8 @@ import type { Image } from './images.js'
 import { diskScript, netbootScript, unknownScript, waitScript } from './scripts.js'
 import { render, type TemplateValues } from './template.js'
 import { sendFile } from './file.js'
-import { attemptOver } from './decide.js'
+import { attemptOver, scriptFor } from './decide.js'
+import { netbootBegins, phonedHome } from '../lifecycle.js'
 
 export interface BootDeps {
   store: Store
@@ -35,7 +36,6 @@ export interface BootDeps {
 const BODY_LIMIT = 64 * 1024
 
 const ACTOR = 'boot'
-const NETBOOT_STATES = new Set(['ready', 'provisioning'])
 
 /** The boot server's base URL as the machine on `lan` reaches it (the request's Host for a LAN-less client). */
 export function bootUrlFor (lan: Lan | undefined, current: LoadedConfig, host: string | undefined): string {
@@ -100,41 +100,30 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     reply.type('text/plain; charset=utf-8')
     if (mac === null) { served.inc({ kind: 'bad-request' }); return reply.code(400).send(`#!ipxe\necho rackboot: /boot/ipxe needs ?mac=<the NIC's MAC>\nexit\n`) }
     const machine = store.machines.getByMac(mac)
+    const decision = scriptFor(machine, deps.images())
+    served.inc({ kind: decision.kind })
+    if (decision.kind === 'unknown' || machine === null) return unknownScript(mac)
     const current = deps.current()
-    if (machine === null) { served.inc({ kind: 'unknown' }); return unknownScript(mac) }
     const lan = current.lans.get(machine.lan)
     const bootUrl = bootUrlFor(lan, current, req.headers.host)
     const event = (kind: string, detail: Record<string, unknown> = {}) => ({ actor: ACTOR, type: 'boot.script', machineId: machine.id, lan: machine.lan, mac, detail: { kind, ...detail } })
-
-    if (!machine.netboot || machine.state === 'provisioned') {
-      served.inc({ kind: 'disk' })
-      record(event('disk'))
-      return diskScript(machine.hostname, machine.netboot ? 'is provisioned' : 'has netboot off')
+    switch (decision.kind) {
+      case 'disk':
+        record(event('disk'))
+        return diskScript(machine.hostname, decision.why)
+      case 'wait':
+        if (decision.event !== null) record(event('image-unavailable', decision.event))
+        return waitScript(bootUrl, mac, decision.why)
+      case 'netboot': {
+        const { image, begins } = decision
+        const ttlMs = current.settings.boot.tokenTtlMs
+        return await store.writeSoon(() => {
+          const token = netbootBegins(store, machine, image.name, { begins, ttlMs, actor: ACTOR })
+          store.events.append(event('netboot', { image: image.name }))
+          return netbootScript(image, templateValues(machine, mac, lan, bootUrl, token, image.name))
+        })
+      }
     }
-    const image = machine.image === null ? undefined : deps.images().get(machine.image)
-    if (machine.state === 'discovered' || machine.image === null) {
-      served.inc({ kind: 'wait' })
-      return waitScript(bootUrl, mac, machine.image === null ? `${machine.hostname} has no image assigned` : `${machine.hostname} is discovered: mark it ready to provision`)
-    }
-    if (!NETBOOT_STATES.has(machine.state)) {
-      served.inc({ kind: 'wait' })
-      return waitScript(bootUrl, mac, `${machine.hostname} is ${machine.state}: reprovision it to netboot again`)
-    }
-    if (image === undefined || !image.ok) {
-      served.inc({ kind: 'wait' })
-      record(event('image-unavailable', { image: machine.image, problems: image?.problems ?? ['no such image'] }))
-      return waitScript(bootUrl, mac, `image ${machine.image} is ${image === undefined ? 'not installed' : 'broken (see rackboot images check)'}`)
-    }
-    const ttlMs = current.settings.boot.tokenTtlMs
-    const script = await store.writeSoon(() => {
-      const now = store.now()
-      const token = store.bootTokens.mint(machine.id, image.name, now, ttlMs)
-      if (machine.state === 'ready') store.machines.update(machine.id, { state: 'provisioning' }, ACTOR)
-      store.events.append(event('netboot', { image: image.name }))
-      return netbootScript(image, templateValues(machine, mac, lan, bootUrl, token, image.name))
-    })
-    served.inc({ kind: 'netboot' })
-    return script
   })
 
   const serveImageFile = (kind: 'kernel' | 'initrd' | 'ipxe') => (req: FastifyRequest, reply: FastifyReply, file: { path: string; size: number; etag: string; mtimeMs: number; name: string }, image: string | null) => {
@@ -225,15 +214,8 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const token = (req.query as { token?: string }).token ?? ''
     const check = tokenOr403(token, reply)
     if (check === null) return reply
-    const result = store.write(() => {
-      if (!store.bootTokens.consume(token, store.now())) return null
-      const machine = store.machines.get(check.machineId)
-      if (machine === null) return null
-      const body = typeof req.body === 'string' ? req.body.slice(0, 1024) : req.body
-      store.events.append({ actor: ACTOR, type: 'boot.phone-home', machineId: machine.id, lan: machine.lan, mac: null, detail: { image: check.image, client: req.ip, report: body ?? null } })
-      // "Netboot once, then disk": provisioned, and the next boot goes to the local disk.
-      return store.machines.update(machine.id, { ...(machine.state === 'provisioning' ? { state: 'provisioned' as const } : {}), netboot: false }, ACTOR)
-    })
+    const report = typeof req.body === 'string' ? req.body.slice(0, 1024) : req.body
+    const result = store.write(() => phonedHome(store, token, { machineId: check.machineId, image: check.image, client: req.ip, report, actor: ACTOR }))
     if (result === null) {
       rejected.inc({ code: 'RB_BOOT_TOKEN_USED' })
       return reply.code(403).send({ code: 'RB_BOOT_TOKEN_USED', message: 'the boot token was already used' })

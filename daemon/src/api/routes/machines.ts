@@ -8,6 +8,7 @@ import { parseImport } from '../import.js'
 import { timeline, BOOT_EVENT_TYPES } from '../../boot/timeline.js'
 import { EventSchema } from '../schemas.js'
 import type { MachinePatch } from '../../store/index.js'
+import { provisionAgain } from '../../lifecycle.js'
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema }
 
@@ -78,13 +79,7 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
 
   const action = (name: 'reprovision' | 'deprovision', summary: string) => app.post(`/machines/:id/${name}`, {
     schema: { tags: ['machines'], summary, params: IdParams, response: { 200: MachineSchema, ...errors } }
-  }, async (req) => store.write(() => {
-    const m = machineOr404(req.params.id)
-    if (m.state === 'discovered') throw new RackbootError('RB_STATE_TRANSITION', `machine ${m.id} is discovered: assign an image and set state ready to provision it`, 'state')
-    const updated = store.machines.update(m.id, { state: 'ready', netboot: name === 'reprovision' }, actor(req))
-    store.events.append({ actor: actor(req), type: `machine.${name}`, machineId: m.id, lan: m.lan, mac: m.macs[0] ?? null, detail: { from: m.state } })
-    return updated
-  }))
+  }, async (req) => store.write(() => provisionAgain(store, machineOr404(req.params.id), name, actor(req))))
   action('reprovision', 'Netboot once more: state ready, netboot on (the next power-on installs its image again)')
   action('deprovision', 'Stop provisioning: state ready, netboot off (the machine boots from its disk)')
 
