@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { LineCounter, parseDocument, isMap, isSeq, type Node } from 'yaml'
+import { LineCounter, parseDocument, type Node } from 'yaml'
 import { Value } from 'typebox/value'
 import { ConfigSchema, type Config } from './schema.js'
 import { dottedPath, schemaProblems, type Path } from '../schema-errors.js'

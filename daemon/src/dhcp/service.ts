@@ -14,10 +14,11 @@ import type { Metrics } from '../metrics.js'
 import type { LoadedConfig } from '../config/load.js'
 import type { Lan } from '../config/lan.js'
 import { AddressBook } from './address-book.js'
-import { decide, type Decision, type MachineView } from './decide.js'
+import { decide, type Decision } from './decide.js'
 import { bookLookup } from './lookup.js'
 import { lanContext, type LanContext } from './lan-context.js'
-import { DhcpLeaseStore } from './lease-store.js'
+import { DhcpLedger } from './ledger.js'
+import { applyDecision } from './apply.js'
 import type { EventInput } from '../store/events.js'
 import { RackbootError } from '../errors.js'
 import { LogBudget } from '../log.js'
@@ -77,7 +78,7 @@ export class DhcpService {
   private relaySocket: dgram.Socket | null = null
   private queue: Item[] = []
   private flushing = false
-  private readonly leases: DhcpLeaseStore
+  private readonly leases: DhcpLedger
   private readonly log: Logger
   private readonly now: () => number
   private readonly port: number
@@ -98,7 +99,7 @@ export class DhcpService {
     this.log = opts.log
     this.now = opts.now ?? Date.now
     this.port = opts.port ?? DHCP_SERVER_PORT
-    this.leases = new DhcpLeaseStore(opts.store)
+    this.leases = new DhcpLedger(opts.store)
     this.leases.onDiscovered = (lan, mac, hostname) => { if (this.logBudget.take(`machine.discovered/${lan}`)) this.log.info({ lan, mac, hostname }, 'machine.discovered') }
     const registers = [opts.metrics.registry]
     this.received = new Counter({ name: 'rackboot_dhcp_received_total', help: 'DHCP packets received, by LAN and message type.', labelNames: ['lan', 'type'], registers })
@@ -356,7 +357,7 @@ export class DhcpService {
       return null
     }
     const maxDiscovered = s.ctx.lan.config.maxDiscovered
-    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac) as MachineView | null, ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered)
+    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac), ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered)
     const decision = decide(req, { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
     return this.carryOut(decision, req, s, item, now)
   }
@@ -364,31 +365,16 @@ export class DhcpService {
   private carryOut (d: Decision, req: DhcpPacket, s: LanState, item: Item, now: number): Outgoing | null {
     const lan = s.ctx.lan.name
     const mac = clientHardwareAddress(req)
+    applyDecision(d, { lan, mac, book: s.book, ledger: this.leases, now })
+    this.events(d.events, now)
     switch (d.kind) {
       case 'drop':
         this.countDrop(lan, d.reason)
-        if (d.reason === 'other-server') s.book.unoffer(mac)
         this.log.debug({ lan, mac, xid: req.xid, reason: d.reason, detail: d.detail }, 'drop')
-        this.events(d.events, now)
         return null
-      case 'update': {
-        const rec = this.leases.apply(lan, d.lease, now)
-        if (rec !== null) s.book.put(rec)
-        this.events(d.events, now)
+      case 'update':
         return null
-      }
       case 'reply': {
-        if (d.lease !== null) {
-          if (d.lease.op === 'offer') {
-            const ip = tryParseIPv4(d.lease.ip)
-            if (ip !== null) s.book.offer(ip, mac, d.lease.expiresAt)
-          } else {
-            const rec = this.leases.apply(lan, d.lease, now)
-            if (rec !== null) s.book.put(rec)
-          }
-        }
-        if (d.observe !== null) this.leases.observe(d.observe, now)
-        this.events(d.events, now)
         let buf: Buffer
         try {
           // OVMF's REQUEST announces a 65280-byte maximum (option 57): never more than fits

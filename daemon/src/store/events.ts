@@ -46,7 +46,7 @@ export class EventLog {
   private readonly byIdStmt
   private readonly prepare
 
-  constructor (private readonly db: Db, private readonly now: () => number) {
+  constructor (db: Db, private readonly now: () => number) {
     this.feed.setMaxListeners(0)
     this.insert = db.prepare('INSERT INTO events (ts, actor, type, machine_id, lan, mac, detail) VALUES (?, ?, ?, ?, ?, ?, ?)')
     this.byIdStmt = db.prepare('SELECT * FROM events WHERE id = ?')

@@ -13,17 +13,20 @@ import { join } from 'node:path'
 export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number; sync?: 'normal' | 'full' }
 
 export class Store {
-  readonly db: Db
+  private readonly db: Db
   readonly events: EventLog
   readonly machines: MachineStore
   readonly tokens: TokenStore
   readonly leases: LeaseStore
   readonly bootTokens: BootTokenStore
   readonly now: () => number
+  /** Where the database file lives (`:memory:` for none). */
+  readonly dataDir: string
   private checkpointer: Checkpointer | null = null
 
   constructor (opts: StoreOptions) {
     this.now = opts.now ?? Date.now
+    this.dataDir = opts.dataDir
     this.db = openDb(opts.dataDir, opts.sync)
     this.savepoint = this.db.transaction((fn: () => unknown) => fn())
     this.events = new EventLog(this.db, this.now)

@@ -27,12 +27,62 @@ const fromRow = (r: Row): Lease => ({
   startsAt: new Date(r.starts_at).toISOString(), expiresAt: new Date(r.expires_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString()
 })
 
+/** A lease as the DHCP service keeps it in memory: the columns it decides with. */
+export interface LeaseRow { ip: string; mac: string; state: LeaseState; expiresAt: number; machineId: number | null }
+
+/** What a bind or a decline writes. */
+export interface LeaseWriteRow { lan: string; ip: string; mac: string; machineId: number | null; clientId: string | null; hostname: string | null; expiresAt: number }
+
 export class LeaseStore {
   private readonly prepare
   private readonly boundAt
+  private readonly releaseOthers
+  private readonly upsert
+  private readonly releaseStmt
+  private readonly expireStmt
+  private readonly forLanStmt
+
   constructor (db: Db) {
     this.prepare = statementCache(db)
     this.boundAt = db.prepare("SELECT lan, mac, machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' ORDER BY updated_at DESC LIMIT 1")
+    this.releaseOthers = db.prepare("UPDATE leases SET state = 'released', updated_at = @now WHERE lan = @lan AND mac = @mac AND ipv4 != @ip AND state IN ('offered', 'bound')")
+    // An address keeps its start time while the same MAC holds it in the same state (renewals).
+    this.upsert = db.prepare(`INSERT INTO leases (lan, ipv4, mac, machine_id, state, client_id, hostname, starts_at, expires_at, updated_at)
+      VALUES (@lan, @ip, @mac, @machineId, @state, @clientId, @hostname, @now, @expiresAt, @now)
+      ON CONFLICT (lan, ipv4) DO UPDATE SET
+        starts_at = CASE WHEN leases.mac = excluded.mac AND leases.state = excluded.state THEN leases.starts_at ELSE excluded.starts_at END,
+        mac = excluded.mac, machine_id = excluded.machine_id, state = excluded.state, client_id = excluded.client_id,
+        hostname = excluded.hostname, expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
+    this.releaseStmt = db.prepare("UPDATE leases SET state = 'released', expires_at = @now, updated_at = @now WHERE lan = @lan AND ipv4 = @ip AND mac = @mac")
+    this.expireStmt = db.prepare("UPDATE leases SET state = 'expired', updated_at = @now WHERE lan = @lan AND ipv4 = @ip AND state = 'bound' AND expires_at <= @now")
+    this.forLanStmt = db.prepare('SELECT ipv4, mac, machine_id, state, expires_at FROM leases WHERE lan = ? ORDER BY updated_at')
+  }
+
+  /** Every lease row of a LAN, oldest change first (the DHCP service's address book at start). */
+  forLan (lan: string): LeaseRow[] {
+    return (this.forLanStmt.all(lan) as Array<{ ipv4: string; mac: string; machine_id: number | null; state: LeaseState; expires_at: number }>)
+      .map(r => ({ ip: r.ipv4, mac: r.mac, state: r.state, expiresAt: r.expires_at, machineId: r.machine_id }))
+  }
+
+  /** `mac` holds `ip` until `expiresAt`; any other address it held on the LAN is released. */
+  bind (w: LeaseWriteRow, now: number): void {
+    this.releaseOthers.run({ lan: w.lan, mac: w.mac, ip: w.ip, now })
+    this.upsert.run({ ...w, state: 'bound', now })
+  }
+
+  /** `ip` was found in use (DHCPDECLINE): kept out of the pool until `expiresAt`. */
+  decline (w: LeaseWriteRow, now: number): void {
+    this.upsert.run({ ...w, state: 'declined', now })
+  }
+
+  /** The client gave `ip` back (DHCPRELEASE). */
+  release (lan: string, ip: string, mac: string, now: number): void {
+    this.releaseStmt.run({ lan, ip, mac, now })
+  }
+
+  /** A bound lease whose time is up becomes expired; false when it was renewed or changed meanwhile. */
+  expire (lan: string, ip: string, now: number): boolean {
+    return this.expireStmt.run({ lan, ip, now }).changes === 1
   }
 
   /** Who has `ip` bound (the client behind a TFTP or HTTP request), if anyone. */

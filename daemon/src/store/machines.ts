@@ -110,6 +110,9 @@ export class MachineStore {
   private readonly insertMac
   private readonly deleteMacs
   private readonly deleteMachine
+  private readonly dhcpViewStmt
+  private readonly discoveredStmt
+  private readonly seenStmt
 
   /**
    * The installed images (names and boot.imagesDir), checked when a machine's image is set;
@@ -117,7 +120,7 @@ export class MachineStore {
    */
   images: (() => { names: readonly string[]; dir: string }) | undefined
 
-  constructor (private readonly db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
+  constructor (db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
     this.prepare = statementCache(db)
     this.byId = db.prepare(`${SELECT} WHERE m.id = ?`)
     this.idByMac = db.prepare('SELECT machine_id FROM machine_macs WHERE mac = ?').pluck()
@@ -128,6 +131,9 @@ export class MachineStore {
     this.insertMac = db.prepare('INSERT INTO machine_macs (mac, machine_id, position) VALUES (?, ?, ?)')
     this.deleteMacs = db.prepare('DELETE FROM machine_macs WHERE machine_id = ?')
     this.deleteMachine = db.prepare('DELETE FROM machines WHERE id = ?')
+    this.dhcpViewStmt = db.prepare('SELECT m.id, m.lan, m.hostname, m.ipv4, m.state FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = ?')
+    this.discoveredStmt = db.prepare("SELECT count(*) FROM machines WHERE lan = ? AND state = 'discovered'").pluck()
+    this.seenStmt = db.prepare('UPDATE machines SET arch = COALESCE(@arch, arch), uuid = COALESCE(@uuid, uuid), first_seen = COALESCE(first_seen, @now), last_seen = @now WHERE id = @id')
   }
 
   get (id: number): Machine | null {
@@ -170,6 +176,26 @@ export class MachineStore {
     if (f.after !== undefined) { where.push('m.id > ?'); args.push(f.after) }
     const sql = `${SELECT}${where.length > 0 ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY m.id${limitClause(f.limit)}`
     return (this.prepare(sql).all(...args) as Row[]).map(fromRow)
+  }
+
+  /** The few columns DHCP decides with, by MAC (one indexed lookup per packet). */
+  dhcpView (mac: string): { id: number; lan: string; hostname: string; ipv4: string | null; state: MachineState } | null {
+    return (this.dhcpViewStmt.get(mac) as { id: number; lan: string; hostname: string; ipv4: string | null; state: MachineState } | undefined) ?? null
+  }
+
+  /** Whether a machine on `lan` has `ip` reserved. */
+  isReserved (lan: string, ip: string): boolean {
+    return this.idByIp.get(lan, ip) !== undefined
+  }
+
+  /** Machines in state `discovered` on the LAN (index machines_lan_state). */
+  discoveredCount (lan: string): number {
+    return this.discoveredStmt.get(lan) as number
+  }
+
+  /** DHCP saw the machine: its architecture and UUID when given, first and last seen. */
+  seen (id: number, o: { arch: string | null; uuid: string | null }, now: number): void {
+    this.seenStmt.run({ id, arch: o.arch, uuid: o.uuid, now })
   }
 
   count (): number {

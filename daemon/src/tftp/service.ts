@@ -10,7 +10,7 @@
 //   stops accepting at once and its transfers in flight run to their end.
 // - close(): stop accepting everywhere, let transfers finish up to `drainMs`.
 import { TftpServer, TftpFileError, fileNotFound, layeredSource, rootDirSource, type DropInfo, type FileSource, type TransferInfo } from '@rackboot/tftp'
-import { Counter, Gauge } from 'prom-client'
+import { Counter } from 'prom-client'
 import type { Logger } from 'pino'
 import type { Config } from '../config/schema.js'
 import type { LoadedConfig } from '../config/load.js'

@@ -1,21 +1,24 @@
 import t from 'tap'
 import { once } from 'node:events'
 import { build, mac } from '../helpers/build.js'
-import type { Store } from '../../src/store/index.js'
+import type { Built } from '../helpers/build.js'
+import { sqlite } from '../helpers/build.js'
 
-function addLease (store: Store, lan: string, ipv4: string, m: string, state = 'bound', expiresIn = 3600_000) {
+/** A lease row in any state (the DHCP service writes only bound, declined and released ones). */
+function addLease (t: { teardown (fn: () => unknown): void }, b: Built, lan: string, ipv4: string, m: string, state = 'bound', expiresIn = 3600_000) {
   const now = Date.now()
-  store.db.prepare('INSERT INTO leases (lan, ipv4, mac, state, starts_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(lan, ipv4, m, state, now, now + expiresIn, now)
+  sqlite(t, b.loaded.config.dataDir).prepare('INSERT INTO leases (lan, ipv4, mac, state, starts_at, expires_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(lan, ipv4, m, state, now, now + expiresIn, now)
 }
 
 t.test('LANs with pool usage', async t => {
-  const { app, auth, store } = await build(t)
+  const b = await build(t)
+  const { app, auth } = b
   await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'a', macs: [mac(1)], lan: 'prov', ipv4: '10.77.0.10' } })
-  addLease(store, 'prov', '10.77.0.100', mac(2))
-  addLease(store, 'prov', '10.77.0.101', mac(3), 'offered')
-  addLease(store, 'prov', '10.77.0.102', mac(4), 'bound', -1000) // expired
-  addLease(store, 'prov', '10.77.0.103', mac(5), 'released')
-  addLease(store, 'prov', '10.77.0.10', mac(1)) // the reservation, outside the pool
+  addLease(t, b, 'prov', '10.77.0.100', mac(2))
+  addLease(t, b, 'prov', '10.77.0.101', mac(3), 'offered')
+  addLease(t, b, 'prov', '10.77.0.102', mac(4), 'bound', -1000) // expired
+  addLease(t, b, 'prov', '10.77.0.103', mac(5), 'released')
+  addLease(t, b, 'prov', '10.77.0.10', mac(1)) // the reservation, outside the pool
   const res = await app.inject({ url: '/api/v1/lans', headers: auth() })
   t.equal(res.statusCode, 200)
   const [prov, bmc] = res.json().items
@@ -32,9 +35,10 @@ t.test('LANs with pool usage', async t => {
 })
 
 t.test('leases: filters and cursor pages', async t => {
-  const { app, auth, store } = await build(t)
-  for (let i = 0; i < 30; i++) addLease(store, 'prov', `10.77.0.${100 + i}`, mac(i), i % 3 === 0 ? 'released' : 'bound')
-  addLease(store, 'bmc', '10.78.0.50', mac(99))
+  const b = await build(t)
+  const { app, auth } = b
+  for (let i = 0; i < 30; i++) addLease(t, b, 'prov', `10.77.0.${100 + i}`, mac(i), i % 3 === 0 ? 'released' : 'bound')
+  addLease(t, b, 'bmc', '10.78.0.50', mac(99))
   let res = await app.inject({ url: '/api/v1/leases?lan=prov&state=bound&limit=7', headers: auth() })
   let all = res.json().items
   while (res.json().next !== null) {

@@ -43,7 +43,7 @@ t.test('healthz, metrics, OpenAPI and docs', async t => {
   res = await app.inject({ url: '/nope' })
   t.same([res.statusCode, res.json().code], [404, 'RB_ROUTE_NOT_FOUND'])
 
-  store.db.close()
+  store.close()
   res = await app.inject({ url: '/healthz' })
   t.equal(res.statusCode, 503, 'healthz reports a dead database')
 })

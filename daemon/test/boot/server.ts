@@ -9,7 +9,7 @@ import { Store } from '../../src/store/index.js'
 import { Metrics } from '../../src/metrics.js'
 import { buildBootServer } from '../../src/boot/server.js'
 import { loadImages } from '../../src/boot/images.js'
-import { config, tempDir, mac } from '../helpers/build.js'
+import { config, sqlite, tempDir, mac } from '../helpers/build.js'
 
 const sha = (b: string | Buffer) => createHash('sha256').update(b).digest('hex')
 const KERNEL = Buffer.alloc(100_000, 7)
@@ -46,7 +46,7 @@ t.test('a ready machine netboots once, phones home, then boots from disk', async
   t.match(s, /\ninitrd http:\/\/10\.77\.0\.1:8080\/images\/testos\/initrd\.img\nboot \|\| goto failed\n/)
   t.equal(store.machines.get(m.id)?.state, 'provisioning', 'serving the script moved ready → provisioning')
   const token = tokenOf(s)
-  t.notOk(JSON.stringify(store.db.prepare('SELECT * FROM boot_tokens').all()).includes(token), 'only a hash of the token is stored')
+  t.notOk(JSON.stringify(sqlite(t, store.dataDir).prepare('SELECT * FROM boot_tokens').all()).includes(token), 'only a hash of the token is stored')
 
   // cloud-init seed with the token; none without
   let res = await app.inject({ url: `/boot/metadata/${token}/user-data` })
@@ -167,10 +167,10 @@ t.test('tokens are 40 characters, minted in id order, and expired ones are prune
   const second = tokenOf(await script(10))
   t.equal(first.length, 40)
   t.equal(second.length, 40)
-  const ids = store.db.prepare('SELECT id FROM boot_tokens ORDER BY id').pluck().all() as number[]
+  const ids = sqlite(t, store.dataDir).prepare('SELECT id FROM boot_tokens ORDER BY id').pluck().all() as number[]
   t.same(ids, [1, 2])
   t.equal(store.write(() => store.bootTokens.pruneExpired(store.now())), 1, 'the expired one')
-  t.same(store.db.prepare('SELECT id FROM boot_tokens').pluck().all(), [2])
+  t.same(sqlite(t, store.dataDir).prepare('SELECT id FROM boot_tokens').pluck().all(), [2])
   t.equal(store.bootTokens.check(second, store.now()).ok, true, 'the live one still works')
 })
 

@@ -3,12 +3,13 @@ import t from 'tap'
 import {
   createPacket, messageType, requestedIpAddress, serverIdentifier, parameterRequestList, userClass, clientSystemArchitecture,
   vendorClassIdentifier, leaseTime, routers, subnetMask, domainNameServers, hostName, ipxeEncapsulated, vendorSpecific,
-  bootfileName, MessageType, Option, encode, decode
+  bootfileName, MessageType, Option, encode, decode, clientHardwareAddress
 } from '@rackboot/dhcp'
 import { macToBytes, tryParseIPv4 } from '@rackboot/wire'
 import { decide, type Decision, type Lookup, type MachineView } from '../../src/dhcp/decide.js'
 import { AddressBook } from '../../src/dhcp/address-book.js'
 import { bookLookup } from '../../src/dhcp/lookup.js'
+import { applyDecision, memoryLedger } from '../../src/dhcp/apply.js'
 import { lanContext } from '../../src/dhcp/lan-context.js'
 import { parseConfig } from '../../src/config/load.js'
 
@@ -56,15 +57,12 @@ function world (lanName = 'prov', opts: { discoverFull?: boolean } = {}) {
   const book = new AddressBook(lan)
   const ctx = lanContext(lan, loaded)
   const none = () => false
-  const ip = (s: string) => tryParseIPv4(s) as number
   const lookup = bookLookup(book, NOW, mac => machines.get(mac) ?? null, none, () => opts.discoverFull === true)
   const run = (req: ReturnType<typeof createPacket>): Decision => {
-    // every request goes through the codec first, as in the service
-    const d = decide(decode(encode(req)), { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
-    if (d.kind === 'reply' && d.lease?.op === 'offer') book.offer(ip(d.lease.ip), d.lease.mac, d.lease.expiresAt)
-    if ((d.kind === 'reply' || d.kind === 'update') && d.lease !== null && d.lease.op !== 'offer') {
-      book.put({ ip: ip(d.lease.ip), mac: d.lease.mac, state: d.lease.op === 'bind' ? 'bound' : d.lease.op === 'decline' ? 'declined' : 'released', expiresAt: d.lease.expiresAt, machineId: d.lease.machineId })
-    }
+    // every request goes through the codec first, and its decision is applied, as in the service
+    const packet = decode(encode(req))
+    const d = decide(packet, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
+    applyDecision(d, { lan: lanName, mac: clientHardwareAddress(packet), book, ledger: memoryLedger, now: NOW })
     return d
   }
   return { book, ctx, run }

@@ -9,10 +9,10 @@ import {
   ipxeEncapsulated, bootfileName, leaseTime, subnetMask, routers, requestedIpAddress, clientHardwareAddress, MessageType, Option,
   type DhcpPacket
 } from '@rackboot/dhcp'
-import { tryParseIPv4 } from '@rackboot/wire'
 import { decide, type Decision } from '../../src/dhcp/decide.js'
 import { AddressBook } from '../../src/dhcp/address-book.js'
 import { bookLookup } from '../../src/dhcp/lookup.js'
+import { applyDecision, memoryLedger } from '../../src/dhcp/apply.js'
 import { lanContext } from '../../src/dhcp/lan-context.js'
 import { parseConfig } from '../../src/config/load.js'
 
@@ -42,14 +42,10 @@ function world () {
   const book = new AddressBook(lan)
   const ctx = lanContext(lan, loaded)
   const none = () => false
-  const ip = (s: string) => tryParseIPv4(s) as number
   const lookup = bookLookup(book, NOW, () => null, none)
   const run = (req: DhcpPacket): Decision => {
     const d = decide(req, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
-    if (d.kind === 'reply' && d.lease?.op === 'offer') book.offer(ip(d.lease.ip), d.lease.mac, d.lease.expiresAt)
-    if (d.kind === 'reply' && d.lease !== null && d.lease.op === 'bind') {
-      book.put({ ip: ip(d.lease.ip), mac: d.lease.mac, state: 'bound', expiresAt: d.lease.expiresAt, machineId: d.lease.machineId })
-    }
+    applyDecision(d, { lan: 'cap', mac: clientHardwareAddress(req), book, ledger: memoryLedger, now: NOW })
     return d
   }
   return { run }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
+import Database from 'better-sqlite3'
 import { parseConfig, type LoadedConfig } from '../../src/config/load.js'
 import { Store } from '../../src/store/index.js'
 import { Metrics } from '../../src/metrics.js'
@@ -49,6 +50,16 @@ export async function build (t: Tap, yaml = LANS_YAML): Promise<Built> {
   const rw = store.tokens.create('admin', false).token
   const ro = store.tokens.create('viewer', true).token
   return { app, store, loaded, rw, ro, auth: (token = rw) => ({ authorization: `Bearer ${token}` }) }
+}
+
+/**
+ * A second connection to a store's database file, for tests that look at (or tamper with) the
+ * tables themselves; the store keeps its own handle private.
+ */
+export function sqlite (t: Tap, dataDir: string): Database.Database {
+  const db = new Database(join(dataDir, 'rackboot.db'))
+  t.teardown(() => db.close())
+  return db
 }
 
 export const mac = (n: number) => `52:54:00:${((n >> 16) & 255).toString(16).padStart(2, '0')}:${((n >> 8) & 255).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`

@@ -1,14 +1,14 @@
 import t from 'tap'
 import { migrations } from '../../src/store/db.js'
 import { Store } from '../../src/store/index.js'
-import { config, tempDir, mac } from '../helpers/build.js'
+import { config, sqlite, tempDir, mac } from '../helpers/build.js'
 import type { MachineInput } from '../../src/store/index.js'
 
 function open (t: { teardown (fn: () => unknown): void }, dataDir?: string) {
   const loaded = config(t, undefined, dataDir)
   const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
   t.teardown(() => store.close())
-  return store
+  return Object.assign(store, { raw: () => sqlite(t, loaded.config.dataDir) })
 }
 
 const input = (n: number, extra: Partial<MachineInput> = {}): MachineInput => ({ hostname: `node-${n}`, macs: [mac(n)], lan: 'prov', ...extra })
@@ -87,9 +87,9 @@ t.test('delete removes the MACs, keeps the events; events are append-only', asyn
   const m = store.write(() => store.machines.create(input(1), 'test'))
   store.write(() => store.machines.delete(m.id, 'test'))
   t.equal(store.machines.getByMac(mac(1)), null)
-  t.equal(store.db.prepare('SELECT count(*) FROM machine_macs').pluck().get(), 0)
+  t.equal(store.raw().prepare('SELECT count(*) FROM machine_macs').pluck().get(), 0)
   t.same(store.events.list({ machineId: m.id, limit: 10, order: 'asc' }).map(e => e.type), ['machine.created', 'machine.deleted'])
-  t.throws(() => store.db.prepare("UPDATE events SET type = 'x'").run(), /append-only/)
+  t.throws(() => store.raw().prepare("UPDATE events SET type = 'x'").run(), /append-only/)
   // the MAC is free again
   t.equal(store.write(() => store.machines.create(input(5, { macs: [mac(1)] }), 'test')).macs[0], mac(1))
 })
@@ -123,8 +123,8 @@ t.test('the inventory survives a restart', async t => {
   a.close()
   const b = open(t, dir)
   t.same(b.machines.get(m.id), m)
-  t.equal(b.db.pragma('journal_mode', { simple: true }), 'wal')
-  t.equal(b.db.pragma('user_version', { simple: true }), migrations().length, 'migrations ran once each')
+  t.equal(b.raw().pragma('journal_mode', { simple: true }), 'wal')
+  t.equal(b.raw().pragma('user_version', { simple: true }), migrations().length, 'migrations ran once each')
 })
 
 t.test('tokens are stored hashed and can be read-only or revoked', async t => {
@@ -132,7 +132,7 @@ t.test('tokens are stored hashed and can be read-only or revoked', async t => {
   const { token, info } = store.tokens.create('ci', true)
   t.match(token, /^rbt_[A-Za-z0-9_-]{43}$/)
   t.equal(info.readOnly, true)
-  const raw = JSON.stringify(store.db.prepare('SELECT * FROM api_tokens').all())
+  const raw = JSON.stringify(store.raw().prepare('SELECT * FROM api_tokens').all())
   t.notOk(raw.includes(token), 'the secret is not in the database')
   t.same(store.tokens.verify(token), { id: info.id, name: 'ci', readOnly: true })
   t.equal(store.tokens.verify(token + 'x'), null)

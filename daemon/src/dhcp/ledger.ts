@@ -1,0 +1,73 @@
+// The DHCP service's durable ledger: lease rows, discovered machines and what was seen of
+// known machines, written through the store inside the service's batch transaction (before
+// any ACK leaves).
+import { formatIPv4, tryParseIPv4 } from '@rackboot/wire'
+import type { Store } from '../store/index.js'
+import type { LeaseRec } from './address-book.js'
+import type { LeaseWrite, MachineView, Observation } from './decide.js'
+import { recordOf, type Ledger } from './apply.js'
+
+export class DhcpLedger implements Ledger {
+  constructor (private readonly store: Store) {}
+
+  /** Called when an unknown MAC became a `discovered` machine (the service logs it). */
+  onDiscovered: ((lan: string, mac: string, hostname: string) => void) | null = null
+
+  /** Every lease of a LAN, for the address book at start. */
+  load (lan: string): LeaseRec[] {
+    return this.store.leases.forLan(lan).flatMap(r => {
+      const ip = tryParseIPv4(r.ip)
+      return ip === null ? [] : [{ ip, mac: r.mac, state: r.state, expiresAt: r.expiresAt, machineId: r.machineId }]
+    })
+  }
+
+  machineByMac (mac: string): MachineView | null {
+    return this.store.machines.dhcpView(mac)
+  }
+
+  isReserved (lan: string, ip: number): boolean {
+    return this.store.machines.isReserved(lan, formatIPv4(ip))
+  }
+
+  discoveredCount (lan: string): number {
+    return this.store.machines.discoveredCount(lan)
+  }
+
+  record (lan: string, w: LeaseWrite, now: number): LeaseRec | null {
+    const row = { lan, ip: w.ip, mac: w.mac, machineId: w.machineId, clientId: w.clientId, hostname: w.hostname, expiresAt: w.expiresAt }
+    switch (w.op) {
+      case 'offer': return null
+      case 'bind': {
+        const machineId = w.discover ? this.discover(lan, w.mac, now) : w.machineId
+        this.store.leases.bind({ ...row, machineId }, now)
+        return recordOf(w, machineId, now)
+      }
+      case 'decline':
+        this.store.leases.decline(row, now)
+        return recordOf(w, w.machineId, now)
+      case 'release':
+        this.store.leases.release(lan, w.ip, w.mac, now)
+        return recordOf(w, w.machineId, now)
+    }
+  }
+
+  observe (o: Observation, now: number): void {
+    this.store.machines.seen(o.machineId, o, now)
+  }
+
+  expire (lan: string, rec: LeaseRec, now: number): boolean {
+    return this.store.leases.expire(lan, formatIPv4(rec.ip), now)
+  }
+
+  /** An unknown MAC bound on a `discover` LAN becomes a `discovered` machine (netboot on, no image). */
+  private discover (lan: string, mac: string, now: number): number {
+    const existing = this.machineByMac(mac)
+    if (existing !== null) return existing.id
+    const hostname = `discovered-${mac.replace(/:/g, '')}`
+    const m = this.store.machines.create({ hostname, macs: [mac], lan, state: 'discovered', netboot: true }, 'dhcp')
+    this.store.events.append({ actor: 'dhcp', type: 'machine.discovered', machineId: m.id, lan, mac, detail: { hostname } })
+    this.store.machines.seen(m.id, { arch: null, uuid: null }, now)
+    this.onDiscovered?.(lan, mac, hostname)
+    return m.id
+  }
+}
