@@ -1,51 +1,28 @@
 /**
- * The UDP shell around the transfer state machine: it owns the sockets, the
- * clock, the timers and the FileSource handles, and nothing else. Every
- * decision is made by `start`/`step` in transfer.ts.
+ * The TFTP server: the listening socket and admission, and per transfer the glue between the
+ * state machine (transfer.ts, which makes every decision), its sockets (transfer-io.ts: native
+ * batched I/O or node:dgram), its file (read-ahead.ts), timers and the busy poll (busy-poll.ts).
  *
- * - One listening socket receives requests. WRQ, unsupported modes and
- *   over-limit requests are answered with an ERROR from it.
- * - Each accepted transfer gets its own port (a new TID, RFC 1350) on the same
- *   local address, with two sockets on it (SO_REUSEADDR): one connected to the
- *   client, through which the transfer runs (the kernel then caches the route
- *   and skips the address on every send), and one unconnected, which receives
- *   only what comes from any other address/port (Linux delivers to the
- *   connected socket first); those strays are answered with ERROR 5 and
- *   otherwise ignored. With native I/O both are plain fds opened synchronously
- *   (no Node socket object, bind callback or address lookup per transfer: in a
- *   storm of small files that was a large part of each transfer's cost).
- * - I/O on the connected sockets (IPv4 on Linux, `io: 'auto'`) goes through
- *   @rackboot/netbind's batched UDP I/O: one UdpMux for all transfers, one JS
- *   call per loop turn for every ACK that arrived, and a window of DATA
- *   packets in one sendmmsg(2) with headers and file bytes gathered in place;
- *   what the socket buffer cannot take waits in the transfer's backlog, in
- *   order, and leaves when the mux says the socket has room again.
- *   Node's dgram spends more per small datagram than the kernel does (two 64 KiB
- *   allocations, an address string and an object per datagram received, a
- *   request object per send): with it, a 50-client boot storm and windowed
- *   transfers were CPU-bound in Node, not in the network. `io: 'dgram'` (and
- *   IPv6, and platforms without the addon) uses node:dgram sockets throughout.
- * - Per transfer at most two read-ahead buffers of the file are held (the
- *   one being sent and the next, read ahead of need so a transfer never waits
- *   for the disk): 2 × max(readAheadBytes, blksize, min(1 MiB, 16 windows))
- *   bytes, whatever the file size. A file its source already holds in memory
- *   (`OpenFile.bytes`: the daemon's file cache) is sent from there, unread.
- * - Packets whose bytes are already read are sent synchronously from the
- *   event that caused them (no promise hop per packet); sockets resolve
- *   addresses without dns.lookup (the peer is always an IP literal).
- * - The package does not log: completed transfers are reported through the
- *   'transfer' event, undecodable or stray packets through 'drop', and totals
- *   through `counters`.
+ * - One listening socket receives requests; WRQ, unsupported modes and requests over the limits
+ *   (admission.ts) are answered with an ERROR from it. Each accepted transfer gets its own port.
+ * - Packets whose bytes are already read are sent synchronously from the event that caused
+ *   them (no promise hop per packet); a window whose bytes need a read waits in the transfer's
+ *   queue, in order.
+ * - The package does not log: completed transfers are reported through the 'transfer' event,
+ *   undecodable or stray packets through 'drop', and totals through `counters`.
  */
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from 'node:dgram'
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
 import { EventEmitter } from 'node:events'
 import { isIPv6, type AddressInfo } from 'node:net'
-import { closeSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
-import { MAX_GATHER, MUX_SLOT_BYTES, MUX_WRITABLE, UdpMux, localPort, openConnectedUdp, openUdp, sendGather, sendTo, udpIoAvailable, type MuxBatch } from '@rackboot/netbind'
+import { udpIoAvailable } from '@rackboot/netbind'
+import { refusal } from './admission.js'
+import { BusyPoll } from './busy-poll.js'
 import { TftpDecodeError, TftpErrorCode, TftpFileError } from './errors.js'
 import type { FileSource, OpenFile, RequestContext } from './file-source.js'
-import { ackBlock, decode, encode, Opcode, type RequestPacket, type TftpPacket } from './packet.js'
+import { decode, encode, Opcode, type RequestPacket, type TftpPacket } from './packet.js'
+import { ReadAhead } from './read-ahead.js'
+import { DgramIo, NativeHub, socketOptions, type TransferIo, type TransferIoHandler } from './transfer-io.js'
 import {
   bytesAcked, defaultTransferConfig, start, step,
   type Outcome, type Send, type StepResult, type TransferConfig, type TransferError, type TransferEvent, type TransferState
@@ -146,71 +123,61 @@ export interface TftpServerEvents {
 const EMPTY = new Uint8Array(0)
 /** Largest read-ahead buffer of a windowed transfer (two are held: 2 MiB per transfer at most). */
 const WINDOWED_READ_MAX = 1 << 20
-/** The answer to a packet from a wrong TID (the same bytes every time). */
-const UNKNOWN_TID = encode({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.UnknownTransferId, message: 'Unknown transfer ID' })
-/** sendGather()'s -errno when the socket buffer is full. */
-const EAGAIN_NEG = -11
 
-function sendQueueCount (socket: Socket | undefined): number {
-  if (socket === undefined) return 0
-  try {
-    return socket.getSendQueueCount()
-  } catch {
-    return 0 // closed
-  }
+/** What a transfer asks of its server (one object per server, shared by its transfers). */
+interface Host {
+  server: TftpServer
+  feed (t: Active, event: TransferEvent): void
+  datagram (t: Active, bytes: Uint8Array, at: number): void
+  oversized (t: Active, limit: number): void
+  stray (t: Active, address: string, port: number): void
+  readAheadBytes: number
 }
 
-function closeFd (fd: number): void {
-  if (fd < 0) return
-  try {
-    closeSync(fd)
-  } catch {
-    // already closed: nothing to release
-  }
-}
+const RESOLVED = Promise.resolve()
 
-interface Active {
-  key: string
-  client: RemoteInfo
-  state: TransferState
-  /** Dgram I/O, unconnected: packets from wrong TIDs arrive here (ERROR 5). */
-  socket: Socket | undefined
-  /** Connected to the client (dgram I/O): the transfer's packets, both ways. */
-  conn: Socket | undefined
-  /** Connected to the client (native I/O), watched by the server's UdpMux; -1 until open or with dgram I/O. */
-  fd: number
-  /** Native I/O, unconnected, on the same port: packets from wrong TIDs (ERROR 5); -1 when not open. */
-  strayFd: number
-  /** Key in the server's `byId` (native I/O). */
-  id: number
-  /** Native I/O: whole packets the socket buffer did not take yet, in order (later ones queue behind). */
-  backlog: Buffer[]
-  /** Native I/O: packets that ever waited there (TransferInfo.queuedSends). */
-  queuedSends: number
-  /** Reused for DATA packets while sends complete synchronously. */
-  scratch: Buffer | undefined
-  bound: boolean
-  file: OpenFile | undefined
-  cache: { offset: number, data: Uint8Array } | undefined
-  /** The next read-ahead chunk, being read (undefined data: the read failed); `ready` once it is read whole. */
-  next: { offset: number, length: number, data: Promise<Uint8Array | undefined>, ready?: Uint8Array } | undefined
+/** One transfer in progress: its state, sockets and file; its socket events go to the server. */
+class Active implements TransferIoHandler {
+  io!: TransferIo
+  file: OpenFile | undefined = undefined
+  /** The file's bytes, once it is open. */
+  data: ReadAhead | undefined = undefined
   /** Queued asynchronous transmissions not yet done (0: a send may go out synchronously). */
-  pending: number
-  timer: NodeJS.Timeout | undefined
-  armedAt: number | null
-  queue: Promise<void>
-  over: boolean
-  finished: Promise<void>
-  resolveFinished: () => void
+  pending = 0
+  timer: NodeJS.Timeout | undefined = undefined
+  armedAt: number | null = null
+  queue: Promise<void> = RESOLVED
+  over = false
+  readonly finished: Promise<void>
+  resolveFinished!: () => void
+
+  constructor (private readonly host: Host, readonly key: string, readonly client: RemoteInfo, public state: TransferState) {
+    this.finished = new Promise<void>((resolve) => { this.resolveFinished = resolve })
+  }
+
+  // The ACK path (nearly all packets) calls the server directly: one frame fewer per packet
+  // while the process is still warming up.
+  ack (block: number, at: number): void { this.host.server.feed(this, { type: 'packet', now: at, packet: { opcode: Opcode.ACK, block } }) }
+  datagram (bytes: Uint8Array, at: number): void { this.host.datagram(this, bytes, at) }
+  oversized (limit: number): void { this.host.oversized(this, limit) }
+  stray (address: string, port: number): void { this.host.stray(this, address, port) }
+  failed (): void { this.host.feed(this, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' }) }
+
+  /**
+   * Bytes per read (ReadAhead): readAheadBytes, or for windowed transfers 16 windows up to
+   * 1 MiB, rounded down to whole blocks (at least `length`): a windowed client consumes a
+   * 64 KiB read faster than the thread pool returns the next one. Blocks start at multiples of
+   * blksize, so whole-block buffers never split a block between two reads (a block straddling
+   * buffers would miss both and wait for a fresh read).
+   */
+  chunkBytes (length: number): number {
+    const blk = this.state.blksize
+    const want = Math.max(this.host.readAheadBytes, Math.min(WINDOWED_READ_MAX, 16 * blk * this.state.windowsize))
+    return Math.max(length, blk * Math.max(1, Math.floor(want / blk)))
+  }
 }
 
 const now = (): number => performance.now()
-
-// Peers are always IP literals: skip dns.lookup and its process.nextTick hop on every send.
-const literal = (address: string, _family: unknown, callback: (err: null, address: string, family: number) => void): void => {
-  callback(null, address, isIPv6(address) ? 6 : 4)
-}
-const socketOptions = (type: 'udp4' | 'udp6'): SocketOptions => ({ type, lookup: literal as unknown as SocketOptions['lookup'] })
 
 export class TftpServer extends EventEmitter<TftpServerEvents> {
   readonly counters: TftpCounters = {
@@ -238,14 +205,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   /** Transfers not yet cleaned up (a superset of `active`). */
   private readonly live = new Set<Active>()
   private readonly perClient = new Map<string, number>()
-  /** Native I/O: the poll handle over every transfer's connected socket, and who is who. */
-  private mux: UdpMux | undefined
-  private readonly byId = new Map<number, Active>()
-  private nextId = 0
-  private readonly native: boolean
-  /** sendGather scratch: one DATA header per datagram, and the layout of up to MAX_GATHER datagrams. */
-  private readonly heads = Buffer.alloc(4 * MAX_GATHER)
-  private readonly layout = new Int32Array(4 * MAX_GATHER)
+  /** Native I/O for every transfer (IPv4 with the addon), else undefined: node:dgram. */
+  private readonly hub: NativeHub | undefined
+  private readonly busyPoll: BusyPoll
+  private readonly host: Host
 
   constructor (options: TftpServerOptions) {
     super()
@@ -261,12 +224,32 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     }
     this.config = { ...defaultTransferConfig, ...options.transfer }
     this.type = isIPv6(options.address) ? 'udp6' : 'udp4'
-    this.native = this.options.io === 'auto' && this.type === 'udp4' && udpIoAvailable()
+    this.host = {
+      server: this,
+      feed: (t, event) => { this.feed(t, event) },
+      datagram: (t, bytes, at) => {
+        const packet = this.decodeOrDrop(bytes, t.client)
+        if (packet !== null) this.feed(t, { type: 'packet', now: at, packet })
+      },
+      oversized: (t, limit) => {
+        this.counters.decodeErrors++
+        this.drop('decode-error', t.client, new TftpDecodeError('RB_TFTP_OVERSIZED', 'datagram', 0, `datagram larger than ${limit} bytes (no client sends one to a transfer port)`))
+      },
+      stray: (t, address, port) => {
+        // RFC 1350: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer.
+        this.counters.unknownTid++
+        this.drop('unknown-tid', { address, port })
+        t.io.unknownTid(address, port)
+      },
+      readAheadBytes: this.options.readAheadBytes
+    }
+    this.busyPoll = new BusyPoll(this.options.busyPollUs, () => this.active.size > 0, (on) => { this.hub?.spin(on) })
+    if (this.options.io === 'auto' && this.type === 'udp4' && udpIoAvailable()) this.hub = new NativeHub(this.options.address, this.busyPoll.sent)
   }
 
   /** 'native' when transfers use @rackboot/netbind's batched I/O, else 'dgram'. */
   get io (): 'native' | 'dgram' {
-    return this.native ? 'native' : 'dgram'
+    return this.hub !== undefined ? 'native' : 'dgram'
   }
 
   /** Bind the listening socket. */
@@ -346,8 +329,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       for (const t of [...this.live]) this.feed(t, { type: 'abort', now: now(), message: 'Server shutting down' })
       await all()
     }
-    this.mux?.close()
-    this.mux = undefined
+    this.hub?.close()
   }
 
   private drop (reason: DropInfo['reason'], rinfo: { address: string, port: number }, error?: TftpDecodeError): void {
@@ -357,7 +339,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /** A packet, or null when it does not decode (counted and reported as a drop). */
-  private decodeOrDrop (msg: Uint8Array, from: RemoteInfo): TftpPacket | null {
+  private decodeOrDrop (msg: Uint8Array, from: { address: string, port: number }): TftpPacket | null {
     try {
       return decode(msg)
     } catch (err) {
@@ -398,13 +380,10 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       this.report(first.state, rinfo, began, 0)
       return
     }
-    const perClient = this.perClient.get(rinfo.address) ?? 0
-    if (this.active.size >= this.options.maxTransfers || perClient >= this.options.maxTransfersPerClient) {
+    const busy = refusal(this.active.size, this.perClient.get(rinfo.address) ?? 0, this.options)
+    if (busy !== null) {
       this.counters.busy++
-      const message = this.active.size >= this.options.maxTransfers
-        ? 'Server busy, try again later'
-        : 'Server busy: too many transfers from this client, try again later'
-      this.sendFromMain({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.NotDefined, message }, rinfo)
+      this.sendFromMain({ opcode: Opcode.ERROR, errorCode: TftpErrorCode.NotDefined, message: busy }, rinfo)
       this.drop('busy', rinfo)
       return
     }
@@ -413,42 +392,15 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
 
   private begin (request: RequestPacket, first: StepResult, rinfo: RemoteInfo, key: string): void {
     this.counters.transfers++
-    const socket = this.native ? undefined : createSocket({ ...socketOptions(this.type), reuseAddr: true })
-    const conn = this.native ? undefined : createSocket({ ...socketOptions(this.type), reuseAddr: true })
-    let resolveFinished!: () => void
-    const finished = new Promise<void>((resolve) => { resolveFinished = resolve })
-    const t: Active = {
-      key,
-      client: rinfo,
-      state: first.state,
-      socket,
-      conn,
-      fd: -1,
-      strayFd: -1,
-      id: -1,
-      backlog: [],
-      queuedSends: 0,
-      scratch: undefined,
-      bound: false,
-      file: undefined,
-      cache: undefined,
-      next: undefined,
-      pending: 0,
-      timer: undefined,
-      armedAt: null,
-      queue: Promise.resolve(),
-      over: false,
-      finished,
-      resolveFinished
-    }
+    const t = new Active(this.host, key, rinfo, first.state)
+    t.io = this.hub !== undefined
+      ? this.hub.open(rinfo, t)
+      : new DgramIo(this.type, this.options.address, rinfo, () => t.state.blksize, t, this.busyPoll.sent)
+    // Sends wait for the sockets (dgram I/O binds and connects asynchronously).
+    if (!t.io.ready) t.queue = t.io.opened
     this.active.set(key, t)
     this.live.add(t)
     this.perClient.set(rinfo.address, (this.perClient.get(rinfo.address) ?? 0) + 1)
-    if (socket === undefined || conn === undefined) {
-      this.openNative(t)
-    } else {
-      this.openDgram(t, socket, conn)
-    }
     const context: RequestContext = { remoteAddress: rinfo.address, remotePort: rinfo.port }
     this.options.source.open(first.open ?? request.filename, context).then(
       (file) => {
@@ -457,8 +409,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
           return
         }
         t.file = file
-        // Already in memory: every DATA is sent from it, with no reads.
-        if (file.bytes !== undefined && file.bytes.length === file.size) t.cache = { offset: 0, data: file.bytes }
+        t.data = new ReadAhead(file, t)
         this.feed(t, { type: 'opened', now: now(), size: file.size })
       },
       (err: unknown) => {
@@ -473,103 +424,8 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     )
   }
 
-  /**
-   * Native I/O: a port of the transfer's own (the unconnected fd), the connected fd on it, both
-   * watched by the mux; synchronous. A failure aborts the transfer (ERROR 0 is not sent: no socket).
-   */
-  private openNative (t: Active): void {
-    try {
-      t.strayFd = openUdp(this.options.address, 0)
-      t.fd = openConnectedUdp(this.options.address, localPort(t.strayFd), t.client.address, t.client.port)
-      t.id = this.nextId = (this.nextId + 1) & 0x7fffffff
-      this.byId.set(t.id, t)
-      this.mux ??= new UdpMux((batch) => { this.onMuxBatch(batch) })
-      this.mux.add(t.fd, t.id)
-      this.mux.add(t.strayFd, t.id, true)
-      t.bound = true
-    } catch {
-      queueMicrotask(() => { this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' }) })
-    }
-  }
-
-  /** Dgram I/O: sends wait for the binds and the connect; a failure aborts the transfer (sends are skipped). */
-  private openDgram (t: Active, socket: Socket, conn: Socket): void {
-    socket.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
-    conn.on('message', (msg, from) => { this.onTransferMessage(t, msg, from) })
-    t.queue = new Promise<void>((resolve) => {
-      let failed = false
-      const fail = (): void => {
-        if (failed) return
-        failed = true
-        resolve()
-        this.feed(t, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' })
-      }
-      socket.on('error', fail)
-      conn.on('error', fail)
-      socket.bind({ address: this.options.address, port: 0 }, () => {
-        conn.bind({ address: this.options.address, port: socket.address().port }, () => {
-          conn.connect(t.client.port, t.client.address, () => {
-            // From here on, send errors (an unreachable client) must not abort: ignore them.
-            socket.off('error', fail).on('error', () => {})
-            conn.off('error', fail).on('error', () => {})
-            if (failed) return
-            t.bound = true
-            resolve()
-          })
-        })
-      })
-    })
-  }
-
-  /** Native I/O: what arrived on the transfers' sockets in one loop turn. */
-  private onMuxBatch (b: MuxBatch): void {
-    const at = now()
-    for (let i = 0; i < b.count; i++) {
-      const t = this.byId.get(b.id(i))
-      if (t === undefined) continue // closed in this round
-      const length = b.length(i)
-      if (length === MUX_WRITABLE) {
-        this.flushBacklog(t)
-        continue
-      }
-      const port = b.fromPort(i)
-      if (port !== 0) {
-        // On the unconnected fd: not from the client (RFC 1350: ERROR 5, the transfer goes on).
-        this.unknownTid(t, b.fromAddress(i), port)
-        continue
-      }
-      if (length < 0) {
-        this.counters.decodeErrors++
-        this.drop('decode-error', t.client, new TftpDecodeError('RB_TFTP_OVERSIZED', 'datagram', 0, `datagram larger than ${MUX_SLOT_BYTES} bytes (no client sends one to a transfer port)`))
-        continue
-      }
-      // ACKs are nearly all of the traffic: read them in place (no view, no generic decode).
-      const block = ackBlock(b.bytes, b.offset(i), length)
-      const packet = block >= 0 ? { opcode: Opcode.ACK, block } : this.decodeOrDrop(b.data(i) as Uint8Array, t.client)
-      if (packet !== null) this.feed(t, { type: 'packet', now: at, packet })
-    }
-  }
-
-  /** RFC 1350: a packet from a wrong TID gets ERROR 5 and does not disturb the transfer. */
-  private unknownTid (t: Active, address: string, port: number): void {
-    this.counters.unknownTid++
-    this.drop('unknown-tid', { address, port })
-    if (!t.bound) return
-    if (t.strayFd >= 0) sendTo(t.strayFd, UNKNOWN_TID, address, port)
-    else t.socket?.send(UNKNOWN_TID, port, address, () => {})
-  }
-
-  private onTransferMessage (t: Active, msg: Buffer, from: RemoteInfo): void {
-    if (from.address !== t.client.address || from.port !== t.client.port) {
-      this.unknownTid(t, from.address, from.port)
-      return
-    }
-    const packet = this.decodeOrDrop(msg, from)
-    if (packet === null) return
-    this.feed(t, { type: 'packet', now: now(), packet })
-  }
-
-  private feed (t: Active, event: TransferEvent): void {
+  /** @internal A transfer's event for its state machine (transfers call it directly). */
+  feed (t: Active, event: TransferEvent): void {
     if (t.over) return
     this.apply(t, step(t.state, event))
   }
@@ -621,81 +477,6 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   /**
-   * Bytes per read: readAheadBytes, or for windowed transfers 16 windows up to 1 MiB, rounded
-   * down to whole blocks (at least `length`). A windowed client consumes 64 KiB in a fraction of
-   * a millisecond: with 64 KiB reads the thread-pool round trip per read held windowsize 16 to
-   * ~160 MB/s; 16 windows per read reach ~200 MB/s (bench/tftp (b)). Blocks start at multiples
-   * of blksize, so whole-block buffers never split a block between two reads: a block straddling
-   * buffers would miss both and wait for a fresh read.
-   */
-  private chunkBytes (t: Active, length: number): number {
-    const blk = t.state.blksize
-    const want = Math.max(this.options.readAheadBytes, Math.min(WINDOWED_READ_MAX, 16 * blk * t.state.windowsize))
-    return Math.max(length, blk * Math.max(1, Math.floor(want / blk)))
-  }
-
-  /** The bytes if they are in the read-ahead buffer, else undefined. Starts the next read ahead. */
-  private cached (t: Active, offset: number, length: number): Uint8Array | undefined {
-    if (length === 0) return EMPTY
-    if (!this.covered(t, offset, length)) return undefined
-    const c = t.cache as { offset: number, data: Uint8Array }
-    return c.data.subarray(offset - c.offset, offset - c.offset + length)
-  }
-
-  /** Whether the read-ahead buffer holds these bytes (a view costs a typed array: the hot path only asks). Starts the next read ahead. */
-  private covered (t: Active, offset: number, length: number, promote = true): boolean {
-    if (length === 0) return true
-    let c = t.cache
-    if (c === undefined || offset < c.offset || offset + length > c.offset + c.data.length) {
-      // The read ahead is done and holds these bytes: it becomes the buffer now, without the
-      // promise hop of readRange() (one per chunk: 16 per MiB at the default 64 KiB reads).
-      // Not when `promote` is false: a window already checked against the current buffer
-      // is sent from that one buffer.
-      const n = t.next
-      if (!promote || n?.ready === undefined || offset < n.offset || offset + length > n.offset + n.ready.length) return false
-      c = t.cache = { offset: n.offset, data: n.ready }
-      t.next = undefined
-    }
-    const end = c.offset + c.data.length
-    // Past half of this buffer: read the next one ahead of need.
-    if (t.next === undefined && t.file !== undefined && end < t.file.size && offset + length > c.offset + (c.data.length >> 1)) {
-      const size = Math.min(this.chunkBytes(t, length), t.file.size - end)
-      const next: NonNullable<Active['next']> = {
-        offset: end,
-        length: size,
-        data: t.file.read(end, size).then((d) => {
-          if (d.length === size) next.ready = d
-          return d
-        }, () => undefined)
-      }
-      t.next = next
-    }
-    return true
-  }
-
-  private async readRange (t: Active, offset: number, length: number): Promise<Uint8Array> {
-    const hit = this.cached(t, offset, length)
-    if (hit !== undefined) return hit
-    const file = t.file
-    if (file === undefined) throw new Error('read before open')
-    const n = t.next
-    if (n !== undefined) {
-      t.next = undefined
-      const data = await n.data
-      if (data === undefined || data.length < n.length) throw new Error('read failed')
-      t.cache = { offset: n.offset, data }
-      const again = this.cached(t, offset, length)
-      if (again !== undefined) return again
-    }
-    const want = Math.min(this.chunkBytes(t, length), file.size - offset)
-    t.cache = undefined // at most two buffers: drop this one before reading another
-    const data = await file.read(offset, want)
-    t.cache = { offset, data }
-    if (data.length < length) return data
-    return this.cached(t, offset, length) ?? data.subarray(0, length)
-  }
-
-  /**
    * Sends at once, without a promise hop, when every DATA range is already read.
    * Returns false (and sends nothing) when a read is needed: the caller queues.
    */
@@ -710,248 +491,60 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
   }
 
   private transmitNow (t: Active, sends: Send[]): boolean {
-    if (!t.bound) return false
-    // Every DATA range in one buffer (transmitGathered sends from t.cache): only the window's
-    // first block may move t.cache on to the read-ahead; a window across two buffers queues.
+    if (!t.io.ready) return false
+    // Every DATA range in one buffer: only the window's first block may move the buffer on to
+    // the read-ahead; a window across two buffers queues.
+    const data = t.data
     let first = true
     for (const s of sends) {
       if (s.kind !== 'data') continue
-      if (t.over || !this.covered(t, s.offset, s.length, first)) return false
+      if (t.over || data === undefined || !data.covered(s.offset, s.length, first)) return false
       first = false
     }
-    if (t.fd >= 0) {
-      this.transmitGathered(t, sends)
-      return true
-    }
-    for (const s of sends) {
-      if (s.kind === 'data') {
-        const data = this.cached(t, s.offset, s.length) as Uint8Array
-        this.counters.bytesSent += data.length
-        this.sendData(t, s.block, data)
-      } else {
-        this.sendPacket(t, encode(s.packet))
-      }
-    }
+    this.counters.bytesSent += t.io.sendWindow(sends, data?.body ?? EMPTY, data?.base ?? 0)
     return true
   }
 
-  /**
-   * Native I/O, every DATA range in `t.cache`: the DATA packets go out in batches of up to
-   * MAX_GATHER datagrams per sendmmsg, each a 4-byte header from `heads` and the block's bytes
-   * straight from the read-ahead buffer; other packets (OACK, ERROR) in order between them.
-   */
-  private transmitGathered (t: Active, sends: Send[]): void {
-    const body = t.cache?.data ?? EMPTY
-    const base = t.cache?.offset ?? 0
-    let n = 0
-    for (const s of sends) {
-      if (s.kind !== 'data') {
-        if (n > 0) this.gather(t, body, n)
-        n = 0
-        this.sendPacket(t, encode(s.packet))
-        continue
-      }
-      this.describeData(n, s.block, s.offset - base, s.length)
-      this.counters.bytesSent += s.length
-      if (++n === MAX_GATHER) {
-        this.gather(t, body, n)
-        n = 0
-      }
-    }
-    if (n > 0) this.gather(t, body, n)
-    this.afterSend()
-  }
-
-  /** Datagram `i` of the next sendGather(): a DATA header for `block`, then `length` bytes of the body at `at`. */
-  private describeData (i: number, block: number, at: number, length: number): void {
-    const h = 4 * i
-    const heads = this.heads
-    heads[h] = 0
-    heads[h + 1] = Opcode.DATA
-    heads[h + 2] = (block >> 8) & 0xff
-    heads[h + 3] = block & 0xff
-    const layout = this.layout
-    layout[h] = h
-    layout[h + 1] = 4
-    layout[h + 2] = at
-    layout[h + 3] = length
-  }
-
-  /**
-   * sendGather() of the first `n` datagrams described in `head`/`layout` (head: `heads`, or one
-   * whole packet). What the socket buffer did not take is copied to the transfer's backlog, and
-   * while anything waits there, later packets queue behind it so the order holds; the mux says
-   * when the socket has room (flushBacklog). Other errors (ECONNREFUSED from a client that went
-   * away) lose the packets, as a send on the wire would: retransmission and the deadline deal
-   * with it.
-   */
-  private gather (t: Active, body: Uint8Array, n: number, head: Uint8Array = this.heads): void {
-    const sent = t.backlog.length > 0 ? 0 : sendGather(t.fd, head, body, this.layout, n)
-    if (sent >= n || (sent < 0 && sent !== EAGAIN_NEG)) return
-    const layout = this.layout
-    for (let i = Math.max(0, sent); i < n; i++) {
-      const h = 4 * i
-      const packet = Buffer.allocUnsafe(layout[h + 1] as number + (layout[h + 3] as number))
-      packet.set(head.subarray(layout[h], (layout[h] as number) + (layout[h + 1] as number)), 0)
-      packet.set(body.subarray(layout[h + 2], (layout[h + 2] as number) + (layout[h + 3] as number)), layout[h + 1])
-      t.backlog.push(packet)
-      t.queuedSends++
-    }
-    this.mux?.writable(t.fd)
-  }
-
-  /** The socket has room again: send what waits in the backlog, in order, as far as it goes. */
-  private flushBacklog (t: Active): void {
-    const layout = this.layout
-    let done = 0
-    for (const packet of t.backlog) {
-      layout[0] = 0; layout[1] = packet.length; layout[2] = 0; layout[3] = 0
-      const sent = sendGather(t.fd, packet, EMPTY, layout, 1)
-      if (sent === EAGAIN_NEG) break
-      done++ // sent, or lost to an error as on the wire
-    }
-    t.backlog.splice(0, done)
-    if (t.backlog.length > 0) this.mux?.writable(t.fd)
-  }
-
-  /**
-   * A DATA packet built in the transfer's scratch buffer, not a new one per packet. Node sends
-   * synchronously when it can (the kernel has copied the bytes on return); when the send had
-   * to be queued the buffer is in flight, and the next packet gets a fresh one.
-   */
-  private sendData (t: Active, block: number, data: Uint8Array): void {
-    if (t.fd >= 0) {
-      this.describeData(0, block, 0, data.length)
-      this.gather(t, data, 1)
-      this.afterSend()
-      return
-    }
-    const conn = t.conn as Socket
-    const n = 4 + data.length
-    let buf = t.scratch
-    if (buf === undefined || buf.length < n) buf = Buffer.allocUnsafeSlow(Math.max(n, 4 + t.state.blksize))
-    buf.writeUInt16BE(Opcode.DATA, 0)
-    buf.writeUInt16BE(block & 0xffff, 2)
-    buf.set(data, 4)
-    // A full block fills the buffer exactly: pass it whole (no slice object per packet).
-    if (n === buf.length) conn.send(buf)
-    else conn.send(buf, 0, n)
-    t.scratch = sendQueueCount(conn) === 0 ? buf : undefined
-    this.afterSend()
-  }
-
-  private sendPacket (t: Active, bytes: Uint8Array): void {
-    if (t.fd >= 0) {
-      const layout = this.layout
-      layout[0] = 0; layout[1] = bytes.length; layout[2] = 0; layout[3] = 0
-      // `bytes` is the head here.
-      this.gather(t, EMPTY, 1, bytes)
-      this.afterSend()
-      return
-    }
-    // No callback: Node then tries a synchronous send first and allocates no request.
-    // Errors go to the socket's 'error' event; cleanup() waits for the send queue to empty.
-    t.conn?.send(bytes)
-    this.afterSend()
-  }
-
-  private afterSend (): void {
-    if (this.options.busyPollUs > 0) {
-      this.sentSincePoll = true
-      if (!this.polling) {
-        this.polling = true
-        this.mux?.spin(true)
-        setImmediate(this.poll)
-      }
-    }
-  }
-
-  private lastSendAt = 0
-  private sentSincePoll = false
-  private polling = false
-  /**
-   * A pending setImmediate makes libuv poll with a zero timeout: the loop spins instead of
-   * sleeping, until busyPollUs after the last loop turn that sent (one clock read per turn,
-   * not one per send).
-   */
-  private readonly poll = (): void => {
-    const at = now()
-    if (this.sentSincePoll) {
-      this.lastSendAt = at
-      this.sentSincePoll = false
-    }
-    if (this.active.size > 0 && at - this.lastSendAt < this.options.busyPollUs / 1000) setImmediate(this.poll)
-    else {
-      this.polling = false
-      this.mux?.spin(false)
-    }
-  }
-
+  /** The queued path: a window whose bytes need a read, one packet after the other. */
   private async transmit (t: Active, sends: Send[]): Promise<void> {
     for (const s of sends) {
-      if (!t.bound) return
-      let packet: TftpPacket
-      if (s.kind === 'data') {
-        if (t.over) continue // the transfer ended while this window waited
+      if (!t.io.ready) return
+      if (s.kind !== 'data') { t.io.sendPacket(encode(s.packet)); continue }
+      if (t.over) continue // the transfer ended while this window waited
+      let bytes: Uint8Array | undefined
+      try {
         // Bytes already read go out without an await; only a miss waits for the source.
-        let data: Uint8Array | undefined = this.cached(t, s.offset, s.length)
-        if (data === undefined) {
-          try {
-            data = await this.readRange(t, s.offset, s.length)
-          } catch {
-            data = undefined
-          }
-        }
-        if (data === undefined || data.length < s.length) {
-          // The source failed, or the file shrank under us.
-          this.feed(t, { type: 'abort', now: now(), message: 'File read error' })
-          return
-        }
-        if (t.over) continue
-        this.counters.bytesSent += data.length
-        this.sendData(t, s.block, data)
-        continue
-      } else {
-        packet = s.packet
+        bytes = t.data?.cached(s.offset, s.length) ?? await t.data?.read(s.offset, s.length)
+      } catch {
+        bytes = undefined
       }
-      this.sendPacket(t, encode(packet))
+      if (bytes === undefined || bytes.length < s.length) {
+        // The source failed, or the file shrank under us.
+        this.feed(t, { type: 'abort', now: now(), message: 'File read error' })
+        return
+      }
+      if (t.over) continue
+      this.counters.bytesSent += bytes.length
+      t.io.sendData(s.block, bytes)
     }
   }
 
   private async cleanup (t: Active): Promise<void> {
-    t.cache = undefined
     // Closing a socket cancels its queued sends: let the last packets (the final ACK'd
     // block's ERROR, or an abort's) leave first.
-    const queued = (): number => sendQueueCount(t.socket) + sendQueueCount(t.conn) + t.backlog.length
-    for (let i = 0; i < 1000 && t.bound && queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 1))
-    if (t.id >= 0) {
-      for (const fd of [t.fd, t.strayFd]) if (fd >= 0) this.mux?.remove(fd)
-      this.byId.delete(t.id)
-    }
-    closeFd(t.fd)
-    closeFd(t.strayFd)
-    t.fd = t.strayFd = -1
-    t.backlog = []
-    const next = t.next
-    t.next = undefined
-    if (next !== undefined) await next.data // settle the read ahead before closing the file
+    for (let i = 0; i < 1000 && t.io.ready && t.io.queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 1))
+    const closed = t.io.close()
+    if (closed !== undefined) await closed
+    const reading = t.data?.release()
+    t.data = undefined
+    if (reading !== undefined) await reading // settle the read ahead before closing the file
     try {
       await t.file?.close()
     } catch {
       // a close failure changes nothing for the client
     }
-    await Promise.all([t.socket, t.conn].map(async (socket) => {
-      if (socket === undefined) return
-      await new Promise<void>((resolve) => {
-        try {
-          socket.close(resolve)
-        } catch {
-          resolve() // never bound, or closed already
-        }
-      })
-    }))
     try {
-      this.report(t.state, t.client, t.state.startedAt, t.queuedSends)
+      this.report(t.state, t.client, t.state.startedAt, t.io.queuedSends)
     } catch (err) {
       // A throwing 'transfer' listener is the listener's bug: surface it as an
       // uncaught exception, as any EventEmitter would, without wedging close().
