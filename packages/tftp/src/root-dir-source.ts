@@ -103,6 +103,8 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
   }
   const ttl = options.resolveTtlMs ?? 0
   const resolved = new Map<string, { at: number, result: Resolution }>()
+  // A boot storm asks for one name from 50 clients at once: one check answers them all.
+  const resolving = new Map<string, Promise<Resolution>>()
   const resolve = async (base: string, path: string, segments: string[], fresh: boolean): Promise<{ real: string, st: Stats }> => {
     if (ttl <= 0) return await resolveServedFile(base, path, segments, options.linkedFiles === true)
     // Keyed by the name as sent: a remembered error's message names what this client asked for.
@@ -111,20 +113,30 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
     if (known !== undefined && performance.now() - known.at < ttl) {
       result = known.result
     } else {
-      const at = performance.now()
-      try {
-        result = await resolveServedFile(base, path, segments, options.linkedFiles === true)
-      } catch (err) {
-        // Remember only answers about the file ("not found", "a directory"), not passing failures.
-        if (!(err instanceof TftpFileError) || err.code === 'RB_TFTP_FILE_ERROR') throw err
-        result = err
+      let pending = fresh ? undefined : resolving.get(path)
+      if (pending === undefined) {
+        const at = performance.now()
+        pending = resolveServedFile(base, path, segments, options.linkedFiles === true).then(
+          (r): Resolution => r,
+          (err: unknown): Resolution => {
+            // Remember only answers about the file ("not found", "a directory"), not passing failures.
+            if (!(err instanceof TftpFileError) || err.code === 'RB_TFTP_FILE_ERROR') throw err
+            return err
+          }
+        ).then((r) => {
+          if (resolved.size >= MAX_RESOLVED && !resolved.has(path)) resolved.clear()
+          resolved.set(path, { at, result: r })
+          return r
+        }).finally(() => { if (resolving.get(path) === pending) resolving.delete(path) })
+        resolving.set(path, pending)
       }
-      if (resolved.size >= MAX_RESOLVED && !resolved.has(path)) resolved.clear()
-      resolved.set(path, { at, result })
+      result = await pending
     }
     if (result instanceof TftpFileError) throw result
     return result
   }
+  // The first read of a file small enough to keep: requests that come meanwhile share it.
+  const loading = new Map<string, Promise<Buffer | null>>()
   return {
     async open (path): Promise<OpenFile> {
       const segments = pathSegments(path)
@@ -154,6 +166,25 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
       cache.set(key, hit)
       return bufferFile(hit)
     }
+    if (st.size <= maxFile && st.size <= cacheBytes) {
+      // Small enough to keep: read whole, once however many ask meanwhile, and served from memory.
+      let load = loading.get(key)
+      if (load === undefined) {
+        load = readWhole(path, real, st, key).finally(() => { loading.delete(key) })
+        loading.set(key, load)
+      }
+      const data = await load
+      if (data !== null) {
+        remember(key, data)
+        return bufferFile(data)
+      }
+    }
+    const { fh, fst } = await openChecked(path, real, st)
+    return fileHandleFile(fh, fst.size)
+  }
+
+  /** The file at `real`, if it is still the one resolved; FileChanged when it was replaced. */
+  async function openChecked (path: string, real: string, st: Stats): Promise<{ fh: fs.FileHandle, fst: Stats }> {
     let fh: fs.FileHandle
     try {
       fh = await fs.open(real, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
@@ -163,18 +194,25 @@ export function rootDirSource (root: string, options: RootDirOptions = {}): File
     try {
       const fst = await fh.stat()
       if (!fst.isFile() || fst.ino !== st.ino || fst.dev !== st.dev) throw new FileChanged(path)
-      if (fst.size <= maxFile && fst.size <= cacheBytes && keyOf(fst) === key) {
-        // Small enough to keep: read it whole now, close, and serve from memory.
-        const data = await fileHandleFile(fh, fst.size).read(0, fst.size)
-        await fh.close()
-        if (data.length !== fst.size) throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`)
-        remember(key, data as Buffer)
-        return bufferFile(data)
-      }
-      return fileHandleFile(fh, fst.size)
+      return { fh, fst }
     } catch (err) {
       await fh.close()
       throw err instanceof TftpFileError ? err : mapFsError(err, path)
+    }
+  }
+
+  /** The whole content when it is still what `key` says (else null: read it as any other file). */
+  async function readWhole (path: string, real: string, st: Stats, key: string): Promise<Buffer | null> {
+    const { fh, fst } = await openChecked(path, real, st)
+    try {
+      if (keyOf(fst) !== key) return null
+      const data = await fileHandleFile(fh, fst.size).read(0, fst.size)
+      if (data.length !== fst.size) throw new TftpFileError('RB_TFTP_FILE_ERROR', `Cannot read ${path}`)
+      return data as Buffer
+    } catch (err) {
+      throw err instanceof TftpFileError ? err : mapFsError(err, path)
+    } finally {
+      await fh.close()
     }
   }
 }

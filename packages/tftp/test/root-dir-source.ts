@@ -259,3 +259,31 @@ t.test('resolveTtlMs: the names remembered are bounded (a client can send any nu
   const f = await s.open('first')
   t.equal(Buffer.from(await f.read(0, 1)).toString(), 'x', 'forgotten once over a thousand names were asked for: checked anew')
 })
+
+t.test('a storm of requests for one new name: one check and one read answer them all', async (t) => {
+  const fsReal = await import('node:fs')
+  const calls = { realpath: 0, open: 0 }
+  const { rootDirSource: counted } = await t.mockImport<typeof import('../src/root-dir-source.js')>('../src/root-dir-source.js', {
+    'node:fs': {
+      ...fsReal,
+      promises: {
+        ...fsReal.promises,
+        realpath: async (...a: Parameters<typeof fsReal.promises.realpath>) => { calls.realpath++; return await fsReal.promises.realpath(...a) },
+        open: async (...a: Parameters<typeof fsReal.promises.open>) => { calls.open++; return await fsReal.promises.open(...a) }
+      }
+    }
+  })
+  const sdir = join(dir, 'storm')
+  mkdirSync(sdir)
+  const content = Buffer.alloc(74_213, 9)
+  writeFileSync(join(sdir, 'undionly.kpxe'), content)
+  const s = counted(sdir, { resolveTtlMs: 1000, cacheBytes: 1 << 20 })
+  const files = await Promise.all(Array.from({ length: 50 }, async () => await s.open('undionly.kpxe')))
+  for (const f of files) t.equal(f.bytes?.length, content.length)
+  t.ok(files.every(f => Buffer.compare(Buffer.from(f.bytes ?? []), content) === 0), 'every client gets the whole file')
+  t.equal(calls.realpath, 2, 'the root and the name, once each (not once per client)')
+  t.equal(calls.open, 1, 'the file read once')
+  const missing = await Promise.all(Array.from({ length: 20 }, async () => await s.open('nope').then(() => 'found', (e: { code?: string }) => e.code)))
+  t.same(new Set(missing), new Set(['RB_TFTP_FILE_NOT_FOUND']), 'a missing name: every client told, from one check')
+  t.equal(calls.realpath, 3)
+})
