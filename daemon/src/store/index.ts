@@ -92,9 +92,33 @@ export class Store {
     })
   }
 
+  private later: Array<{ fn: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }> = []
+  private laterTimer: NodeJS.Timeout | null = null
+  /**
+   * Like `writeSoon`, for records nobody waits for: committed within `ms`, together with
+   * everything else queued meanwhile. A boot storm's TFTP transfers end over tens of
+   * milliseconds, each in its own loop turn; a commit each was one more transaction on the
+   * event loop per transfer, in the middle of the storm.
+   */
+  writeWithin<T> (ms: number, fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.later.push({ fn, resolve, reject })
+      this.laterTimer ??= setTimeout(() => {
+        this.laterTimer = null
+        const jobs = this.later
+        this.later = []
+        this.commitJobs(jobs)
+      }, ms)
+    })
+  }
+
   private flushBatch (): void {
     const jobs = this.batch
     this.batch = []
+    this.commitJobs(jobs)
+  }
+
+  private commitJobs (jobs: Array<{ fn: () => unknown; resolve: (v: any) => void; reject: (e: unknown) => void }>): void {
     if (jobs.length === 0) return // flushed already (by close())
     const results: Array<{ ok: true; value: unknown } | { ok: false; err: unknown }> = []
     try {
@@ -127,8 +151,10 @@ export class Store {
 
   close (): void {
     if (!this.db.open) return
-    // Writes queued with writeSoon() and not yet committed: commit them now, not after the close.
+    // Writes queued with writeSoon() or writeWithin() and not yet committed: commit them now, not after the close.
     if (this.batch.length > 0) this.flushBatch()
+    if (this.laterTimer !== null) { clearTimeout(this.laterTimer); this.laterTimer = null }
+    if (this.later.length > 0) { const jobs = this.later; this.later = []; this.commitJobs(jobs) }
     this.checkpointer?.terminate()
     this.checkpointer = null
     this.db.pragma('wal_checkpoint(TRUNCATE)')
