@@ -24,7 +24,9 @@
 // storms. Servers are pinned to CPU 0, clients to CPU 1. Needs root. The summary line gives
 // the load average at start and end (this machine is shared: read it).
 // Knobs: RUNS (5); SERVERS=rackboot,atftpd and ONLY=a|b|c|d|e (subsets, for profiling); BENCH_REVERSE=1 (servers in reverse order, to check order effects);
-// RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log).
+// RACKBOOT_NODE_ARGS (e.g. "--cpu-prof"); BENCH_LOG=FILE (rackboot's log);
+// RACKBOOT_BASELINE=<another checkout>/daemon/dist/main.js runs that build too, as server
+// 'baseline', and prints rackboot against it (a refactor's before and after in one run).
 // Peers: PATH, or TFTPD_HPA / DNSMASQ / ATFTPD env vars (Debian's tftpd-hpa and atftpd packages
 // conflict; `apt-get download atftpd && dpkg-deb -x atftpd_*.deb DIR` gives DIR/usr/sbin/atftpd).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
@@ -157,7 +159,7 @@ async function main (): Promise<void> {
   const config = join(dir, 'rackboot.yaml')
   writeFileSync(config, [
     `dataDir: ${join(dir, 'var')}`, 'log: { level: info, format: json }', 'api: { listen: "127.0.0.1:9080" }',
-    `boot: { tftp: "${SRV_IP}:69", ipxeDir: ${join(dir, 'none')}, tftpRoot: ${root}, tftpLimits: { maxTransfersPerClient: 64, maxWindowsize: 64, maxBlksize: 1468 } }`,
+    `boot: { tftp: "${SRV_IP}:69", http: "${SRV_IP}:8080", ipxeDir: ${join(dir, 'none')}, tftpRoot: ${root}, tftpLimits: { maxTransfersPerClient: 64, maxWindowsize: 64, maxBlksize: 1468 } }`,
     'lans:', '  - name: bench', `    interface: ${IF_SRV}`, '    subnet: 10.203.0.0/24', `    address: ${SRV_IP}`, ''
   ].join('\n'))
 
@@ -165,6 +167,18 @@ async function main (): Promise<void> {
   const dnsmasq = which('dnsmasq', 'DNSMASQ', ['/usr/sbin/dnsmasq'])
   const atftpd = which('atftpd', 'ATFTPD', ['/usr/sbin/atftpd', '/opt/rbt-peers/root/usr/sbin/atftpd'])
   const servers: Server[] = [{ name: 'rackboot', argv: () => [process.execPath, ...(process.env.RACKBOOT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, 'serve', '--config', config] }]
+  const baseline = process.env.RACKBOOT_BASELINE
+  if (baseline !== undefined) {
+    // Its own config: in (c) it runs beside rackboot, on a peer address, with its own API port and data.
+    servers.push({
+      name: 'baseline',
+      argv: (_r, d, ip) => {
+        const file = join(d, `baseline-${ip}.yaml`)
+        writeFileSync(file, readFileSync(config, 'utf8').replace(`"${SRV_IP}:69"`, `"${ip}:69"`).replace(`"${SRV_IP}:8080"`, `"${ip}:8080"`).replace('127.0.0.1:9080', '127.0.0.1:9081').replace(`dataDir: ${join(d, 'var')}`, `dataDir: ${join(d, 'var-baseline')}`))
+        return [process.execPath, baseline, 'serve', '--config', file]
+      }
+    })
+  }
   const missing: string[] = []
   if (tftpd !== null) servers.push({ name: 'tftpd-hpa', argv: (r, _d, ip) => [tftpd, '--foreground', '--listen', '--address', `${ip}:69`, '--user', 'root', '--secure', r] })
   else missing.push('tftpd-hpa')
@@ -279,7 +293,12 @@ async function main (): Promise<void> {
     rmSync(dir, { recursive: true, force: true })
   }
   const rb = results.rackboot as { a: number; b: number; c: number; d: number; e: number; rss: number }
-  const peers = Object.entries(results).filter(([n]) => n !== 'rackboot')
+  const base = results.baseline
+  if (base !== undefined) {
+    const x = (k: 'a' | 'b' | 'c' | 'd' | 'e', higher: boolean) => (higher ? rb[k] / base[k] : base[k] / rb[k]).toFixed(3)
+    console.log(`bench/tftp: rackboot against the baseline build (${baseline ?? ''}), > 1 is faster: (a) ${x('a', true)}× (b) ${x('b', true)}× (c) ${x('c', false)}× (d) ${x('d', false)}× (e) ${x('e', false)}×`)
+  }
+  const peers = Object.entries(results).filter(([n]) => n !== 'rackboot' && n !== 'baseline')
   if (peers.length === 0) {
     console.log(`bench/tftp: rackboot only: (a) ${rb.a.toFixed(1)} MB/s; (b) ${rb.b.toFixed(1)} MB/s; (c) ${rb.c.toFixed(3)} s; peak RSS ${rb.rss.toFixed(0)} MB; medians of ${RUNS} (no peer compared)`)
     return
