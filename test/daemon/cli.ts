@@ -24,6 +24,8 @@ t.test('check-config reports every problem as file:line: key: message', async t 
   r = await cli(['check-config', '--config', noIpxe])
   t.equal(r.code, 1)
   t.match(r.stderr, `${noIpxe}: boot.files.bios: undionly.kpxe is not in ${join(dir, 'nothing-here')}: BIOS PXE machines cannot netboot\n`)
+  r = await cli(['check-config', '--file-only', '--config', noIpxe])
+  t.equal(r.code, 0, '--file-only leaves the host out (the systemd unit\'s pre-check)')
   r = await cli(['check-config', '--bogus'])
   t.equal(r.code, 2)
   t.match(r.stderr, /^rackboot: unknown option '--bogus'/)

@@ -121,9 +121,10 @@ async function listAll<T> (api: ApiClient, path: string, cursorLimit = 1000): Pr
   return out
 }
 
-export async function checkConfig (io: Io, o: { config?: string }): Promise<void> {
+export async function checkConfig (io: Io, o: { config?: string; fileOnly?: boolean }): Promise<void> {
   const [{ loadConfig, summarize }, { checkHost }, { ConfigError, formatProblem }] = await Promise.all([import('../config/load.js'), import('../config/host-checks.js'), import('../config/errors.js')])
   const loaded = loadConfig(o.config)
+  if (o.fileOnly === true) { io.out(summarize(loaded)); return }
   // and what this host must have for machines to boot from it
   const host = checkHost(loaded)
   for (const w of host.warnings) io.err(`warning: ${formatProblem(w)}`)

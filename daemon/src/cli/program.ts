@@ -83,9 +83,10 @@ export function buildProgram (io: Io, hooks: RunHooks = {}): Program {
     }))
 
   program.command('check-config')
-    .description('validate a config file; exit 1 listing every problem as file:line: key: message')
+    .description('validate a config file, and that this host has what it needs to boot machines; exit 1 listing every problem as file:line: key: message')
     .addOption(configOption())
-    .action(exec(async (o: { config?: string }) => act.checkConfig(io, o)))
+    .option('--file-only', 'check the file alone, not this host (directories, iPXE binaries)')
+    .action(exec(async (o: { config?: string; fileOnly?: boolean }) => act.checkConfig(io, o)))
 
   const token = program.command('token').description('API tokens (opens the database directly: works before the daemon runs)')
   token.command('create')
