@@ -5,8 +5,11 @@
 // Reports, per server, the highest rate with < 1% drops (median drop ratio of RUNS runs at each
 // rate), the ratio to Kea, an avalanche of 2,000 clients against rackboot, and rackboot's RSS at
 // the end with the leases it holds (all of them in SQLite). Root only; nothing leaves the namespaces.
+// RACKBOOT_BASELINE=<another checkout>/daemon/dist/main.js runs that build too ('baseline'), for a
+// change's before and after in one run. BENCH_REVERSE=1: the servers in reverse order;
+// BENCH_RSS_STEPS=1: each rackboot's RSS and CPU seconds after the rate steps (stderr).
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -25,14 +28,7 @@ const SERVER_IP = '10.199.0.1'
 const CLIENT_IP = '10.200.0.2'
 
 const servers: Server[] = [
-  {
-    name: 'rackboot',
-    start (ns, dir) {
-      const cfg = join(dir, 'rackboot.yaml')
-      writeFileSync(cfg, `dataDir: ${join(dir, 'var')}\nlog: { level: warn, format: json }\napi: { listen: 127.0.0.1:9080 }\nboot: { tftp: "127.0.0.1:0" }\ndhcp: { ratePerMac: 1000 }\nlans:\n  - name: bench\n    relay: true\n    subnet: 10.200.0.0/16\n    address: ${SERVER_IP}\n    gateway: 10.200.0.1\n    pool: 10.200.1.0-10.200.255.254\n    leaseTime: 1h\n    unknownMachines: lease\n`)
-      return launch(ns, ['taskset', '-c', '0', process.execPath, MAIN, 'serve', '--config', cfg])
-    }
-  },
+  { name: 'rackboot', start: (ns, dir) => startRackboot(MAIN, ns, dir) },
   {
     name: 'kea',
     start (ns, dir) {
@@ -68,6 +64,17 @@ const servers: Server[] = [
   }
 ]
 
+const BASELINE = process.env.RACKBOOT_BASELINE
+if (BASELINE !== undefined) servers.splice(1, 0, { name: 'baseline', start: (ns, dir) => startRackboot(BASELINE, ns, dir) })
+// BENCH_REVERSE=1: the servers in reverse order (to see an order effect).
+if (process.env.BENCH_REVERSE === '1') servers.reverse()
+
+function startRackboot (main: string, ns: string, dir: string): number {
+  const cfg = join(dir, 'rackboot.yaml')
+  writeFileSync(cfg, `dataDir: ${join(dir, 'var')}\nlog: { level: warn, format: json }\napi: { listen: 127.0.0.1:9080 }\nboot: { tftp: "127.0.0.1:0" }\ndhcp: { ratePerMac: 1000 }\nlans:\n  - name: bench\n    relay: true\n    subnet: 10.200.0.0/16\n    address: ${SERVER_IP}\n    gateway: 10.200.0.1\n    pool: 10.200.1.0-10.200.255.254\n    leaseTime: 1h\n    unknownMachines: lease\n`)
+  return launch(ns, ['taskset', '-c', '0', process.execPath, main, 'serve', '--config', cfg])
+}
+
 function launch (ns: string, cmd: string[]): number {
   const p = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'ignore' })
   return p.pid ?? 0
@@ -85,9 +92,9 @@ function perf (ns: string, rate: number, args?: string[]): { drops: number; out:
   return { drops: ratios.length < 2 ? 100 : Math.max(...ratios), out }
 }
 
-function topology (): { srv: string; cli: string } {
-  const srv = netns('srv')
-  const cli = netns('cli')
+function topology (name: string): { srv: string; cli: string } {
+  const srv = netns(`srv-${name}`)
+  const cli = netns(`cli-${name}`)
   nsSh(srv, `ip link add s0 type veth peer name c0 netns ${cli} && ip addr add ${SERVER_IP}/24 dev s0 && ip link set s0 up && ip route add 10.200.0.0/16 dev s0`)
   nsSh(cli, `ip addr add ${CLIENT_IP}/16 dev c0 && ip link set c0 up && ip route add ${SERVER_IP}/32 dev c0`)
   return { srv, cli }
@@ -107,9 +114,10 @@ async function main (): Promise<void> {
   let avalancheOk = false
   let rss = 0
   let leases = 0
+  let baselineRss = 0
   for (const server of servers.filter(s => ONLY === undefined || ONLY.includes(s.name))) {
     const dir = mkdtempSync(join(tmpdir(), `rackboot-bench-dhcp-${server.name}-`))
-    const { srv, cli } = topology()
+    const { srv, cli } = topology(server.name)
     const pid = server.start(srv, dir)
     await waitListening(srv, 67)
     perf(cli, 500) // warm-up (JIT, caches)
@@ -121,6 +129,16 @@ async function main (): Promise<void> {
       best = rate
     }
     results[server.name] = best
+    if (process.env.BENCH_RSS_STEPS !== undefined) {
+      const dpid = Number(nsSh(srv, 'pgrep -f "dist/main.js serve" | head -1').trim() || 0)
+      const ticks = readFileSync(`/proc/${dpid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0) ?? 0
+      process.stderr.write(`${server.name}: RSS after the rate steps ${rssMiB(dpid).toFixed(0)} MiB, CPU ${(ticks / 100).toFixed(2)} s\n`)
+    }
+    if (server.name === 'baseline') {
+      // the same avalanche as rackboot's below, then its RSS: the two are measured alike
+      perf(cli, 0, ['--scenario', 'avalanche', '-R', '2000'])
+      baselineRss = rssMiB(Number(nsSh(srv, 'pgrep -f "dist/main.js serve" | head -1').trim()))
+    }
     if (server.name === 'rackboot') {
       const av = perf(cli, 0, ['--scenario', 'avalanche', '-R', '2000']).out
       process.stderr.write(av.split('\n').filter(l => /took|received packets|sent packets/.test(l)).join('\n') + '\n')
@@ -142,7 +160,8 @@ async function main (): Promise<void> {
   const kea = results.kea ?? 0
   const rb = results.rackboot ?? 0
   const ratio = kea > 0 ? rb / kea : NaN
-  const peers = Object.entries(results).filter(([k]) => k !== 'rackboot').map(([k, v]) => `${k} ${v}/s`).join(', ')
+  if (results.baseline !== undefined) console.log(`bench/dhcp: rackboot ${rb}/s against the baseline build (${BASELINE ?? ''}) ${results.baseline}/s = ${(rb / results.baseline).toFixed(2)}×; RSS after the same steps and avalanche: ${rss.toFixed(0)} vs ${baselineRss.toFixed(0)} MiB`)
+  const peers = Object.entries(results).filter(([k]) => k !== 'rackboot' && k !== 'baseline').map(([k, v]) => `${k} ${v}/s`).join(', ')
   const pass = ratio >= 1 && rss < 200 && avalancheOk
   console.log(`bench/dhcp: highest DORA rate with <1% drops (median of ${RUNS} × ${PERIOD} s): rackboot ${rb}/s = ${ratio.toFixed(2)}× Kea [target ≥ 1.0×]; ${peers}; ${avalanche}; rackboot RSS ${rss.toFixed(0)} MiB with ${leases} leases in SQLite [target < 200 MiB] — ${pass ? 'PASS' : 'FAIL'}`)
   process.exitCode = pass ? 0 : 1

@@ -13,12 +13,11 @@ export interface Ledger {
 }
 
 /** The lease effects of `d`; events and the reply itself are the caller's. */
-export function applyDecision (d: Decision, at: { lan: string; mac: string; book: AddressBook; ledger: Ledger; now: number }): void {
-  const { book, ledger, lan, now } = at
+export function applyDecision (d: Decision, lan: string, mac: string, book: AddressBook, ledger: Ledger, now: number): void {
   switch (d.kind) {
     case 'drop':
       // The client chose another server: the address we offered is free again.
-      if (d.reason === 'other-server') book.unoffer(at.mac)
+      if (d.reason === 'other-server') book.unoffer(mac)
       return
     case 'update': {
       const rec = ledger.record(lan, d.lease, now)

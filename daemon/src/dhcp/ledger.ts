@@ -34,16 +34,15 @@ export class DhcpLedger implements Ledger {
   }
 
   record (lan: string, w: LeaseWrite, now: number): LeaseRec | null {
-    const row = { lan, ip: w.ip, mac: w.mac, machineId: w.machineId, clientId: w.clientId, hostname: w.hostname, expiresAt: w.expiresAt }
     switch (w.op) {
       case 'offer': return null
       case 'bind': {
         const machineId = w.discover ? this.discover(lan, w.mac, now) : w.machineId
-        this.store.leases.bind({ ...row, machineId }, now)
+        this.store.leases.bind(lan, w, machineId, now)
         return recordOf(w, machineId, now)
       }
       case 'decline':
-        this.store.leases.decline(row, now)
+        this.store.leases.decline(lan, w, w.machineId, now)
         return recordOf(w, w.machineId, now)
       case 'release':
         this.store.leases.release(lan, w.ip, w.mac, now)

@@ -67,6 +67,11 @@ const WARN_EVENTS = new Set(['dhcp.wrong-lan', 'dhcp.pool-exhausted', 'dhcp.fail
 /** Log lines per event type and LAN per summary period; the rest are counted in the summary. */
 const LOG_LINES_PER_TYPE = 60
 
+/** Whether carrying out `d` creates a discovered machine (the write that can be refused: its hostname taken). */
+function recordsMachine (d: Decision): boolean {
+  return d.kind === 'reply' && d.lease !== null && d.lease.discover
+}
+
 /** A boot storm arrives as a burst: a larger receive buffer (capped by net.core.rmem_max) absorbs it. */
 function tuneSocket (socket: dgram.Socket): void {
   try { socket.setRecvBufferSize(4 << 20) } catch { /* best effort */ }
@@ -263,14 +268,29 @@ export class DhcpService {
     try {
       store.write(() => {
         for (const item of batch) {
-          // Each packet in its own savepoint: one that cannot be carried out (its discovered
-          // record's hostname is taken, say) fails alone; the others are answered.
-          let o: Outgoing | null
+          // A decision that records a discovered machine is carried out in its own savepoint: one
+          // that cannot be (its generated hostname is taken, say) fails alone, and the others are
+          // answered. Every other write (a lease row, an event) fails only with the database,
+          // and then the whole batch does; a savepoint each would cost every REQUEST.
+          let p: ReturnType<DhcpService['prepare']>
           try {
-            o = store.isolated(() => this.handle(item, now))
+            p = this.prepare(item, now)
           } catch (err) {
             this.failed(item, err, now)
             continue
+          }
+          if (p === null) continue
+          const { decision, req, s } = p
+          let o: Outgoing | null
+          if (recordsMachine(decision)) {
+            try {
+              o = store.isolated(() => this.carryOut(decision, req, s, item, now))
+            } catch (err) {
+              this.failed(item, err, now)
+              continue
+            }
+          } else {
+            o = this.carryOut(decision, req, s, item, now)
           }
           if (o !== null) out.push(o)
         }
@@ -330,7 +350,8 @@ export class DhcpService {
     return true
   }
 
-  private handle (item: Item, now: number): Outgoing | null {
+  /** Decodes, finds the LAN, rate-limits and decides: reads only (the lookups read the store). */
+  private prepare (item: Item, now: number): { req: DhcpPacket; s: LanState; decision: Decision } | null {
     let req: DhcpPacket
     try {
       req = decode(item.buf)
@@ -359,13 +380,13 @@ export class DhcpService {
     const maxDiscovered = s.ctx.lan.config.maxDiscovered
     const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac), ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered)
     const decision = decide(req, { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
-    return this.carryOut(decision, req, s, item, now)
+    return { req, s, decision }
   }
 
   private carryOut (d: Decision, req: DhcpPacket, s: LanState, item: Item, now: number): Outgoing | null {
     const lan = s.ctx.lan.name
     const mac = clientHardwareAddress(req)
-    applyDecision(d, { lan, mac, book: s.book, ledger: this.leases, now })
+    applyDecision(d, lan, mac, s.book, this.leases, now)
     this.events(d.events, now)
     switch (d.kind) {
       case 'drop':

@@ -30,8 +30,8 @@ const fromRow = (r: Row): Lease => ({
 /** A lease as the DHCP service keeps it in memory: the columns it decides with. */
 export interface LeaseRow { ip: string; mac: string; state: LeaseState; expiresAt: number; machineId: number | null }
 
-/** What a bind or a decline writes. */
-export interface LeaseWriteRow { lan: string; ip: string; mac: string; machineId: number | null; clientId: string | null; hostname: string | null; expiresAt: number }
+/** What a bind or a decline writes (besides the LAN and the machine). */
+export interface LeaseWriteRow { ip: string; mac: string; clientId: string | null; hostname: string | null; expiresAt: number }
 
 export class LeaseStore {
   private readonly prepare
@@ -65,14 +65,14 @@ export class LeaseStore {
   }
 
   /** `mac` holds `ip` until `expiresAt`; any other address it held on the LAN is released. */
-  bind (w: LeaseWriteRow, now: number): void {
-    this.releaseOthers.run({ lan: w.lan, mac: w.mac, ip: w.ip, now })
-    this.upsert.run({ ...w, state: 'bound', now })
+  bind (lan: string, w: LeaseWriteRow, machineId: number | null, now: number): void {
+    this.releaseOthers.run({ lan, mac: w.mac, ip: w.ip, now })
+    this.upsert.run({ lan, ip: w.ip, mac: w.mac, machineId, state: 'bound', clientId: w.clientId, hostname: w.hostname, now, expiresAt: w.expiresAt })
   }
 
   /** `ip` was found in use (DHCPDECLINE): kept out of the pool until `expiresAt`. */
-  decline (w: LeaseWriteRow, now: number): void {
-    this.upsert.run({ ...w, state: 'declined', now })
+  decline (lan: string, w: LeaseWriteRow, machineId: number | null, now: number): void {
+    this.upsert.run({ lan, ip: w.ip, mac: w.mac, machineId, state: 'declined', clientId: w.clientId, hostname: w.hostname, now, expiresAt: w.expiresAt })
   }
 
   /** The client gave `ip` back (DHCPRELEASE). */

@@ -62,7 +62,7 @@ function world (lanName = 'prov', opts: { discoverFull?: boolean } = {}) {
     // every request goes through the codec first, and its decision is applied, as in the service
     const packet = decode(encode(req))
     const d = decide(packet, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
-    applyDecision(d, { lan: lanName, mac: clientHardwareAddress(packet), book, ledger: memoryLedger, now: NOW })
+    applyDecision(d, lanName, clientHardwareAddress(packet), book, memoryLedger, NOW)
     return d
   }
   return { book, ctx, run }

@@ -45,7 +45,7 @@ function world () {
   const lookup = bookLookup(book, NOW, () => null, none)
   const run = (req: DhcpPacket): Decision => {
     const d = decide(req, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
-    applyDecision(d, { lan: 'cap', mac: clientHardwareAddress(req), book, ledger: memoryLedger, now: NOW })
+    applyDecision(d, 'cap', clientHardwareAddress(req), book, memoryLedger, NOW)
     return d
   }
   return { run }
