@@ -18,6 +18,8 @@
 //     sendfile, same file, same run: target ≥ 0.6× nginx.
 // (b) and (c) on loopback; servers pinned to CPU 0, clients to CPU 1. Medians of RUNS runs (3).
 // Knobs: RUNS; DURATION (s per (b) run, 6); BOOT_VMS=0 skips (a), BOOT_VMS=only runs only (a);
+// RACKBOOT_BASELINE=<another checkout>/daemon/dist/main.js runs (b) and (c) with that build too and
+// prints rackboot against it (a change's before and after in one run);
 // BENCH_KEEP=1 keeps (a)'s directory (configs, server logs, VM consoles) and says where it is.
 // One summary line on stdout, PASS only when every part that ran meets its target (exit code 0).
 import autocannon from 'autocannon'
@@ -50,7 +52,9 @@ function download (url: string, clients: number): number {
   return Number(out.trim())
 }
 
-async function httpServer (): Promise<Part> {
+interface HttpFigures { rps: number; p99: number; disk: number; r1: number; r16: number }
+
+async function httpServer (main = MAIN, figures?: (f: HttpFigures) => void): Promise<Part> {
   try { execFileSync('taskset', ['-cp', '1', String(process.pid)], { stdio: 'ignore' }) } catch { /* unpinned */ }
   const dir = mkdtempSync(join(tmpdir(), 'rackboot-bench-boot-'))
   const images = join(dir, 'images')
@@ -75,8 +79,8 @@ async function httpServer (): Promise<Part> {
   const nginxPort = await freePort()
   const config = join(dir, 'rackboot.yaml')
   writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: warn, format: json }\napi: { listen: 127.0.0.1:${apiPort} }\nboot: { http: 127.0.0.1:${bootPort}, tftp: 127.0.0.1:0, imagesDir: ${images} }\ndhcp: { enabled: false }\nlans:\n  - name: prov\n    interface: bench0\n    subnet: 10.80.0.0/16\n    address: 10.80.0.1\n`)
-  const token = execFileSync(process.execPath, [MAIN, 'token', 'create', '--name', 'bench', '--config', config], { encoding: 'utf8' }).trim()
-  const [cmd, args] = pinned(0, process.execPath, [MAIN, 'serve', '--config', config])
+  const token = execFileSync(process.execPath, [main, 'token', 'create', '--name', 'bench', '--config', config], { encoding: 'utf8' }).trim()
+  const [cmd, args] = pinned(0, process.execPath, [main, 'serve', '--config', config])
   const daemon = child(cmd, args)
   writeFileSync(join(dir, 'nginx.conf'), `daemon off; worker_processes 1; pid ${join(dir, 'nginx.pid')}; error_log ${join(dir, 'nginx.err')};
 events { worker_connections 1024; }
@@ -127,6 +131,7 @@ http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir};
     const rps = median(scripts.map(s => s.rps))
     const p99 = median(scripts.map(s => s.p99))
     const pass = rps >= 5000 && p99 < 10 && r1 / n1 >= 0.6 && r16 / n16 >= 0.6
+    figures?.({ rps, p99, disk: median(disk.map(x => x.rps)), r1, r16 })
     const diskText = `disk scripts (for information) ${Math.round(median(disk.map(x => x.rps)))}/s p99 ${median(disk.map(x => x.p99))} ms`
     return { pass, text: `(b) iPXE scripts with ${MACHINES} machines ${Math.round(rps)}/s p99 ${p99} ms [target ≥ 5000/s, p99 < 10 ms], ${diskText}; (c) 256 MiB file, 1 client: rackboot ${r1.toFixed(0)} MiB/s vs nginx ${n1.toFixed(0)} MiB/s = ${(r1 / n1).toFixed(2)}×; 16 clients: ${r16.toFixed(0)} vs ${n16.toFixed(0)} MiB/s = ${(r16 / n16).toFixed(2)}× [target ≥ 0.6×]` }
   } finally {
@@ -383,7 +388,20 @@ async function main (): Promise<void> {
   if (!['0', '1', 'only'].includes(VMS)) throw new Error(`BOOT_VMS=${VMS}: 1 (default: all parts), 0 (skip (a)) or only (only (a))`)
   const parts: Part[] = []
   if (VMS !== '0') parts.push(await vmBoots())
-  if (VMS !== 'only') parts.push(await httpServer())
+  if (VMS !== 'only') {
+    const baseline = process.env.RACKBOOT_BASELINE
+    let ours: HttpFigures | undefined
+    let theirs: HttpFigures | undefined
+    parts.push(await httpServer(MAIN, f => { ours = f }))
+    if (baseline !== undefined) {
+      await httpServer(baseline, f => { theirs = f })
+      const o = ours as HttpFigures | undefined
+      const b = theirs as HttpFigures | undefined
+      if (o !== undefined && b !== undefined) {
+        console.log(`bench/boot: rackboot against the baseline build (${baseline}), > 1 is better: (b) scripts ${(o.rps / b.rps).toFixed(3)}× (p99 ${o.p99} vs ${b.p99} ms), disk scripts ${(o.disk / b.disk).toFixed(3)}×; (c) 1 client ${(o.r1 / b.r1).toFixed(3)}×, 16 clients ${(o.r16 / b.r16).toFixed(3)}×`)
+      }
+    }
+  }
   const pass = parts.every(p => p.pass)
   console.log(`bench/boot: ${parts.map(p => p.text).join('; ')}; medians of ${RUNS} — ${pass ? 'PASS' : 'FAIL'}`)
   process.exitCode = pass ? 0 : 1
