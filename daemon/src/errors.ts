@@ -1,5 +1,5 @@
 // Operator-facing errors with stable codes. The API maps `status` to HTTP; the CLI prints `message`.
-// Every code is listed in README.md ("Error codes").
+// Every code is listed in docs/api.md ("Error codes"); daemon/test/docs.ts checks it.
 
 export const ERRORS = {
   RB_VALIDATION: 400,

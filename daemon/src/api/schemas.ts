@@ -75,7 +75,7 @@ export const Page = <T extends TSchema>(item: T) => Type.Object({
 })
 
 export const ErrorSchema = Type.Object({
-  code: Type.String({ description: 'Stable RB_* code (see README, "Error codes").' }),
+  code: Type.String({ description: 'Stable RB_* code (docs/api.md, "Error codes").' }),
   message: Type.String(),
   field: Type.Optional(Type.String({ description: 'The request field at fault, e.g. body.macs[0].' })),
   errors: Type.Optional(Type.Array(Type.Object({

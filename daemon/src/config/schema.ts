@@ -1,5 +1,5 @@
 // The one definition of rackboot's configuration: runtime JSON Schema (validation),
-// static type (Static<>), generated config/rackboot.schema.json and the README key table.
+// static type (Static<>), generated config/rackboot.schema.json and the key table of docs/configuration.md.
 import Type, { type Static } from 'typebox'
 import { MAC_PATTERN } from '@rackboot/wire'
 import { namedPattern } from '../schema-errors.js'

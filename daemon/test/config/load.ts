@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { parseConfig, loadConfig, DEFAULT_CONFIG_FILE } from '../../src/config/load.js'
 import { ConfigError } from '../../src/config/errors.js'
-import { schemaJson, SCHEMA_FILE } from '../../src/config/gen-schema.js'
+import { schemaJson, SCHEMA_FILE } from '../../src/gen-docs.js'
 
 /** The problems parseConfig reports for `yaml`, formatted as the daemon prints them. */
 function problems (yaml: string): string[] {
@@ -39,7 +39,7 @@ t.test('the example colo config is valid', async t => {
 })
 
 t.test('config/rackboot.schema.json is generated from the schema and current', async t => {
-  t.equal(readFileSync(SCHEMA_FILE, 'utf8'), schemaJson(), 'run `pnpm gen:schema` and commit the result')
+  t.equal(readFileSync(SCHEMA_FILE, 'utf8'), schemaJson(), 'run `pnpm gen:docs` and commit the result')
 })
 
 t.test('YAML syntax errors name the line', async t => {
