@@ -1,5 +1,5 @@
-// Shared helpers for benchmarks: statistics, child processes, CPU pinning.
-import { execFile, execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+// Shared helpers for benchmarks: statistics, child processes, CPU pinning (namespaces: netns.ts).
+import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
@@ -29,77 +29,6 @@ export async function waitHttp (url: string, ms = 15_000): Promise<void> {
     try { if ((await fetch(url)).ok) return } catch { /* not yet */ }
     if (Date.now() > until) throw new Error(`${url} did not answer within ${ms} ms`)
     await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
-
-/**
- * Network namespaces for benchmarks (root only): created with `ip netns add rbb-<pid>-<name>`,
- * every process inside killed and the namespace deleted at exit, whatever ends the run.
- */
-const namespaces = new Set<string>()
-function dropNamespaces (): void {
-  for (const ns of namespaces) {
-    try {
-      const pids = execFileSyncQuiet('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)
-      for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
-      execFileSyncQuiet('ip', ['netns', 'del', ns])
-    } catch { /* already gone */ }
-  }
-  namespaces.clear()
-}
-// Installed with the first namespace, not at import: importing this module (the tests take
-// freePort from here) must not change how a process handles signals.
-let cleanupInstalled = false
-function installCleanup (): void {
-  if (cleanupInstalled) return
-  cleanupInstalled = true
-  process.on('exit', dropNamespaces)
-  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { dropNamespaces(); process.exit(130) })
-}
-
-function execFileSyncQuiet (cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
-}
-
-export function netns (name: string): string {
-  const ns = `rbb-${process.pid}-${name}`
-  installCleanup()
-  execFileSyncQuiet('ip', ['netns', 'add', ns])
-  namespaces.add(ns)
-  execFileSyncQuiet('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-  return ns
-}
-
-export function removeNetns (ns: string): void {
-  if (!namespaces.has(ns)) return
-  const pids = execFileSyncQuiet('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)
-  for (const pid of pids) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
-  execFileSyncQuiet('ip', ['netns', 'del', ns])
-  namespaces.delete(ns)
-}
-
-/** Runs a shell command inside `ns`, throwing with its stderr on failure. */
-export function nsSh (ns: string, cmd: string): string {
-  return execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', cmd], { encoding: 'utf8' })
-}
-
-/**
- * `ns` as bench/vm.ts (and so bootVm) wants it: `run` a command inside it to completion, or
- * `spawn` one there (pinned to `cpu` when given; `ip netns exec` and taskset exec, so the
- * child's pid is the command's). What it starts dies with the namespace at the latest.
- */
-export function nsHandle (ns: string, cpu?: number): {
-  run: (cmd: string, args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>
-  spawn: (cmd: string, args: string[], opts?: SpawnOptions) => ChildProcess
-} {
-  const argv = (cmd: string, args: string[]): string[] => ['netns', 'exec', ns, ...(cpu === undefined ? [cmd, ...args] : pinned(cpu, cmd, args).flat())]
-  return {
-    run: (cmd, args) => new Promise(resolve => {
-      execFile('ip', argv(cmd, args), { encoding: 'utf8' }, (err, stdout, stderr) => {
-        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : null, stdout, stderr })
-      })
-    }),
-    spawn: (cmd, args, opts = {}) => spawn('ip', argv(cmd, args), { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
   }
 }
 

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url'
 /** Who owns a VM: its teardown ends QEMU and removes the tap; remarks go to `comment`. A tap test fits. */
 export interface VmOwner { teardown (fn: () => unknown): void; comment (...msg: unknown[]): unknown }
 
-/** A network namespace to run commands in (test/helpers/netns.ts's Netns fits; bench/lib.ts has nsHandle()). */
+/** A network namespace to run commands in: bench/netns.ts's Netns (or its onCpu(n)). */
 export interface VmNetns {
   run (cmd: string, args: string[]): Promise<{ code: number | null; stderr: string }>
   spawn (cmd: string, args: string[], opts?: SpawnOptions): ChildProcess

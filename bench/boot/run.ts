@@ -29,7 +29,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { child, freePort, median, netns, nsHandle, nsSh, pinned, removeNetns, waitHttp } from '../lib.js'
+import { child, freePort, median, pinned, waitHttp } from '../lib.js'
+import { openNetns, type Netns } from '../netns.js'
 import { accel, bootVm, ensureTestos, testosCmdline, TESTOS_DIR, vmUnavailable, type Firmware, type Testos, type VmOwner } from '../vm.js'
 
 const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
@@ -169,7 +170,7 @@ const MILESTONES: Array<[string, RegExp]> = [
 
 interface Side {
   name: string
-  ns: string
+  ns: Netns
   /** The LAN's first three octets; the server is .1. */
   net: string
   dir: string
@@ -179,16 +180,16 @@ interface Side {
 }
 
 /** A namespace with the LAN's bridge (no STP, no forwarding delay) and the server's address on it. */
-function lab (name: string, net: string): string {
-  const ns = netns(name)
-  nsSh(ns, `ip link add br0 type bridge stp_state 0 forward_delay 0 && ip addr add ${net}.1/24 dev br0 && ip link set br0 up && sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0`)
+function lab (name: string, net: string): Netns {
+  const ns = openNetns(name)
+  ns.sh(`ip link add br0 type bridge stp_state 0 forward_delay 0 && ip addr add ${net}.1/24 dev br0 && ip link set br0 up && sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0`)
   return ns
 }
 
 /** Starts a server inside `ns` on CPU 0, its stdout and stderr appended to `log`. */
-function server (ns: string, log: string, cmd: string, args: string[]): ChildProcess {
+function server (ns: Netns, log: string, cmd: string, args: string[]): ChildProcess {
   const fd = openSync(log, 'a')
-  const p = nsHandle(ns, 0).spawn(cmd, args, { stdio: ['ignore', fd, fd] })
+  const p = ns.onCpu(0).spawn(cmd, args, { stdio: ['ignore', fd, fd] })
   closeSync(fd)
   return p
 }
@@ -203,10 +204,10 @@ async function stop (p: ChildProcess): Promise<void> {
 }
 
 /** Waits until something in `ns` listens on each of `sockets` (`udp:67`, `tcp:8080`, …). */
-async function listening (ns: string, sockets: string[], what: string): Promise<void> {
+async function listening (ns: Netns, sockets: string[], what: string): Promise<void> {
   const until = Date.now() + 20_000
   for (;;) {
-    const missing = sockets.filter(s => { const [proto, port] = s.split(':'); return nsSh(ns, `ss -Hln${proto === 'udp' ? 'u' : 't'} 'sport = :${port}'`).trim() === '' })
+    const missing = sockets.filter(s => { const [proto, port] = s.split(':'); return ns.sh(`ss -Hln${proto === 'udp' ? 'u' : 't'} 'sport = :${port}'`).trim() === '' })
     if (missing.length === 0) return
     if (Date.now() > until) throw new Error(`${what}: nothing listens on ${missing.join(', ')} after 20 s (see its log)`)
     await new Promise(resolve => setTimeout(resolve, 100))
@@ -224,7 +225,7 @@ async function rackbootSide (dir: string): Promise<Side & { kernelLine: () => st
   const daemon = server(ns, join(dir, 'rackboot.log'), process.execPath, [MAIN, 'serve', '--config', config])
   await listening(ns, ['udp:67', 'udp:69', 'tcp:8080', 'tcp:9080'], 'rackboot')
   // The CLI runs inside the namespace, where the API listens (its loopback).
-  const cli = (args: string[]): string => execFileSync('ip', ['netns', 'exec', ns, 'env', `RACKBOOT_TOKEN=${token}`, 'RACKBOOT_API=http://127.0.0.1:9080', process.execPath, MAIN, ...args], { encoding: 'utf8' })
+  const cli = (args: string[]): string => execFileSync('ip', ['netns', 'exec', ns.name, 'env', `RACKBOOT_TOKEN=${token}`, 'RACKBOOT_API=http://127.0.0.1:9080', process.execPath, MAIN, ...args], { encoding: 'utf8' })
   for (const fw of FIRMWARES) {
     const m = VM_MACHINE[fw]
     cli(['machines', 'add', '--hostname', m.hostname, '--mac', m.mac, '--lan', 'prov', '--ip', `${net}.${m.host}`, '--image', 'testos'])
@@ -239,7 +240,7 @@ async function rackbootSide (dir: string): Promise<Side & { kernelLine: () => st
     /** The `kernel` line of a netboot script, for a machine that never boots (check-1). */
     kernelLine () {
       cli(['machines', 'add', '--hostname', 'check-1', '--mac', '52:54:00:be:b0:ff', '--lan', 'prov', '--ip', `${net}.99`, '--image', 'testos'])
-      const script = nsSh(ns, `curl -sf 'http://${net}.1:8080/boot/ipxe?mac=52:54:00:be:b0:ff'`)
+      const script = ns.sh(`curl -sf 'http://${net}.1:8080/boot/ipxe?mac=52:54:00:be:b0:ff'`)
       return script.split('\n').find(l => l.startsWith('kernel ')) ?? `(no kernel line in:\n${script})`
     }
   }
@@ -322,7 +323,7 @@ async function bootOnce (side: Side, fw: Firmware, run: number): Promise<{ s: nu
   const cleanups: Array<() => unknown> = []
   const owner: VmOwner = { teardown: fn => { cleanups.push(fn) }, comment: (...msg) => console.error(`bench/boot: ${msg.join(' ')}`) }
   try {
-    const vm = await bootVm(owner, { ns: nsHandle(side.ns, 1), bridge: 'br0', mac: m.mac, firmware: fw, name: `${side.name === 'rackboot' ? 'rb' : 'peer'}${fw}${run}`, timeoutMs: VM_TIMEOUT, consoleLog: join(side.dir, `${fw}-${run + 1}.console`) })
+    const vm = await bootVm(owner, { ns: side.ns.onCpu(1), bridge: 'br0', mac: m.mac, firmware: fw, name: `${side.name === 'rackboot' ? 'rb' : 'peer'}${fw}${run}`, timeoutMs: VM_TIMEOUT, consoleLog: join(side.dir, `${fw}-${run + 1}.console`) })
     const at = (): string => ((Date.now() - vm.startedAt) / 1000).toFixed(1)
     const marks = MILESTONES.map(([label, re]) => vm.waitFor(re, VM_TIMEOUT).then(() => `${label} ${at()}`, () => null))
     const ok = await vm.waitFor(PHONE_HOME, VM_TIMEOUT)
@@ -378,7 +379,7 @@ async function vmBoots (): Promise<Part> {
     })
     return { pass, text: `(a) VM start → phone-home (${acc.toUpperCase()}): ${rows.join(', ')} [target ≤ 1.0×]` }
   } finally {
-    for (const x of sides) { await x.stop(); removeNetns(x.ns) }
+    for (const x of sides) { await x.stop(); x.ns.remove() }
     if (KEEP) console.error(`bench/boot: (a)'s configs, logs and consoles are in ${dir}`)
     cleanup()
   }

@@ -8,13 +8,14 @@
 // RACKBOOT_BASELINE=<another checkout>/daemon/dist/main.js runs that build too ('baseline'), for a
 // change's before and after in one run. BENCH_REVERSE=1: the servers in reverse order;
 // BENCH_RSS_STEPS=1: each rackboot's RSS and CPU seconds after the rate steps (stderr).
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { median, netns, nsSh, removeNetns, rssMiB } from '../lib.js'
+import { median, rssMiB } from '../lib.js'
+import { openNetns, type Netns } from '../netns.js'
 
 const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -22,7 +23,7 @@ const PERIOD = Number(process.env.PERIOD ?? 4)
 const RATES = (process.env.RATES ?? '250,500,1000,2000,4000,6000,8000,10000,12000,14000,16000').split(',').map(Number)
 const ONLY = process.env.SERVERS?.split(',')
 
-interface Server { name: string; start (ns: string, dir: string): number }
+interface Server { name: string; start (ns: Netns, dir: string): number }
 
 const SERVER_IP = '10.199.0.1'
 const CLIENT_IP = '10.200.0.2'
@@ -69,22 +70,22 @@ if (BASELINE !== undefined) servers.splice(1, 0, { name: 'baseline', start: (ns,
 // BENCH_REVERSE=1: the servers in reverse order (to see an order effect).
 if (process.env.BENCH_REVERSE === '1') servers.reverse()
 
-function startRackboot (main: string, ns: string, dir: string): number {
+function startRackboot (main: string, ns: Netns, dir: string): number {
   const cfg = join(dir, 'rackboot.yaml')
   writeFileSync(cfg, `dataDir: ${join(dir, 'var')}\nlog: { level: warn, format: json }\napi: { listen: 127.0.0.1:9080 }\nboot: { tftp: "127.0.0.1:0" }\ndhcp: { ratePerMac: 1000 }\nlans:\n  - name: bench\n    relay: true\n    subnet: 10.200.0.0/16\n    address: ${SERVER_IP}\n    gateway: 10.200.0.1\n    pool: 10.200.1.0-10.200.255.254\n    leaseTime: 1h\n    unknownMachines: lease\n`)
   return launch(ns, ['taskset', '-c', '0', process.execPath, main, 'serve', '--config', cfg])
 }
 
-function launch (ns: string, cmd: string[]): number {
-  const p = spawn('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'ignore' })
+function launch (ns: Netns, cmd: string[]): number {
+  const p = ns.spawn(cmd[0] as string, cmd.slice(1), { stdio: 'ignore' })
   return p.pid ?? 0
 }
 
 /** perfdhcp at `rate` DORA/s for PERIOD s: the worse of the two exchanges' drop ratios, in %. */
-function perf (ns: string, rate: number, args?: string[]): { drops: number; out: string } {
+function perf (ns: Netns, rate: number, args?: string[]): { drops: number; out: string } {
   let out: string
   try {
-    out = execFileSync('ip', ['netns', 'exec', ns, 'taskset', '-c', '1', 'perfdhcp', '-4', '-l', 'c0', ...(args ?? ['-r', String(rate), '-R', '10000000', '-p', String(PERIOD)]), SERVER_IP], { encoding: 'utf8', timeout: (PERIOD + 60) * 1000, stdio: ['ignore', 'pipe', 'pipe'] })
+    out = execFileSync('ip', ['netns', 'exec', ns.name, 'taskset', '-c', '1', 'perfdhcp', '-4', '-l', 'c0', ...(args ?? ['-r', String(rate), '-R', '10000000', '-p', String(PERIOD)]), SERVER_IP], { encoding: 'utf8', timeout: (PERIOD + 60) * 1000, stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
     out = String((err as { stdout?: string }).stdout ?? '')
   }
@@ -92,20 +93,20 @@ function perf (ns: string, rate: number, args?: string[]): { drops: number; out:
   return { drops: ratios.length < 2 ? 100 : Math.max(...ratios), out }
 }
 
-function topology (name: string): { srv: string; cli: string } {
-  const srv = netns(`srv-${name}`)
-  const cli = netns(`cli-${name}`)
-  nsSh(srv, `ip link add s0 type veth peer name c0 netns ${cli} && ip addr add ${SERVER_IP}/24 dev s0 && ip link set s0 up && ip route add 10.200.0.0/16 dev s0`)
-  nsSh(cli, `ip addr add ${CLIENT_IP}/16 dev c0 && ip link set c0 up && ip route add ${SERVER_IP}/32 dev c0`)
+function topology (name: string): { srv: Netns; cli: Netns } {
+  const srv = openNetns(`srv-${name}`)
+  const cli = openNetns(`cli-${name}`)
+  srv.sh(`ip link add s0 type veth peer name c0 netns ${cli.name} && ip addr add ${SERVER_IP}/24 dev s0 && ip link set s0 up && ip route add 10.200.0.0/16 dev s0`)
+  cli.sh(`ip addr add ${CLIENT_IP}/16 dev c0 && ip link set c0 up && ip route add ${SERVER_IP}/32 dev c0`)
   return { srv, cli }
 }
 
-async function waitListening (ns: string, port: number): Promise<void> {
+async function waitListening (ns: Netns, port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (nsSh(ns, `ss -uln 'sport = :${port}' | tail -n +2`).trim() !== '') return
+    if (ns.sh(`ss -uln 'sport = :${port}' | tail -n +2`).trim() !== '') return
     await new Promise(resolve => setTimeout(resolve, 100))
   }
-  throw new Error(`nothing listens on UDP ${port} in ${ns}`)
+  throw new Error(`nothing listens on UDP ${port} in ${ns.name}`)
 }
 
 async function main (): Promise<void> {
@@ -130,14 +131,14 @@ async function main (): Promise<void> {
     }
     results[server.name] = best
     if (process.env.BENCH_RSS_STEPS !== undefined) {
-      const dpid = Number(nsSh(srv, 'pgrep -f "dist/main.js serve" | head -1').trim() || 0)
+      const dpid = Number(srv.sh('pgrep -f "dist/main.js serve" | head -1').trim() || 0)
       const ticks = readFileSync(`/proc/${dpid}/stat`, 'utf8').split(') ')[1]?.split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0) ?? 0
       process.stderr.write(`${server.name}: RSS after the rate steps ${rssMiB(dpid).toFixed(0)} MiB, CPU ${(ticks / 100).toFixed(2)} s\n`)
     }
     if (server.name === 'baseline') {
       // the same avalanche as rackboot's below, then its RSS: the two are measured alike
       perf(cli, 0, ['--scenario', 'avalanche', '-R', '2000'])
-      baselineRss = rssMiB(Number(nsSh(srv, 'pgrep -f "dist/main.js serve" | head -1').trim()))
+      baselineRss = rssMiB(Number(srv.sh('pgrep -f "dist/main.js serve" | head -1').trim()))
     }
     if (server.name === 'rackboot') {
       const av = perf(cli, 0, ['--scenario', 'avalanche', '-R', '2000']).out
@@ -146,15 +147,15 @@ async function main (): Promise<void> {
       const took = /It took (\d+):(\d+):([\d.]+) to provision (\d+) clients/.exec(av)
       avalancheOk = acked === 2000
       avalanche = `avalanche of 2000 clients: ${acked} ACKed${took === null ? '' : ` in ${(Number(took[1]) * 3600 + Number(took[2]) * 60 + Number(took[3])).toFixed(2)} s`}`
-      const daemonPid = Number(nsSh(srv, 'pgrep -f "daemon/dist/main.js serve" | head -1').trim())
+      const daemonPid = Number(srv.sh('pgrep -f "daemon/dist/main.js serve" | head -1').trim())
       rss = rssMiB(daemonPid)
       const db = new Database(join(dir, 'var', 'rackboot.db'), { readonly: true })
       leases = db.prepare("SELECT count(*) FROM leases WHERE state = 'bound'").pluck().get() as number
       db.close()
     }
     void pid
-    removeNetns(srv)
-    removeNetns(cli)
+    srv.remove()
+    cli.remove()
     rmSync(dir, { recursive: true, force: true })
   }
   const kea = results.kea ?? 0

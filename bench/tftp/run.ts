@@ -36,6 +36,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { median } from '../lib.js'
+import { openNetns, type Netns } from '../netns.js'
 
 const STORM_C = fileURLToPath(new URL('../../tftp/storm.c', import.meta.url))
 
@@ -47,8 +48,11 @@ const BIG = 64 * 1024 * 1024
 const SMALL = 1024 * 1024
 const PXE = 74_213
 const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
-const SRV = `rbt-bench-${process.pid}-srv`
-const CLI = `rbt-bench-${process.pid}-cli`
+/** The server's and the client's namespaces (made by setup(), removed by cleanup()), and their names. */
+let srvNs: Netns | null = null
+let cliNs: Netns | null = null
+let SRV = ''
+let CLI = ''
 const SRV_IP = '10.203.0.1'
 /** (c)'s phase: peer i listens on PEER_IP(i) while rackboot keeps SRV_IP. */
 const PEER_IP = (i: number): string => `10.203.0.${10 + i}`
@@ -70,27 +74,24 @@ let server: ChildProcess | null = null
 const running: ChildProcess[] = [] // (c)'s phase
 function cleanup (): void {
   for (const p of [server, ...running]) if (p !== null && p.exitCode === null) { try { p.kill('SIGKILL') } catch { /* gone */ } }
-  for (const ns of [SRV, CLI]) {
-    try {
-      for (const pid of sh('ip', ['netns', 'pids', ns]).split(/\s+/).filter(Boolean)) { try { process.kill(Number(pid), 'SIGKILL') } catch { /* gone */ } }
-    } catch { /* no such namespace */ }
-    try { sh('ip', ['netns', 'del', ns]) } catch { /* already gone */ }
-  }
+  srvNs?.remove()
+  cliNs?.remove()
+  srvNs = cliNs = null
 }
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(sig, () => { cleanup(); process.exit(130) })
+process.on('exit', cleanup) // bench/netns.ts also removes the namespaces at exit or on a signal
 
 function setup (): void {
-  sh('ip', ['netns', 'add', SRV])
-  sh('ip', ['netns', 'add', CLI])
-  sh('ip', ['-n', SRV, 'link', 'add', IF_SRV, 'type', 'veth', 'peer', 'name', IF_CLI, 'netns', CLI])
-  for (const [ns, dev, ip] of [[SRV, IF_SRV, SRV_IP], [CLI, IF_CLI, CLI_IP]] as const) {
-    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-    sh('ip', ['-n', ns, 'link', 'set', dev, 'mtu', '1500'])
-    sh('ip', ['-n', ns, 'addr', 'add', `${ip}/24`, 'dev', dev])
-    sh('ip', ['-n', ns, 'link', 'set', dev, 'up'])
+  const srv = srvNs = openNetns('tftp-srv')
+  const cli = cliNs = openNetns('tftp-cli')
+  SRV = srv.name
+  CLI = cli.name
+  srv.ip('link', 'add', IF_SRV, 'type', 'veth', 'peer', 'name', IF_CLI, 'netns', CLI)
+  for (const [ns, dev, ip] of [[srv, IF_SRV, SRV_IP], [cli, IF_CLI, CLI_IP]] as const) {
+    ns.ip('link', 'set', dev, 'mtu', '1500')
+    ns.ip('addr', 'add', `${ip}/24`, 'dev', dev)
+    ns.ip('link', 'set', dev, 'up')
   }
-  for (let i = 0; i < PEER_IPS; i++) sh('ip', ['-n', SRV, 'addr', 'add', `${PEER_IP(i)}/24`, 'dev', IF_SRV])
+  for (let i = 0; i < PEER_IPS; i++) srv.ip('addr', 'add', `${PEER_IP(i)}/24`, 'dev', IF_SRV)
 }
 
 interface Server { name: string; argv: (root: string, dir: string, ip: string) => string[] }

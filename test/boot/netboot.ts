@@ -3,7 +3,7 @@
 // the inventory shows them provisioned with a timeline of every step.
 import t, { type Test } from 'tap'
 import { fileURLToPath } from 'node:url'
-import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
+import { netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
 import { dhcpLab, type Lab } from '../helpers/dhcp-lab.js'
 import { bootVm, ensureTestos, vmUnavailable, type Firmware } from '../helpers/vm.js'
 

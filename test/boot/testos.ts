@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { dhcpLab } from '../helpers/dhcp-lab.js'
-import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
+import { netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
 import { directBoot, ensureTestos, phoneHomeServer, testosCmdline, TESTOS_DIR, vmUnavailable, type Testos } from '../helpers/vm.js'
 
 const why = netnsUnavailable() ?? vmUnavailable('direct')

@@ -6,7 +6,7 @@ import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { BOOT_LOOPBACK, cli, freePort, LANS, MAIN, serve, tempDir, writeConfig } from '../helpers/daemon.js'
-import { requireOrSkip } from '../helpers/netns.js'
+import { requireOrSkip } from '../../bench/netns.js'
 
 /** `rackboot serve` run to its exit (for starts that must fail). */
 function serveToExit (config: string, opts: { uid?: number } = {}) {

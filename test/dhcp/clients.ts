@@ -1,6 +1,6 @@
 // The DHCP service against real clients (busybox udhcpc, ISC dhclient, dhcpcd) on two LANs.
 import t from 'tap'
-import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
+import { netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
 import { dhcpLab, clientLog, type Lab } from '../helpers/dhcp-lab.js'
 
 const why = netnsUnavailable(['busybox', 'dhclient', 'dhcpcd'])

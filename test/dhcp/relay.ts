@@ -4,7 +4,7 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { decode, messageType, MessageType, Option } from '@rackboot/dhcp'
-import { createNetns, netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
+import { createNetns, netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
 import { cli, MAIN, serve, tempDir } from '../helpers/daemon.js'
 import { readPcapUdp } from '../helpers/pcap.js'
 

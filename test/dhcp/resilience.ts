@@ -3,7 +3,7 @@
 // answers nothing (and says so once), all against busybox udhcpc.
 import t from 'tap'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
+import { netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
 import { dhcpLab, clientLog, labMetric as metric, type Lab, type Client } from '../helpers/dhcp-lab.js'
 
 const why = netnsUnavailable(['busybox'])

@@ -4,7 +4,7 @@ import t from 'tap'
 import { readFileSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { netnsUnavailable, requireOrSkip } from '../helpers/netns.js'
+import { netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
 import { dhcpLab } from '../helpers/dhcp-lab.js'
 
 const STORM = fileURLToPath(new URL('../helpers/dhcp-storm.mjs', import.meta.url))

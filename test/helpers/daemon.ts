@@ -70,7 +70,7 @@ export function bootLoopback (dir: string): string {
 
 /**
  * Starts `rackboot serve --config FILE` and waits until it listens. Killed at teardown.
- * `netns` (test/helpers/netns.ts) runs it inside that network namespace.
+ * `netns` (bench/netns.ts) runs it inside that network namespace.
  */
 export async function serve (t: Tap, configFile: string, port: number, opts: { netns?: { spawn: (cmd: string, args: string[]) => ChildProcess } } = {}): Promise<Running> {
   const args = [MAIN, 'serve', '--config', configFile]

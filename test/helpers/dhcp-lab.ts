@@ -1,11 +1,11 @@
 // A DHCP lab in network namespaces: a server namespace with one bridge per LAN (the daemon
 // binds to the bridges), client namespaces plugged into a bridge through a veth whose client
 // end has no address until a DHCP client configures it. Everything lives in namespaces the
-// test made (test/helpers/netns.ts removes them), with 10.x addresses only.
+// test made (bench/netns.ts removes them), with 10.x addresses only.
 import { chmodSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { createNetns, type Netns } from './netns.js'
+import { createNetns, type Netns } from '../../bench/netns.js'
 import { cli, MAIN, serve, tempDir, type Running } from './daemon.js'
 
 interface Tap { teardown (fn: () => unknown): void; fail (msg: string): unknown; comment (...msg: unknown[]): unknown }

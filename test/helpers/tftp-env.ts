@@ -5,7 +5,7 @@ import { createReadStream, existsSync, mkdirSync, symlinkSync, writeFileSync } f
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { serve, tempDir, type Running } from './daemon.js'
-import { createNetns, netnsUnavailable, requireOrSkip, veth, type Link, type Netns, type RunResult } from './netns.js'
+import { createNetns, netnsUnavailable, requireOrSkip, veth, type Link, type Netns, type RunResult } from '../../bench/netns.js'
 
 interface Tap { teardown (fn: () => unknown): void; fail (msg: string): unknown; comment (...msg: unknown[]): unknown }
 

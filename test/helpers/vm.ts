@@ -1,6 +1,6 @@
 // QEMU virtual machines for the end-to-end tests: bench/vm.ts (shared with bench/boot; its header
 // has the usage and the details), plus a stand-in phone-home receiver for testing an image alone.
-import type { Netns } from './netns.js'
+import type { Netns } from '../../bench/netns.js'
 
 export * from '../../bench/vm.js'
 

@@ -3,7 +3,7 @@
 // Files are small (tens of KB) so the run stays within about a minute.
 import t from 'tap'
 import { join } from 'node:path'
-import { impair } from '../helpers/netns.js'
+import { impair } from '../../bench/netns.js'
 import { fileSha, tftpEnv } from '../helpers/tftp-env.js'
 
 const env = await tftpEnv(t, { files: { 'a.bin': 24_000, 'b.bin': 64_000 }, limits: '{ deadline: 30s, maxTransfersPerClient: 32 }' })

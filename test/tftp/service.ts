@@ -5,9 +5,9 @@ import t from 'tap'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { serve, tempDir } from '../helpers/daemon.js'
-import { createNetns, veth } from '../helpers/netns.js'
+import { createNetns, veth } from '../../bench/netns.js'
 import { CLIENT_SCRIPT, tftpEnv, tftpEnvUnavailable, type ClientResult } from '../helpers/tftp-env.js'
-import { requireOrSkip } from '../helpers/netns.js'
+import { requireOrSkip } from '../../bench/netns.js'
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 

@@ -8,7 +8,8 @@
 import dgram from 'node:dgram'
 import { fstatSync, openSync } from 'node:fs'
 import t from 'tap'
-import { Lab, netnsSkip } from './helpers/netns.js'
+import { createNetns } from '../../../bench/netns.js'
+import { netnsSkip, runFixture, startFixture } from './helpers/fixture.js'
 
 interface Received { socket: string, payload?: string, from?: string, sendError?: string }
 interface PeerReport { name: string, received: Array<{ payload: string, from: string }>, sendErrors: string[] }
@@ -17,30 +18,29 @@ interface Ready { ready: true, sockets: Array<{ ifname: string, address: { addre
 const skip = netnsSkip(t)
 
 t.test('two LANs on port 67: each socket hears and answers only its own interface', { skip }, async t => {
-  const lab = new Lab(t)
-  const srv = lab.netns('srv')
+  const srv = await createNetns(t, 'srv', { loopback: false })
   const lans = [
-    { ifname: 'lan0', peer: lab.netns('a'), name: 'a', server: '10.201.1.1' },
-    { ifname: 'lan1', peer: lab.netns('b'), name: 'b', server: '10.201.2.1' }
+    { ifname: 'lan0', peer: await createNetns(t, 'a', { loopback: false }), name: 'a', server: '10.201.1.1' },
+    { ifname: 'lan1', peer: await createNetns(t, 'b', { loopback: false }), name: 'b', server: '10.201.2.1' }
   ]
   for (const lan of lans) {
-    lab.ip(srv, 'link', 'add', lan.ifname, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan.peer)
-    lab.ip(srv, 'addr', 'add', `${lan.server}/24`, 'dev', lan.ifname)
-    lab.ip(srv, 'link', 'set', lan.ifname, 'up')
-    lab.ip(lan.peer, 'link', 'set', 'eth0', 'up')
+    srv.ip('link', 'add', lan.ifname, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan.peer.name)
+    srv.ip('addr', 'add', `${lan.server}/24`, 'dev', lan.ifname)
+    srv.ip('link', 'set', lan.ifname, 'up')
+    lan.peer.ip('link', 'set', 'eth0', 'up')
     // No address on the client side (source 0.0.0.0); the route lets it send broadcasts.
-    lab.ip(lan.peer, 'route', 'add', 'default', 'dev', 'eth0')
+    lan.peer.ip('route', 'add', 'default', 'dev', 'eth0')
   }
 
-  const server = lab.start(srv, 'server.mjs', ['lan0:67', 'lan1:67', '--control'])
+  const server = startFixture(srv, 'server.mjs', ['lan0:67', 'lan1:67', '--control'])
   const ready = await server.line<Ready>(0)
   t.same(ready.sockets.map(s => [s.ifname, s.address.address, s.address.port]),
     [['lan0', '0.0.0.0', 67], ['lan1', '0.0.0.0', 67], ['control', '0.0.0.0', 67]],
     'both bound sockets and the plain one share 0.0.0.0:67')
-  const index0 = Number(lab.ip(srv, '-o', 'link', 'show', 'lan0').split(':')[0])
+  const index0 = Number(srv.ip('-o', 'link', 'show', 'lan0').split(':')[0])
   t.same(ready.sockets[0]?.bound, { name: 'lan0', index: index0 }, 'boundInterface() reports the link index')
 
-  const peers = await Promise.all(lans.map(async lan => await lab.runNode(lan.peer, 'peer.mjs', [lan.name, '3', '1500'])))
+  const peers = await Promise.all(lans.map(async lan => await runFixture(lan.peer, 'peer.mjs', [lan.name, '3', '1500'])))
   server.child.stdin.end()
   await server.exited
   const { received } = JSON.parse(server.stdout.trim().split('\n').at(-1) ?? '{}') as { received: Received[] }

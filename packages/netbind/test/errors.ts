@@ -4,7 +4,8 @@
 // leave the process's fd count (/proc/self/fd) unchanged.
 import t from 'tap'
 import { isNetbindError, NetbindErrorCode, openBoundUdpSocket, interfaceIndex } from '@rackboot/netbind'
-import { Lab, netnsSkip } from './helpers/netns.js'
+import { createNetns } from '../../../bench/netns.js'
+import { netnsSkip, runFixture } from './helpers/fixture.js'
 
 interface Case { ok: boolean, code?: string, message?: string, errno?: number, syscall?: string, interface?: string, value?: unknown, fdsBefore: number, fdsAfter: number, fdsDuring?: number, address?: unknown }
 interface Report { mode: string, uid: number, capEff: string, capPrm: string, cases: Record<string, Case> }
@@ -32,12 +33,11 @@ t.test('arguments are checked before any system call', async t => {
 const skip = netnsSkip(t)
 
 t.test('error codes, messages and no fd leak (root, in a namespace)', { skip }, async t => {
-  const lab = new Lab(t)
-  const ns = lab.netns('err')
-  lab.ip(ns, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0p')
-  lab.ip(ns, 'addr', 'add', '10.202.0.1/24', 'dev', 'lan0')
-  lab.ip(ns, 'link', 'set', 'lan0', 'up')
-  const r = await lab.runNode(ns, 'errors.mjs', ['root'])
+  const ns = await createNetns(t, 'err', { loopback: false })
+  ns.ip('link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0p')
+  ns.ip('addr', 'add', '10.202.0.1/24', 'dev', 'lan0')
+  ns.ip('link', 'set', 'lan0', 'up')
+  const r = await runFixture(ns, 'errors.mjs', ['root'])
   t.equal(r.code, 0, `fixture ran (${r.stderr})`)
   const { cases } = JSON.parse(r.stdout.trim()) as Report
 
@@ -66,13 +66,12 @@ t.test('error codes, messages and no fd leak (root, in a namespace)', { skip }, 
 })
 
 t.test('lacking capabilities → RB_NETBIND_PERMISSION naming the capability', { skip }, async t => {
-  const lab = new Lab(t)
-  const ns = lab.netns('perm')
-  lab.ip(ns, 'link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0p')
-  lab.ip(ns, 'link', 'set', 'lan0', 'up')
+  const ns = await createNetns(t, 'perm', { loopback: false })
+  ns.ip('link', 'add', 'lan0', 'type', 'veth', 'peer', 'name', 'lan0p')
+  ns.ip('link', 'set', 'lan0', 'up')
   // The fixture loads the addon as root, then setuid()s to nobody, which empties its
   // permitted and effective capability sets.
-  const r = await lab.runNode(ns, 'errors.mjs', ['unprivileged'])
+  const r = await runFixture(ns, 'errors.mjs', ['unprivileged'])
   t.equal(r.code, 0, `fixture ran as nobody (${r.stderr})`)
   const report = JSON.parse(r.stdout.trim()) as Report
   t.equal(report.uid, 65534, 'ran as nobody')
