@@ -23,6 +23,16 @@ export function child (cmd: string, args: string[], env: NodeJS.ProcessEnv = pro
   return p
 }
 
+/** Stops a child: SIGTERM, SIGKILL after `graceMs`; resolves once it has exited. */
+export async function stopChild (p: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return
+  const exited = new Promise(resolve => p.once('exit', resolve))
+  p.kill('SIGTERM')
+  const timer = setTimeout(() => p.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(timer)
+}
+
 export async function waitHttp (url: string, ms = 15_000): Promise<void> {
   const until = Date.now() + ms
   for (;;) {

@@ -204,6 +204,24 @@ export async function createNetns (t: Owner, label: string, opts: { loopback?: b
   return ns
 }
 
+/**
+ * Waits until something in `ns` listens on each of `sockets` (`udp:67`, `tcp:8080`, …, read
+ * with iproute2's ss); rejects naming those still missing after `ms` (default 20 s), or at once
+ * when `proc` (the server expected to listen) exits first.
+ */
+export async function waitListening (ns: Netns, sockets: string[], opts: { ms?: number; proc?: ChildProcess } = {}): Promise<void> {
+  const ms = opts.ms ?? 20_000
+  const until = Date.now() + ms
+  for (;;) {
+    const p = opts.proc
+    if (p !== undefined && (p.exitCode !== null || p.signalCode !== null)) throw new Error(`it exited (${String(p.exitCode ?? p.signalCode)}) before listening on ${sockets.join(', ')}`)
+    const absent = sockets.filter(s => { const [proto, port] = s.split(':'); return ns.sh(`ss -Hln${proto === 'udp' ? 'u' : 't'} 'sport = :${port}'`).trim() === '' })
+    if (absent.length === 0) return
+    if (Date.now() > until) throw new Error(`nothing listens on ${absent.join(', ')} after ${ms / 1000} s`)
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
 /** A veth pair between two namespaces, up, with 10.201.<n>.1/24 on `a` and .2 on `b`. */
 export async function veth (a: Netns, b: Netns, opts: { mtu?: number } = {}): Promise<Link> {
   const n = subnet++

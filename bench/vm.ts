@@ -189,14 +189,15 @@ let testosBuild: Promise<Testos> | undefined
 /**
  * Runs images/testos/build.sh (once per process; it says "up to date" in a few seconds when the
  * build matches its inputs) and returns the artefacts. Rejects with build.sh's output when it fails.
+ * `progress` receives build.sh's output as it comes (when this call is the one that runs it).
  */
-export function ensureTestos (): Promise<Testos> {
+export function ensureTestos (progress?: (output: string) => void): Promise<Testos> {
   testosBuild ??= new Promise<Testos>((resolve, reject) => {
     const started = Date.now()
     const p = spawn('bash', [join(TESTOS_DIR, 'build.sh')], { stdio: ['ignore', 'pipe', 'pipe'] })
     let log = ''
-    p.stdout.on('data', d => { log += String(d) })
-    p.stderr.on('data', d => { log += String(d) })
+    p.stdout.on('data', d => { log += String(d); progress?.(String(d)) })
+    p.stderr.on('data', d => { log += String(d); progress?.(String(d)) })
     p.on('error', reject)
     p.on('exit', code => {
       const dir = join(TESTOS_DIR, 'build')
@@ -221,6 +222,20 @@ export function testosCmdline (values: Record<string, string>): string {
     return v
   })
 }
+
+/** Console lines that mark the steps of a PXE boot of the test OS, in order (bench/boot's breakdown, pnpm lab's progress). */
+export const CONSOLE_MILESTONES: Array<[string, RegExp]> = [
+  ['pxe-dhcp', /Station IP address is/], // UEFI: OVMF's PXE (or HTTP boot) has its DHCP answer
+  ['pxe-error', /PXE-E\d\d/], // UEFI: OVMF's PXE failed a step (TFTP error, no offer, …)
+  ['http-boot', />>Start HTTP Boot/], // UEFI: OVMF gave up PXE and tries UEFI HTTP boot
+  ['ipxe.efi', /NBP file downloaded successfully|Downloading\.\.\.100%/], // UEFI: iPXE loaded (TFTP or HTTP)
+  ['ipxe', /iPXE initialising devices/], // iPXE runs (BIOS: QEMU's ROM)
+  ['ipxe-dhcp', /Configuring \(net0 [^)]*\)\.* ok/], // iPXE's DHCP done (and its wait for IPv6 routers)
+  ['script', /\d+ bytes \[script\]/],
+  ['initrd', /initrd\.img\.\.\. o/], // kernel and initrd loaded (BIOS: Linux clears the screen before SeaBIOS mirrors the "k")
+  ['os-init', /RACKBOOT-TESTOS: init ok/],
+  ['os-dhcp', /RACKBOOT-TESTOS: dhcp ok/]
+]
 
 // ---- VMs -----------------------------------------------------------------------------------
 

@@ -29,9 +29,9 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, wri
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { child, freePort, median, pinned, waitHttp } from '../lib.js'
-import { openNetns, type Netns } from '../netns.js'
-import { accel, bootVm, ensureTestos, testosCmdline, TESTOS_DIR, vmUnavailable, type Firmware, type Testos, type VmOwner } from '../vm.js'
+import { child, freePort, median, pinned, stopChild, waitHttp } from '../lib.js'
+import { openNetns, waitListening, type Netns } from '../netns.js'
+import { accel, bootVm, CONSOLE_MILESTONES, ensureTestos, testosCmdline, TESTOS_DIR, vmUnavailable, type Firmware, type Testos, type VmOwner } from '../vm.js'
 
 const MAIN = fileURLToPath(new URL('../../../daemon/dist/main.js', import.meta.url))
 const RUNS = Number(process.env.RUNS ?? 3)
@@ -154,19 +154,6 @@ const VM_MACHINE = {
   uefi: { mac: '52:54:00:be:b0:02', host: 22, hostname: 'uefi-1' }
 } as const
 const PHONE_HOME = /RACKBOOT-TESTOS: phone-home ok ip=(\S+) mac=\S+ hostname=(\S*)\n/
-/** Console lines that mark the steps of a boot (those seen, in order), for the per-run breakdown on stderr. */
-const MILESTONES: Array<[string, RegExp]> = [
-  ['pxe-dhcp', /Station IP address is/], // UEFI: OVMF's PXE (or HTTP boot) has its DHCP answer
-  ['pxe-error', /PXE-E\d\d/], // UEFI: OVMF's PXE failed a step (TFTP error, no offer, …)
-  ['http-boot', />>Start HTTP Boot/], // UEFI: OVMF gave up PXE and tries UEFI HTTP boot
-  ['ipxe.efi', /NBP file downloaded successfully|Downloading\.\.\.100%/], // UEFI: iPXE loaded (TFTP or HTTP)
-  ['ipxe', /iPXE initialising devices/], // iPXE runs (BIOS: QEMU's ROM)
-  ['ipxe-dhcp', /Configuring \(net0 [^)]*\)\.* ok/], // iPXE's DHCP done (and its wait for IPv6 routers)
-  ['script', /\d+ bytes \[script\]/],
-  ['initrd', /initrd\.img\.\.\. o/], // kernel and initrd loaded (BIOS: Linux clears the screen before SeaBIOS mirrors the "k")
-  ['os-init', /RACKBOOT-TESTOS: init ok/],
-  ['os-dhcp', /RACKBOOT-TESTOS: dhcp ok/]
-]
 
 interface Side {
   name: string
@@ -194,26 +181,6 @@ function server (ns: Netns, log: string, cmd: string, args: string[]): ChildProc
   return p
 }
 
-async function stop (p: ChildProcess): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return
-  const exited = new Promise(resolve => p.once('exit', resolve))
-  p.kill('SIGTERM')
-  const timer = setTimeout(() => p.kill('SIGKILL'), 5_000)
-  await exited
-  clearTimeout(timer)
-}
-
-/** Waits until something in `ns` listens on each of `sockets` (`udp:67`, `tcp:8080`, …). */
-async function listening (ns: Netns, sockets: string[], what: string): Promise<void> {
-  const until = Date.now() + 20_000
-  for (;;) {
-    const missing = sockets.filter(s => { const [proto, port] = s.split(':'); return ns.sh(`ss -Hln${proto === 'udp' ? 'u' : 't'} 'sport = :${port}'`).trim() === '' })
-    if (missing.length === 0) return
-    if (Date.now() > until) throw new Error(`${what}: nothing listens on ${missing.join(', ')} after 20 s (see its log)`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
-
 /** rackboot serving one LAN, with the two machines registered (image testos). */
 async function rackbootSide (dir: string): Promise<Side & { kernelLine: () => string }> {
   const net = '10.77.0'
@@ -223,7 +190,7 @@ async function rackbootSide (dir: string): Promise<Side & { kernelLine: () => st
   writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: info, format: json }\napi: { listen: 127.0.0.1:9080 }\nboot: { tftp: "0.0.0.0:69", http: "0.0.0.0:8080", imagesDir: ${dirname(TESTOS_DIR)}, ipxeDir: /usr/lib/ipxe }\nlans:\n  - name: prov\n    interface: br0\n    subnet: ${net}.0/24\n    address: ${net}.1\n    gateway: ${net}.1\n    dns: [${net}.1]\n`)
   const token = execFileSync(process.execPath, [MAIN, 'token', 'create', '--name', 'bench', '--config', config], { encoding: 'utf8' }).trim()
   const daemon = server(ns, join(dir, 'rackboot.log'), process.execPath, [MAIN, 'serve', '--config', config])
-  await listening(ns, ['udp:67', 'udp:69', 'tcp:8080', 'tcp:9080'], 'rackboot')
+  await waitListening(ns, ['udp:67', 'udp:69', 'tcp:8080', 'tcp:9080'], { proc: daemon }).catch((err: Error) => { throw new Error(`rackboot: ${err.message} (see its log)`) })
   // The CLI runs inside the namespace, where the API listens (its loopback).
   const cli = (args: string[]): string => execFileSync('ip', ['netns', 'exec', ns.name, 'env', `RACKBOOT_TOKEN=${token}`, 'RACKBOOT_API=http://127.0.0.1:9080', process.execPath, MAIN, ...args], { encoding: 'utf8' })
   for (const fw of FIRMWARES) {
@@ -236,7 +203,7 @@ async function rackbootSide (dir: string): Promise<Side & { kernelLine: () => st
     net,
     dir,
     prepare: fw => { cli(['machines', 'reprovision', VM_MACHINE[fw].mac]) },
-    stop: () => stop(daemon),
+    stop: () => stopChild(daemon),
     /** The `kernel` line of a netboot script, for a machine that never boots (check-1). */
     kernelLine () {
       cli(['machines', 'add', '--hostname', 'check-1', '--mac', '52:54:00:be:b0:ff', '--lan', 'prov', '--ip', `${net}.99`, '--image', 'testos'])
@@ -313,8 +280,8 @@ http { log_format t '$msec $request_method $uri $status $body_bytes_sent $reques
   server { listen ${net}.1:8080; root ${www}; location = /phone-home { return 200 "ok\\n"; } } }\n`)
   const dnsmasq = server(ns, join(dir, 'dnsmasq.log'), '/usr/sbin/dnsmasq', ['--no-daemon', `--conf-file=${dnsmasqConf}`])
   const nginx = server(ns, join(dir, 'nginx.log'), 'nginx', ['-c', nginxConf, '-e', join(dir, 'nginx.err')])
-  await listening(ns, ['udp:67', 'udp:69', 'tcp:8080'], 'dnsmasq + nginx')
-  return { name: 'dnsmasq+nginx', ns, net, dir, prepare: () => {}, stop: async () => { await stop(dnsmasq); await stop(nginx) }, kernelLine }
+  await waitListening(ns, ['udp:67', 'udp:69', 'tcp:8080']).catch((err: Error) => { throw new Error(`dnsmasq + nginx: ${err.message} (see their logs)`) })
+  return { name: 'dnsmasq+nginx', ns, net, dir, prepare: () => {}, stop: async () => { await stopChild(dnsmasq); await stopChild(nginx) }, kernelLine }
 }
 
 /** Boots the firmware's machine from `side` once: seconds from QEMU's start to the phone-home line, and the milestones. */
@@ -325,7 +292,7 @@ async function bootOnce (side: Side, fw: Firmware, run: number): Promise<{ s: nu
   try {
     const vm = await bootVm(owner, { ns: side.ns.onCpu(1), bridge: 'br0', mac: m.mac, firmware: fw, name: `${side.name === 'rackboot' ? 'rb' : 'peer'}${fw}${run}`, timeoutMs: VM_TIMEOUT, consoleLog: join(side.dir, `${fw}-${run + 1}.console`) })
     const at = (): string => ((Date.now() - vm.startedAt) / 1000).toFixed(1)
-    const marks = MILESTONES.map(([label, re]) => vm.waitFor(re, VM_TIMEOUT).then(() => `${label} ${at()}`, () => null))
+    const marks = CONSOLE_MILESTONES.map(([label, re]) => vm.waitFor(re, VM_TIMEOUT).then(() => `${label} ${at()}`, () => null))
     const ok = await vm.waitFor(PHONE_HOME, VM_TIMEOUT)
     const s = (Date.now() - vm.startedAt) / 1000
     if (ok[1] !== `${side.net}.${m.host}` || ok[2] !== m.hostname) throw new Error(`${side.name} ${fw}: the test OS phoned home as ${ok[2] ?? ''} ${ok[1] ?? ''}, not ${m.hostname} ${side.net}.${m.host}`)
