@@ -75,7 +75,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     loaded: current, log: log.child({ svc: 'tftp' }), metrics, drainMs, health,
     // A boot step for the machine's timeline: the client is found by its bound lease.
     // Committed within 100 ms with the others: in a boot storm dozens of transfers end within
-    // milliseconds, and a commit each ran on the event loop in the middle of the storm.
+    // milliseconds, and one transaction for all of them keeps the event loop serving.
     onTransfer: (x) => {
       const failed = (err: unknown) => { log.error({ svc: 'tftp', err }, 'cannot record the TFTP transfer event') }
       try {

@@ -67,9 +67,8 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   })
   const registers = [deps.metrics.registry]
   /**
-   * A boot step for the timeline, group-committed with the others of this loop turn: a commit
-   * per request (a disk script, a kernel download) blocked every other request for its fsync;
-   * in a storm of machines booting from disk that held scripts to ~7,400/s with p99 11 ms.
+   * A boot step for the timeline, group-committed with the others of this loop turn, so that
+   * one request's commit does not hold up every other request in a storm of boots.
    * Committed before the next request is read, so a client that asks for its timeline next sees it.
    */
   const record = (event: EventInput): void => {

@@ -24,8 +24,8 @@ export class StoreError extends Error {
 /**
  * Opens (creating if needed) `<dataDir>/rackboot.db`, or an in-memory database for ':memory:'.
  * `sync` is SQLite's synchronous mode in WAL: `normal` commits survive a crash of the process
- * (the SIGKILL tests), `full` also a power cut, at the price of a disk flush per commit (it
- * halved the DHCP lease rate in bench/dhcp).
+ * (the SIGKILL tests), `full` also a power cut, at the price of a disk flush per commit
+ * (which bounds the DHCP lease rate by the disk's flush rate).
  */
 export function openDb (dataDir: string, sync: 'normal' | 'full' = 'normal'): Db {
   let db: Db
@@ -77,8 +77,8 @@ export function statementCache (db: Db, max = 256): (sql: string) => Database.St
 }
 
 /**
- * `LIMIT n` with the number inlined: a bound LIMIT parameter makes SQLite's plan for our
- * list queries three times slower (23 µs instead of 7 µs per MAC lookup, measured).
+ * `LIMIT n` with the number inlined: with a bound LIMIT parameter SQLite plans our list
+ * queries worse (it cannot see the limit when it chooses the plan).
  */
 export function limitClause (n: number): string {
   if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`bad page size ${n}`)

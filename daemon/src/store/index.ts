@@ -97,8 +97,7 @@ export class Store {
   /**
    * Like `writeSoon`, for records nobody waits for: committed within `ms`, together with
    * everything else queued meanwhile. A boot storm's TFTP transfers end over tens of
-   * milliseconds, each in its own loop turn; a commit each was one more transaction on the
-   * event loop per transfer, in the middle of the storm.
+   * milliseconds, each in its own loop turn: one transaction takes them all.
    */
   writeWithin<T> (ms: number, fn: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {

@@ -158,7 +158,7 @@ export class MachineStore {
     const where: string[] = []
     const args: unknown[] = []
     if (f.mac !== undefined) {
-      // Resolved first: two primary-key lookups are 2-3x faster than the same as a subquery.
+      // Resolved first, through the MAC index: two primary-key lookups are cheaper than a subquery.
       const mac = tryParseMac(f.mac)
       const id = mac === null ? undefined : this.idByMac.get(mac) as number | undefined
       if (id === undefined) return []

@@ -235,9 +235,8 @@ static napi_value send_gather (napi_env env, napi_callback_info info) {
 
 // ---- UdpMux -------------------------------------------------------------------------------
 //
-// Each watched socket has its own uv_poll_t on libuv's epoll (one level of wake-up: a socket
-// inside an epoll set inside libuv's epoll made every arriving datagram run two epoll callbacks
-// on the sender's CPU, measurable as the clients' CPU in a TFTP storm). The poll callbacks only
+// Each watched socket has its own uv_poll_t on libuv's epoll: one level of wake-up (a nested
+// epoll set would run two epoll callbacks per arriving datagram on the sender's CPU). The poll callbacks only
 // read one datagram each into `rx`; a uv_check_t, which libuv runs right after the I/O phase,
 // then calls JS once with everything read in that phase.
 
