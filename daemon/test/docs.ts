@@ -36,6 +36,12 @@ t.test('every API route is documented', async t => {
   for (const route of ['GET /docs', 'GET /docs/json', 'GET /docs/yaml', 'GET /api/v1/openapi.json']) t.match(doc, route)
 })
 
+t.test('every package.json script is documented', async t => {
+  const scripts = Object.keys((JSON.parse(read(new URL('../../package.json', import.meta.url).pathname)) as { scripts: Record<string, string> }).scripts)
+  const docs = [README_FILE, new URL('../../docs/development.md', import.meta.url).pathname, new URL('../../bench/README.md', import.meta.url).pathname].map(read).join('\n')
+  for (const name of scripts) t.ok(name === 'postinstall' ? docs.includes('postinstall') : docs.includes(`pnpm ${name}`), `pnpm ${name}`)
+})
+
 t.test('the two set-up commands are the ones CI runs', async t => {
   const readme = read(README_FILE)
   t.match(readme, 'npx -y pnpm@10 install && npx -y pnpm@10 start')
