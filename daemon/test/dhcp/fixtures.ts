@@ -45,7 +45,7 @@ function world () {
   const lookup = bookLookup(book, NOW, () => null, none)
   const run = (req: DhcpPacket): Decision => {
     const d = decide(req, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
-    applyDecision(d, 'cap', clientHardwareAddress(req), book, memoryLedger, NOW)
+    applyDecision(d, 'cap', book, memoryLedger, NOW)
     return d
   }
   return { run }
@@ -124,8 +124,9 @@ for (const c of CASES) {
     t.equal(replyDestination(discover, sent).rule, c.rule, `destination rule ${c.rule}`)
     // Nothing the client did not ask for, beyond what is always sent.
     const asked = new Set([...(discover.options.get(Option.ParameterRequestList) ?? [])])
-    const always = new Set<number>([53, 54, 51, 58, 59, 1, 3, 60, 43, 175])
+    const always = new Set<number>([53, 54, 51, 58, 59, 1, 3, 60, 43, 175, 61])
     t.same([...sent.options.keys()].filter(k => !asked.has(k) && !always.has(k)), [], 'only requested or always-sent options')
+    t.same(sent.options.get(Option.ClientIdentifier), discover.options.get(Option.ClientIdentifier), 'option 61 echoed as sent, or absent as sent (RFC 6842)')
 
     // The captured REQUEST names the address the lab's daemon offered; a fresh world ACKs it as
     // a free pool address (no offer on record, as after a restart).

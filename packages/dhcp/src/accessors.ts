@@ -102,6 +102,7 @@ export const relayAgentInformation = optionAccessor<SubOptions>(Option.RelayAgen
 export const clientSystemArchitecture = optionAccessor(Option.ClientSystemArchitecture, u16ListValue)
 export const clientNetworkInterface = optionAccessor<ClientNetworkInterface>(Option.ClientNetworkInterface, clientNetworkInterfaceValue)
 export const clientMachineId = optionAccessor<ClientMachineId>(Option.ClientMachineId, clientMachineIdValue)
+export const subnetSelection = optionAccessor(Option.SubnetSelection, ipv4Value)
 export const domainSearch = optionAccessor(Option.DomainSearch, domainListValue)
 export const classlessStaticRoutes = optionAccessor<ClasslessRoute[]>(Option.ClasslessStaticRoute, classlessRoutesValue)
 export const ipxeEncapsulated = optionAccessor<SubOptions>(Option.IpxeEncapsulated, ipxeSubOptionsValue)
@@ -112,7 +113,7 @@ export const OPTION_CODECS: ReadonlyMap<number, Codec<unknown>> = new Map<number
     ntpServers, vendorSpecific, requestedIpAddress, leaseTime, messageType, serverIdentifier, parameterRequestList,
     message, maxMessageSize, renewalTime, rebindingTime, vendorClassIdentifier, clientIdentifier, tftpServerName,
     bootfileName, userClass, rapidCommit, relayAgentInformation, clientSystemArchitecture, clientNetworkInterface,
-    clientMachineId, domainSearch, classlessStaticRoutes, ipxeEncapsulated
+    clientMachineId, subnetSelection, domainSearch, classlessStaticRoutes, ipxeEncapsulated
   ].map(a => [a.code, a.codec as Codec<unknown>])
 )
 

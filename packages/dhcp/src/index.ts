@@ -21,10 +21,12 @@ export {
   ntpServers, vendorSpecific, requestedIpAddress, leaseTime, messageType, serverIdentifier, parameterRequestList,
   message, maxMessageSize, renewalTime, rebindingTime, vendorClassIdentifier, clientIdentifier, tftpServerName,
   bootfileName, userClass, rapidCommit, relayAgentInformation, clientSystemArchitecture, clientNetworkInterface,
-  clientMachineId, domainSearch, classlessStaticRoutes, ipxeEncapsulated
+  clientMachineId, subnetSelection, domainSearch, classlessStaticRoutes, ipxeEncapsulated
 } from './accessors.js'
+export { relayLinkSelection, relayServerIdentifierOverride, linkAddress } from './relay-agent.js'
+export { encodeFitted, type FitOptions, type Fitted } from './fit.js'
 export {
-  type DhcpPacket, type EncodeOptions, packetCodec, encode, encodeInto, decode, createPacket, maxReplySize,
+  type DhcpPacket, type EncodeOptions, packetCodec, encode, encodeOverloaded, encodeInto, decode, createPacket, maxReplySize,
   clientHardwareAddress, isBroadcastFlagSet, MAGIC_COOKIE, HEADER_LENGTH, FieldOffset, CHADDR_LENGTH, SNAME_LENGTH,
   FILE_LENGTH, BOOTP_MIN_LENGTH, BROADCAST_FLAG, HardwareType, DEFAULT_MAX_MESSAGE_SIZE, IP_UDP_HEADER_LENGTH,
   DEFAULT_MAX_REPLY_SIZE

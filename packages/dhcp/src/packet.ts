@@ -292,6 +292,40 @@ export function encode (packet: DhcpPacket, options: EncodeOptions = {}): Buffer
   return buf
 }
 
+/**
+ * Encode with option overload (RFC 2132 §9.3): `p.options` in the options field after
+ * option 52, `file` and/or `sname` carrying the options given for them, each area ended
+ * by End. The header's `file`/`sname` text must be empty where the area carries options.
+ * No size check: `encodeFitted` sizes the areas.
+ */
+export function encodeOverloaded (p: DhcpPacket, areas: { file?: Options; sname?: Options }): Buffer {
+  const overload = (areas.file === undefined ? 0 : 1) | (areas.sname === undefined ? 0 : 2)
+  if (overload === 0) return encode(p, { maxSize: Number.MAX_SAFE_INTEGER })
+  if ((areas.file !== undefined && p.file !== '') || (areas.sname !== undefined && p.sname !== '')) {
+    throw new EncodeError(DhcpErrorCode.BadOverload, 'packet', 'an overloaded file or sname field cannot also carry its text')
+  }
+  const length = Math.max(BOOTP_MIN_LENGTH, HEADER_LENGTH + 3 + optionsLength(p.options) + 1)
+  const buf = Buffer.alloc(length)
+  const w = new Writer(buf)
+  // The header, then 52 first in the options field (option 82 stays the last option).
+  encodePacket({ ...p, options: new Map() }, w)
+  w.offset = FieldOffset.options
+  w.u8(Option.Overload, 'options.overload')
+  w.u8(1, 'options.overload')
+  w.u8(overload, 'options.overload')
+  encodeOptions(p.options, w)
+  w.u8(Option.End, 'options.end')
+  const area = (options: Options, start: number, size: number, field: string): void => {
+    const aw = new Writer(buf.subarray(start, start + size))
+    encodeOptions(options, aw)
+    if (aw.remaining < 1) throw new EncodeError(WireErrorCode.Overflow, field, `the options for ${field} need more than its ${size} bytes`)
+    aw.u8(Option.End, `${field}.end`)
+  }
+  if (areas.file !== undefined) area(areas.file, FieldOffset.file, FILE_LENGTH, 'file')
+  if (areas.sname !== undefined) area(areas.sname, FieldOffset.sname, SNAME_LENGTH, 'sname')
+  return buf
+}
+
 /** Encode into a caller-owned buffer at `offset`; returns the number of bytes written. */
 export function encodeInto (packet: DhcpPacket, buf: Uint8Array, offset = 0): number {
   const w = new Writer(buf, offset)

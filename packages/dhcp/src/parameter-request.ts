@@ -17,12 +17,14 @@ import type { Modifier } from './accessors.js'
  *   boot offer only if it carries 60 "PXEClient" (and 43 for discovery
  *   control), whether or not they listed them; the server sets them only for
  *   PXE clients.
+ * - 61 client identifier: `reply()` echoes the request's (RFC 6842 §3 MUST),
+ *   which no request list can turn off.
  * Option 82 is never filtered and always goes last (RFC 3046 §2.2: "Servers
  * SHOULD copy the Relay Agent Information option as the last DHCP option").
  */
 export const ALWAYS_SEND: readonly number[] = [
   Option.MessageType, Option.ServerIdentifier, Option.LeaseTime, Option.RenewalTime, Option.RebindingTime,
-  Option.SubnetMask, Option.Router, Option.VendorClassIdentifier, Option.VendorSpecific
+  Option.SubnetMask, Option.Router, Option.VendorClassIdentifier, Option.VendorSpecific, Option.ClientIdentifier
 ]
 
 export interface OrderPolicy {

@@ -19,6 +19,8 @@ export type PacketModifier = Modifier<DhcpPacket>
  *   Information option in all replies");
  * - an ACK without `ciaddr` takes the request's (table 3: "'ciaddr' from
  *   DHCPREQUEST or 0"; INFORM answers need it);
+ * - option 61 from the request is echoed unaltered (RFC 6842 §3: a server
+ *   "MUST return it unaltered in its responses": OFFER, ACK and NAK);
  * - a NAK through a relay gets the broadcast bit (RFC 2131 §4.3.2: "The
  *   server MUST set the broadcast bit in the DHCPNAK, so that the relay agent
  *   will broadcast the DHCPNAK to the client").
@@ -46,6 +48,8 @@ export function reply (request: DhcpPacket, ...modifiers: PacketModifier[]): Dhc
   const type = p.options.get(Option.MessageType)?.[0]
   if (type === MessageType.Ack && p.ciaddr === IPV4_ANY) p.ciaddr = request.ciaddr
   if (type === MessageType.Nak && request.giaddr !== IPV4_ANY) p.flags |= BROADCAST_FLAG
+  const clientId = request.options.get(Option.ClientIdentifier)
+  if (clientId !== undefined) p.options.set(Option.ClientIdentifier, copyBytes(clientId))
   const relay = request.options.get(Option.RelayAgentInformation)
   if (relay !== undefined) {
     p.options.delete(Option.RelayAgentInformation)

@@ -33,12 +33,26 @@ t.test('option 82 is echoed byte for byte, last, even if a modifier touched it',
     messageType.with(MessageType.Ack),
     p => { p.options.set(Option.RelayAgentInformation, Uint8Array.of(1, 1, 0)) },
     serverIdentifier.with('10.0.0.1'))
-  t.same([...r.options.keys()], [53, 54, 82])
+  t.same([...r.options.keys()], [53, 54, 61, 82], 'the relayed request\'s client identifier echoed (RFC 6842), 82 still last')
   t.same([...(r.options.get(Option.RelayAgentInformation) ?? [])], [...(raw ?? [])])
   t.not(r.options.get(Option.RelayAgentInformation), raw, 'a copy')
   const wire = decode(encode(r))
   t.same([...(wire.options.get(Option.RelayAgentInformation) ?? [])], [...(raw ?? [])], 'survives the wire unchanged')
   t.notOk(reply(decode(pxeBiosDiscover().bytes)).options.has(Option.RelayAgentInformation), 'no 82 in, no 82 out')
+})
+
+t.test('option 61 is echoed unaltered in OFFER, ACK and NAK (RFC 6842 §3), even if a modifier changed it', async t => {
+  for (const type of [MessageType.Offer, MessageType.Ack, MessageType.Nak]) {
+    const req = decode(pxeBiosDiscover().bytes)
+    const id = Uint8Array.of(0, 1, 2, 3, 4, 5, 6)
+    req.options.set(Option.ClientIdentifier, id)
+    const r = reply(req, messageType.with(type), p => { p.options.set(Option.ClientIdentifier, Uint8Array.of(9)) })
+    const wire = decode(encode(r))
+    t.same([...(wire.options.get(Option.ClientIdentifier) ?? [])], [0, 1, 2, 3, 4, 5, 6], `type ${type}: 61=00010203040506 comes back`)
+    const bare = decode(pxeBiosDiscover().bytes)
+    bare.options.delete(Option.ClientIdentifier)
+    t.notOk(reply(bare, messageType.with(type)).options.has(Option.ClientIdentifier), `type ${type}: no 61 in, no 61 out`)
+  }
 })
 
 t.test('modifiers apply in order', async t => {
