@@ -11,7 +11,7 @@ import type { Logger } from 'pino'
 import { Counter } from 'prom-client'
 import type { Store, Machine } from '../store/index.js'
 import type { EventInput } from '../store/events.js'
-import type { Lan } from '../config/lan.js'
+import { gatewayList, type Lan } from '../config/lan.js'
 import type { LoadedConfig } from '../config/load.js'
 import type { Metrics } from '../metrics.js'
 import { tryParseMac } from '@rackboot/wire'
@@ -233,7 +233,7 @@ export function templateValues (m: Machine, mac: string, lan: Lan | undefined, b
     mac,
     ip,
     lan: m.lan,
-    gateway: lan?.config.gateway ?? '',
+    gateway: lan === undefined ? '' : gatewayList(lan.config)[0] ?? '',
     dns: (lan?.config.dns ?? []).join(','),
     machine_id: String(m.id),
     boot_url: bootUrl,

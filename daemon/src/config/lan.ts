@@ -8,10 +8,30 @@ export interface Lan {
   readonly config: LanConfig
   readonly subnet: Subnet
   readonly address: number
+  /** The first router (option 3's first address), or null. */
   readonly gateway: number | null
+  /** Every router, in the configured order. */
+  readonly gateways: readonly number[]
   readonly pool: Ipv4Range | null
   readonly reserved: readonly Ipv4Range[]
   readonly leaseSeconds: number
+  /** T1 and T2 (options 58 and 59), in seconds. */
+  readonly renewalSeconds: number
+  readonly rebindingSeconds: number
+}
+
+/** The configured routers as written (`gateway` is one address or a list). */
+export function gatewayList (config: Pick<LanConfig, 'gateway'>): string[] {
+  const g = config.gateway
+  return g === undefined ? [] : typeof g === 'string' ? [g] : [...g]
+}
+
+/** T1 and T2 as configured, or ½ and ⅞ of the lease (RFC 2131 §4.4.5's defaults); null where unparseable. */
+export function renewalTimes (config: Pick<LanConfig, 'renewalTime' | 'rebindingTime'>, leaseSeconds: number): { t1: number | null; t2: number | null } {
+  return {
+    t1: config.renewalTime === undefined ? Math.floor(leaseSeconds / 2) : parseDuration(config.renewalTime),
+    t2: config.rebindingTime === undefined ? Math.floor(leaseSeconds * 7 / 8) : parseDuration(config.rebindingTime)
+  }
 }
 
 /** Builds the runtime view of a LAN whose config already passed validation. */
@@ -19,16 +39,21 @@ export function compileLan (config: LanConfig): Lan {
   const subnet = tryParseSubnet(config.subnet)
   const address = tryParseIPv4(config.address)
   const leaseSeconds = parseDuration(config.leaseTime)
-  if (subnet === null || address === null || leaseSeconds === null) throw new Error(`LAN ${config.name} was not validated`)
+  const { t1, t2 } = renewalTimes(config, leaseSeconds ?? 0)
+  if (subnet === null || address === null || leaseSeconds === null || t1 === null || t2 === null) throw new Error(`LAN ${config.name} was not validated`)
+  const gateways = gatewayList(config).map(g => tryParseIPv4(g)).filter((g): g is number => g !== null)
   return Object.freeze({
     name: config.name,
     config,
     subnet,
     address,
-    gateway: config.gateway === undefined ? null : tryParseIPv4(config.gateway),
+    gateway: gateways[0] ?? null,
+    gateways,
     pool: config.pool === undefined ? null : tryParseIPv4Range(config.pool),
     reserved: (config.reserved ?? []).map(r => tryParseIPv4Range(r)).filter((r): r is Ipv4Range => r !== null),
-    leaseSeconds
+    leaseSeconds,
+    renewalSeconds: t1,
+    rebindingSeconds: t2
   })
 }
 
@@ -37,7 +62,7 @@ export function reservationProblem (lan: Lan, ip: number): string | null {
   if (ip < lan.subnet.first || ip > lan.subnet.last) return `is outside LAN ${lan.name}'s subnet ${lan.config.subnet}`
   if (lan.subnet.prefix < 31 && (ip === lan.subnet.first || ip === lan.subnet.last)) return `is the network or broadcast address of ${lan.config.subnet}`
   if (ip === lan.address) return `is rackboot's own address on LAN ${lan.name}`
-  if (ip === lan.gateway) return `is the gateway of LAN ${lan.name}`
+  if (lan.gateways.includes(ip)) return `is a gateway of LAN ${lan.name}`
   if (lan.pool !== null && ip >= lan.pool.start && ip <= lan.pool.end) return `is inside LAN ${lan.name}'s dynamic pool ${lan.config.pool ?? ''}; reserve an address outside it`
   const r = lan.config.reserved?.find((_, i) => { const x = lan.reserved[i]; return x !== undefined && ip >= x.start && ip <= x.end })
   if (r !== undefined) return `is in LAN ${lan.name}'s reserved range ${r}, which is never handed out`

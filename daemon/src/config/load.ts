@@ -9,7 +9,7 @@ import { ConfigSchema, type Config } from './schema.js'
 import { dottedPath, schemaProblems, type Path } from '../schema-errors.js'
 import { ConfigError, type ConfigProblem } from './errors.js'
 import { formatIPv4, tryParseIPv4, tryParseSubnet, tryParseIPv4Range, rangesOverlap, type Ipv4Range } from '@rackboot/wire'
-import { compileLan, type Lan } from './lan.js'
+import { compileLan, gatewayList, renewalTimes, type Lan } from './lan.js'
 import { parseDuration, parseEndpoint, settingsOf, type Settings } from './settings.js'
 
 /** A validated, frozen configuration and the LANs compiled from it. */
@@ -147,6 +147,17 @@ function semanticChecks (config: Config, problems: Problems): void {
 
     const leaseSeconds = parseDuration(lan.leaseTime)
     if (leaseSeconds !== null && (leaseSeconds < 60 || leaseSeconds > 365 * 86400)) at(['leaseTime'], `${lan.leaseTime} is out of range (60s to 365d)`)
+    if (leaseSeconds !== null) {
+      // RFC 2131 §4.4.5: T1 < T2 < lease, or clients renew and rebind out of order.
+      const { t1, t2 } = renewalTimes(lan, leaseSeconds)
+      if (t1 !== null && t1 < 1) at(['renewalTime'], `${lan.renewalTime ?? ''} must be at least 1s`)
+      if (t1 !== null && t2 !== null && t1 >= t2) {
+        at([lan.renewalTime !== undefined ? 'renewalTime' : 'rebindingTime'], `renewal time T1 (${t1}s) must be shorter than the rebinding time T2 (${t2}s${lan.rebindingTime === undefined ? ', 7/8 of leaseTime' : ''})`)
+      }
+      if (t2 !== null && t2 >= leaseSeconds) {
+        at([lan.rebindingTime !== undefined ? 'rebindingTime' : 'renewalTime'], `rebinding time T2 (${t2}s) must be shorter than leaseTime (${leaseSeconds}s)`)
+      }
+    }
 
     const net = tryParseSubnet(lan.subnet)
     if (net === null) return
@@ -162,8 +173,13 @@ function semanticChecks (config: Config, problems: Problems): void {
     const address = tryParseIPv4(lan.address)
     if (address !== null && lan.relay !== true && !inside(address)) at(['address'], `${lan.address} is not a host address in the subnet ${where}`)
     if (address !== null && lan.relay === true && address >= net.first && address <= net.last) at(['address'], `${lan.address} is inside the relayed subnet ${where}; on a relayed LAN it is this host's address that the relay forwards to`)
-    const gateway = lan.gateway === undefined ? null : tryParseIPv4(lan.gateway)
-    if (gateway !== null && !inside(gateway)) at(['gateway'], `${lan.gateway ?? ''} is not a host address in the subnet ${where}`)
+    const gatewayTexts = gatewayList(lan)
+    const gateways = gatewayTexts.map(g => tryParseIPv4(g))
+    gateways.forEach((g, k) => {
+      const path: Path = typeof lan.gateway === 'string' ? ['gateway'] : ['gateway', k]
+      if (g !== null && !inside(g)) at(path, `${gatewayTexts[k] ?? ''} is not a host address in the subnet ${where}`)
+      if (gateways.indexOf(g) !== k) at(path, `${gatewayTexts[k] ?? ''} is listed twice`)
+    })
 
     lan.routes?.forEach((r, k) => {
       const gw = tryParseIPv4(r.gateway)
@@ -193,7 +209,7 @@ function semanticChecks (config: Config, problems: Problems): void {
       if (pool.start > pool.end) { at(['pool'], `${lan.pool} ends before it starts`); return }
       if (!inside(pool.start) || !inside(pool.end)) { at(['pool'], `${lan.pool} is not inside the host addresses of the subnet ${where}`); return }
       if (address !== null && address >= pool.start && address <= pool.end) at(['pool'], `${lan.pool} contains this host's address ${lan.address}`)
-      if (gateway !== null && gateway >= pool.start && gateway <= pool.end) at(['pool'], `${lan.pool} contains the gateway ${lan.gateway ?? ''}`)
+      gateways.forEach((g, k) => { if (g !== null && g >= pool.start && g <= pool.end) at(['pool'], `${lan.pool} contains the gateway ${gatewayTexts[k] ?? ''}`) })
       for (const { r, k } of reserved) {
         if (rangesOverlap(pool, r)) at(['pool'], `${lan.pool} overlaps the reserved range lans[${i}].reserved[${k}] (${lan.reserved?.[k] ?? ''})`)
       }

@@ -29,7 +29,10 @@ export const LanSchema = Type.Object({
   relay: Type.Optional(Type.Boolean({ description: 'The LAN is reached through a DHCP relay: requests are matched to it by `giaddr`. Exactly one of `interface` or `relay`.' })),
   subnet: Type.String({ pattern: CIDR, description: 'The LAN\'s IPv4 subnet, e.g. 10.77.0.0/24. Subnets of different LANs may not overlap.' }),
   address: Ipv4('This host\'s address on the LAN (DHCP server identifier, next-server, boot URLs). For a relayed LAN: the address the relay forwards to.'),
-  gateway: Type.Optional(Ipv4('Default router handed to clients (option 3). Required on relayed LANs (it is the relay\'s side of the subnet).')),
+  gateway: Type.Optional(Type.Union([
+    Ipv4('Router'),
+    Type.Array(Ipv4('Router'), { minItems: 1, maxItems: 8 })
+  ], { description: 'Default router handed to clients (option 3): one address, or a list in order of preference (option 3 carries them all; the first is the one used for the default route of option 121 and the `{gateway}` template value). Required on relayed LANs (the relay\'s side of the subnet).' })),
   dns: Type.Optional(Type.Array(Ipv4('DNS server'), { maxItems: 8, description: 'DNS servers handed to clients (option 6).' })),
   domain: Type.Optional(Type.String({ pattern: DOMAIN, description: 'Domain name (option 15).' })),
   domainSearch: Type.Optional(Type.Array(Type.String({ pattern: DOMAIN }), { maxItems: 16, description: 'Domain search list (option 119).' })),
@@ -51,6 +54,10 @@ export const LanSchema = Type.Object({
     u32: Type.Optional(Type.Integer({ minimum: 0, maximum: 4294967295 }))
   }, { additionalProperties: false }), { maxItems: 64, description: 'Custom options by code, each with exactly one of `text`, `hex`, `ipv4`, `u8`, `u16`, `u32`. Sent when the client asks for the code (option 55). Codes rackboot sets itself are refused.' })),
   leaseTime: Duration('Lease time handed to clients.', '1h'),
+  renewalTime: Type.Optional(Type.String({ pattern: DURATION, description: 'Renewal time T1 (option 58) handed to clients; default half the lease time. Must be shorter than `rebindingTime`. Units: s, m, h, d (no unit = seconds).' })),
+  rebindingTime: Type.Optional(Type.String({ pattern: DURATION, description: 'Rebinding time T2 (option 59) handed to clients; default 7/8 of the lease time. Must be shorter than `leaseTime`. Units: s, m, h, d (no unit = seconds).' })),
+  nextServer: Type.Optional(Ipv4('TFTP server for PXE firmware (`siaddr`, the "next server"), for a LAN whose TFTP server is another host. Default: `address` (rackboot\'s own TFTP server).')),
+  leaseIdentity: Type.Enum(['mac', 'client-id'], { default: 'mac', description: 'What a dynamic-pool lease belongs to. `mac` (default): the hardware address, whatever client identifier (option 61) is sent, because one machine\'s firmware, iPXE and installed OS send different identifiers and must keep one address (Kea\'s `match-client-id: false`). `client-id`: the client identifier when the client sends one (RFC 2131 §4.2), so two clients behind one MAC get separate leases and a RELEASE or DECLINE under another identifier changes nothing. Reservations always follow the MAC.' }),
   unknownMachines: Type.Enum(['ignore', 'discover', 'lease'], { default: 'ignore', description: 'What to do with a MAC not in the inventory: `ignore` (no answer), `discover` (a pool address and a `discovered` machine record, so the operator can adopt it) or `lease` (a pool address and nothing else, like a plain DHCP server).' }),
   maxDiscovered: Type.Integer({ minimum: 0, maximum: 100000, default: 1024, description: 'With `unknownMachines: discover`: the most `discovered` machine records the LAN may hold. Beyond it unknown MACs get no answer, each counted (`rackboot_dhcp_dropped_total{reason="discover-limit"}`) and a `dhcp.discover-limit` event recorded once a minute; adopt or delete discovered machines to make room.' })
 }, { additionalProperties: false })

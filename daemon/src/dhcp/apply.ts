@@ -13,11 +13,11 @@ export interface Ledger {
 }
 
 /** The lease effects of `d`; events and the reply itself are the caller's. */
-export function applyDecision (d: Decision, lan: string, mac: string, book: AddressBook, ledger: Ledger, now: number): void {
+export function applyDecision (d: Decision, lan: string, book: AddressBook, ledger: Ledger, now: number): void {
   switch (d.kind) {
     case 'drop':
       // The client chose another server: the address we offered is free again.
-      if (d.reason === 'other-server') book.unoffer(mac)
+      if (d.reason === 'other-server' && d.client !== undefined) book.unoffer(d.client)
       return
     case 'update': {
       const rec = ledger.record(lan, d.lease, now)
@@ -28,7 +28,7 @@ export function applyDecision (d: Decision, lan: string, mac: string, book: Addr
       if (d.lease !== null) {
         if (d.lease.op === 'offer') {
           const ip = tryParseIPv4(d.lease.ip)
-          if (ip !== null) book.offer(ip, d.lease.mac, d.lease.expiresAt)
+          if (ip !== null) book.offer(ip, d.lease.key, d.lease.expiresAt)
         } else {
           const rec = ledger.record(lan, d.lease, now)
           if (rec !== null) book.put(rec)
@@ -43,8 +43,8 @@ export function applyDecision (d: Decision, lan: string, mac: string, book: Addr
 export function recordOf (w: LeaseWrite, machineId: number | null, now: number): LeaseRec | null {
   const ip = tryParseIPv4(w.ip)
   if (ip === null || w.op === 'offer') return null
-  if (w.op === 'release') return { ip, mac: w.mac, state: 'released', expiresAt: now, machineId }
-  return { ip, mac: w.mac, state: w.op === 'bind' ? 'bound' : 'declined', expiresAt: w.expiresAt, machineId }
+  if (w.op === 'release') return { ip, mac: w.mac, key: w.key, state: 'released', expiresAt: now, machineId }
+  return { ip, mac: w.mac, key: w.key, state: w.op === 'bind' ? 'bound' : 'declined', expiresAt: w.expiresAt, machineId }
 }
 
 /** A ledger that keeps nothing durable (tests of decide()): the records as a durable one returns them. */

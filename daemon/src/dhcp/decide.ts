@@ -6,7 +6,7 @@ import {
   MessageType, clientHardwareAddress, clientMachineId, hostName, ipxeEncapsulated, leaseTime, messageType,
   rebindingTime, renewalTime, reply, requestedIpAddress, selectBootFile, serverIdentifier, vendorSpecific,
   withBootSelection, withRequestedOrder, withYiaddr, withSiaddr, message, IpxeSubOption, PxeDiscoveryControl,
-  PxeSubOption, ALWAYS_SEND, Option, HardwareType, formatGuid, type BootSelection, type DhcpPacket
+  PxeSubOption, ALWAYS_SEND, Option, HardwareType, formatGuid, relayServerIdentifierOverride, type BootSelection, type DhcpPacket
 } from '@rackboot/dhcp'
 import { formatIPv4, tryParseIPv4 } from '@rackboot/wire'
 import type { LanContext } from './lan-context.js'
@@ -16,19 +16,23 @@ import type { MachineState } from '../store/lifecycle.js'
 export interface MachineView { id: number; lan: string; hostname: string; ipv4: string | null; state: MachineState }
 export interface LeaseView { ip: string; state: 'offered' | 'bound' | 'declined' | 'released' | 'expired'; expiresAt: number }
 
+/**
+ * Leases and offers belong to a client key: the MAC, or `id:<hex>` of the client identifier
+ * on a LAN that keys dynamic-pool leases by it (`leaseIdentity: client-id`).
+ */
 export interface Lookup {
   /** The registered machine with this MAC (any LAN), or null. */
   machine (mac: string): MachineView | null
   /** This client's current or last lease on this LAN. */
-  lease (mac: string): LeaseView | null
+  lease (key: string): LeaseView | null
   /** The address offered to this client and still held, if any. */
-  offered (mac: string): string | null
-  /** Who holds `ip` right now (an active lease or offer), or null. */
+  offered (key: string): string | null
+  /** Which client key holds `ip` right now (an active lease or offer), or null. */
   holder (ip: string): string | null
-  /** Whether `ip` is a pool address free for `mac`. */
-  freeFor (ip: string, mac: string): boolean
-  /** A free pool address for `mac`, trying `preferred` first; null when the pool is exhausted. */
-  allocate (mac: string, preferred: Array<string | null | undefined>): string | null
+  /** Whether `ip` is a pool address free for client `key`. */
+  freeFor (ip: string, key: string): boolean
+  /** A free pool address for client `key`, trying `preferred` first; null when the pool is exhausted. */
+  allocate (key: string, preferred: Array<string | null | undefined>): string | null
   /** Whether the LAN has a dynamic pool at all. */
   hasPool (): boolean
   /** Whether the LAN holds `maxDiscovered` discovered machines already (no new ones are recorded). */
@@ -51,6 +55,8 @@ export interface LeaseWrite {
   op: 'offer' | 'bind' | 'release' | 'decline'
   ip: string
   mac: string
+  /** Whom the lease belongs to: `mac`, or `id:<hex>` of the client identifier (see Lookup). */
+  key: string
   machineId: number | null
   expiresAt: number
   clientId: string | null
@@ -64,9 +70,20 @@ export interface Observation { machineId: number; arch: string | null; uuid: str
 export type Decision =
   | { kind: 'reply'; type: 'offer' | 'ack' | 'nak'; packet: DhcpPacket; lease: LeaseWrite | null; observe: Observation | null; events: EventInput[] }
   | { kind: 'update'; lease: LeaseWrite; events: EventInput[] }
-  | { kind: 'drop'; reason: DropReason; detail?: string; events: EventInput[] }
+  | { kind: 'drop'; reason: DropReason; detail?: string; events: EventInput[]; /** set for `other-server`: whose offer to forget */ client?: string }
 
 const ACTOR = 'dhcp'
+
+/**
+ * What a reply carries however small the client's maximum size (option 57): the options RFC
+ * 2131 Table 3 requires (53, 54, 51), the address's mask and router (1, 3), the echoed client
+ * identifier (61, RFC 6842) and the boot information a PXE or iPXE client needs (60, 43, 67,
+ * 175). The rest is fitted in the client's order of preference (`encodeFitted`).
+ */
+export const REQUIRED_REPLY_OPTIONS: ReadonlySet<number> = new Set([
+  Option.MessageType, Option.ServerIdentifier, Option.LeaseTime, Option.SubnetMask, Option.Router, Option.ClientIdentifier,
+  Option.VendorClassIdentifier, Option.VendorSpecific, Option.BootfileName, Option.IpxeEncapsulated
+])
 
 const drop = (reason: DropReason, detail?: string, events: EventInput[] = []): Decision =>
   ({ kind: 'drop', reason, ...(detail === undefined ? {} : { detail }), events })
@@ -102,22 +119,34 @@ function bootDetail (req: DhcpPacket, sel: BootSelection): Record<string, unknow
   }
 }
 
+/**
+ * Option 54 in replies: the relay's server identifier override (RFC 5107: the relay asks
+ * clients to send their REQUESTs to it), else the LAN's address.
+ */
+function replyServerId (req: DhcpPacket, ctx: DecideContext): string {
+  return req.giaddr === '0.0.0.0' ? ctx.lan.serverId : relayServerIdentifierOverride(req) ?? ctx.lan.serverId
+}
+
+/** Whether a client's option 54 names this server: its address, or the relay's override of it. */
+function isOurs (sid: string, req: DhcpPacket, ctx: DecideContext): boolean {
+  return sid === ctx.lan.serverId || (req.giaddr !== '0.0.0.0' && sid === relayServerIdentifierOverride(req))
+}
+
 function buildReply (req: DhcpPacket, ctx: DecideContext, type: number, yiaddr: string | null, machine: MachineView | null, sel: BootSelection): DhcpPacket {
   const lan = ctx.lan
-  const lease = lan.leaseSeconds
-  const p = reply(req, messageType.with(type), serverIdentifier.with(lan.serverId))
+  const p = reply(req, messageType.with(type), serverIdentifier.with(replyServerId(req, ctx)))
   for (const [code, value] of lan.options) p.options.set(code, value)
   if (type !== MessageType.Ack || yiaddr !== null) {
     // RFC 2131 Table 3: lease time in OFFER and ACK, not in the ACK to a DHCPINFORM.
-    leaseTime.set(p, lease)
-    renewalTime.set(p, Math.floor(lease / 2))
-    rebindingTime.set(p, Math.floor(lease * 7 / 8))
+    leaseTime.set(p, lan.leaseSeconds)
+    renewalTime.set(p, lan.renewalSeconds)
+    rebindingTime.set(p, lan.rebindingSeconds)
   }
   if (yiaddr !== null) withYiaddr(yiaddr)(p)
   if (machine !== null) hostName.set(p, machine.hostname.split('.')[0] as string)
   if (sel.kind !== 'unsupported') {
-    withBootSelection(sel, { nextServer: lan.serverId })(p)
-    withSiaddr(lan.serverId)(p)
+    withBootSelection(sel, { nextServer: lan.nextServer })(p)
+    withSiaddr(lan.nextServer)(p)
     if (sel.kind === 'tftp') {
       // PXE ROMs: boot the file named in the reply, no boot server discovery (PXE 2.1 §2.4).
       vendorSpecific.set(p, new Map([[PxeSubOption.DiscoveryControl, Uint8Array.of(PxeDiscoveryControl.UseBootFile)]]))
@@ -132,16 +161,16 @@ function buildReply (req: DhcpPacket, ctx: DecideContext, type: number, yiaddr: 
 }
 
 function nak (req: DhcpPacket, ctx: DecideContext, why: string, mac: string, events: EventInput[] = []): Decision {
-  const p = reply(req, messageType.with(MessageType.Nak), serverIdentifier.with(ctx.lan.serverId), message.with(why))
+  const p = reply(req, messageType.with(MessageType.Nak), serverIdentifier.with(replyServerId(req, ctx)), message.with(why))
   return { kind: 'reply', type: 'nak', packet: p, lease: null, observe: null, events: [...events, { actor: ACTOR, type: 'dhcp.nak', lan: ctx.lan.lan.name, mac, detail: { reason: why } }] }
 }
 
 /** The address this client should have now, without allocating: its reservation, offer or lease. */
-function currentAddress (mac: string, machine: MachineView | null, ctx: DecideContext): string | null {
+function currentAddress (key: string, machine: MachineView | null, ctx: DecideContext): string | null {
   if (machine?.ipv4 != null) return machine.ipv4
-  const offered = ctx.lookup.offered(mac)
+  const offered = ctx.lookup.offered(key)
   if (offered !== null) return offered
-  const lease = ctx.lookup.lease(mac)
+  const lease = ctx.lookup.lease(key)
   if (lease !== null && lease.state === 'bound' && lease.expiresAt > ctx.now) return lease.ip
   return null
 }
@@ -170,10 +199,14 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
     return drop('discover-limit', `${max} discovered machines on LAN ${lanName}`, [{ actor: ACTOR, type: 'dhcp.discover-limit', lan: lanName, mac, detail: { maxDiscovered: max } }])
   }
   const sel = selectBootFile(req, ctx.lan.boot)
-  const clientId = req.options.get(Option.ClientIdentifier)
+  const clientIdBytes = req.options.get(Option.ClientIdentifier)
+  const clientId = clientIdBytes === undefined || clientIdBytes.length === 0 ? null : Buffer.from(clientIdBytes).toString('hex')
+  // Whom a lease belongs to. MAC by default: a machine's firmware, iPXE and installed OS send
+  // different client identifiers and must keep one address. Reservations always follow the MAC.
+  const key = ctx.lan.byClientId && clientId !== null && machine?.ipv4 == null ? `id:${clientId}` : mac
   const write = (op: LeaseWrite['op'], ip: string, expiresAt: number): LeaseWrite => ({
-    op, ip, mac, machineId: machine?.id ?? null, expiresAt,
-    clientId: clientId === undefined ? null : Buffer.from(clientId).toString('hex'),
+    op, ip, mac, key, machineId: machine?.id ?? null, expiresAt,
+    clientId,
     hostname: machine?.hostname ?? hostName(req) ?? null,
     discover: machine === null && policy === 'discover' && op === 'bind'
   })
@@ -188,7 +221,7 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
     return { kind: 'reply', type: 'ack', packet, lease: write('bind', ip, ctx.now + ctx.lan.leaseSeconds * 1000), observe, events }
   }
   /** Whether binding `ip` now only renews what the client already had. */
-  const isRenewal = (ip: string) => { const l = ctx.lookup.lease(mac); return l !== null && l.ip === ip && l.state === 'bound' && l.expiresAt > ctx.now }
+  const isRenewal = (ip: string) => { const l = ctx.lookup.lease(key); return l !== null && l.ip === ip && l.state === 'bound' && l.expiresAt > ctx.now }
 
   switch (type) {
     case MessageType.Discover: {
@@ -200,8 +233,8 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
         ip = machine.ipv4
       } else {
         if (!ctx.lookup.hasPool()) return drop('no-address', 'no reservation and no pool on this LAN')
-        const last = ctx.lookup.lease(mac)
-        ip = ctx.lookup.allocate(mac, [ctx.lookup.offered(mac), last?.ip, requestedIpAddress(req)])
+        const last = ctx.lookup.lease(key)
+        ip = ctx.lookup.allocate(key, [ctx.lookup.offered(key), last?.ip, requestedIpAddress(req)])
         if (ip === null) {
           return drop('pool-exhausted', undefined, [{ actor: ACTOR, type: 'dhcp.pool-exhausted', lan: lanName, mac, detail: { pool: ctx.lan.lan.config.pool ?? null } }])
         }
@@ -218,12 +251,12 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
       if (sid !== undefined) {
         // SELECTING: "the client ... MUST include the 'server identifier' ... If the server
         // identifier does not match, the server MUST NOT respond" — another server was chosen.
-        if (sid !== ctx.lan.serverId) return drop('other-server', `chose ${sid}`)
+        if (!isOurs(sid, req, ctx)) return { kind: 'drop', reason: 'other-server', detail: `chose ${sid}`, events: [], client: key }
         if (requested === undefined) return drop('malformed', 'REQUEST in SELECTING without option 50')
-        const expected = currentAddress(mac, machine, ctx)
+        const expected = currentAddress(key, machine, ctx)
         if (expected === requested) return ack(requested, isRenewal(requested))
         // No offer on record (it timed out, or we restarted): bind anyway when the address is free for it.
-        if (expected === null && machine?.ipv4 == null && ctx.lookup.freeFor(requested, mac)) return ack(requested, false)
+        if (expected === null && machine?.ipv4 == null && ctx.lookup.freeFor(requested, key)) return ack(requested, false)
         return nak(req, ctx, `requested ${requested}, offered ${expected ?? 'nothing'}`, mac)
       }
       const ciaddr = req.ciaddr
@@ -233,9 +266,9 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
         // the DHCP server has no record of this client, then it MUST remain silent".
         if (!inSubnet(ctx, requested)) return nak(req, ctx, `${requested} is not on LAN ${lanName}`, mac)
         if (machine?.ipv4 != null) return machine.ipv4 === requested ? ack(requested, isRenewal(requested)) : nak(req, ctx, `${requested} is not this machine's address`, mac)
-        const lease = ctx.lookup.lease(mac)
+        const lease = ctx.lookup.lease(key)
         if (lease === null) return drop('no-record', `INIT-REBOOT for ${requested}`)
-        if (lease.ip === requested && (ctx.lookup.holder(requested) ?? mac) === mac && lease.state !== 'declined') return ack(requested, isRenewal(requested))
+        if (lease.ip === requested && (ctx.lookup.holder(requested) ?? key) === key && lease.state !== 'declined') return ack(requested, isRenewal(requested))
         return nak(req, ctx, `${requested} is not this client's address`, mac)
       }
       if (ciaddr !== '0.0.0.0') {
@@ -244,9 +277,9 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
         if (!inSubnet(ctx, ciaddr)) return drop('wrong-subnet', `ciaddr ${ciaddr}`)
         if (machine?.ipv4 != null) return machine.ipv4 === ciaddr ? ack(ciaddr, isRenewal(ciaddr)) : nak(req, ctx, `${ciaddr} is not this machine's address`, mac)
         const holder = ctx.lookup.holder(ciaddr)
-        if (holder === mac) return ack(ciaddr, isRenewal(ciaddr))
+        if (holder === key) return ack(ciaddr, isRenewal(ciaddr))
         // Our record is gone (expired and free): renew it if it is still free for this client.
-        if (holder === null && ctx.lookup.freeFor(ciaddr, mac)) return ack(ciaddr, false)
+        if (holder === null && ctx.lookup.freeFor(ciaddr, key)) return ack(ciaddr, false)
         return nak(req, ctx, `${ciaddr} is not this client's address`, mac)
       }
       return drop('malformed', 'REQUEST with neither server identifier, requested address nor ciaddr')
@@ -257,10 +290,15 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
       // other means that the suggested network address is already in use. The server MUST
       // mark the network address as not available" (§4.3.3).
       const sid = serverIdentifier(req)
-      if (sid !== undefined && sid !== ctx.lan.serverId) return drop('other-server')
+      if (sid !== undefined && !isOurs(sid, req, ctx)) return drop('other-server')
       const ip = requestedIpAddress(req)
       if (ip === undefined) return drop('malformed', 'DECLINE without option 50')
       if (!inSubnet(ctx, ip)) return drop('wrong-subnet', `declined ${ip}`)
+      // Only the client the address was given to can decline it (another identifier behind
+      // the same MAC cannot, on a LAN keyed by client identifier); a reserved address can
+      // always be declined by its machine. An address nobody holds can be declined by anyone.
+      const holder = ctx.lookup.holder(ip)
+      if (holder !== null && holder !== key && machine?.ipv4 !== ip) return drop('not-ours', `decline of ${ip}, held by another client`)
       return {
         kind: 'update',
         lease: write('decline', ip, ctx.now + ctx.quarantineMs),
@@ -272,7 +310,7 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
       // "Upon receipt of a DHCPRELEASE message, the server marks the network address as not
       // allocated." (§4.3.4) — only the client's own address.
       const ip = req.ciaddr
-      if (ctx.lookup.holder(ip) !== mac) return drop('not-ours', `release of ${ip}`)
+      if (ctx.lookup.holder(ip) !== key) return drop('not-ours', `release of ${ip}`)
       return { kind: 'update', lease: write('release', ip, ctx.now), events: [{ actor: ACTOR, type: 'lease.released', machineId: machine?.id ?? null, lan: lanName, mac, detail: { ip } }] }
     }
 
@@ -280,7 +318,10 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
       // "The server responds to a DHCPINFORM message by sending a DHCPACK message directly to
       // the address given in the 'ciaddr' field ... The server MUST NOT send a lease expiration
       // time to the client and SHOULD NOT fill in 'yiaddr'." (§4.3.5)
-      if (req.ciaddr === '0.0.0.0' || !inSubnet(ctx, req.ciaddr)) return drop('wrong-subnet', `INFORM from ${req.ciaddr}`)
+      // Through a relay the answer goes to `giaddr` whatever `ciaddr` says, so a relayed INFORM
+      // without one is answered too (as Kea does); a direct one has nowhere to go.
+      const relayed = req.giaddr !== '0.0.0.0'
+      if (req.ciaddr === '0.0.0.0' ? !relayed : !inSubnet(ctx, req.ciaddr)) return drop('wrong-subnet', `INFORM from ${req.ciaddr}`)
       const packet = buildReply(req, ctx, MessageType.Ack, null, machine, sel)
       return { kind: 'reply', type: 'ack', packet, lease: null, observe: null, events: [] }
     }

@@ -1,21 +1,27 @@
 // What the DHCP service knows about one LAN, computed once per (re)load: the static
 // reply options already encoded, and the boot URLs with the LAN's address filled in.
 import {
-  classlessStaticRoutes, domainName, domainNameServers, domainSearch, interfaceMtu, ntpServers, routers, subnetMask,
+  linkAddress, classlessStaticRoutes, domainName, domainNameServers, domainSearch, interfaceMtu, ntpServers, routers, subnetMask,
   type BootFileParams, type DhcpPacket
 } from '@rackboot/dhcp'
-import { formatIPv4, ipv4ToBytes, prefixToMask, tryParseSubnet } from '@rackboot/wire'
+import { formatIPv4, ipv4ToBytes, prefixToMask, tryParseIPv4, tryParseSubnet } from '@rackboot/wire'
 import type { LoadedConfig } from '../config/load.js'
-import type { Lan } from '../config/lan.js'
+import { gatewayList, type Lan } from '../config/lan.js'
 
 export interface LanContext {
   readonly lan: Lan
-  /** Server identifier (option 54) and next-server: the LAN's `address`. */
+  /** Server identifier (option 54): the LAN's `address`. */
   readonly serverId: string
+  /** `siaddr` for PXE firmware: the LAN's `nextServer`, else its `address`. */
+  readonly nextServer: string
   /** Options every reply on this LAN carries (subject to the client's option 55). */
   readonly options: ReadonlyMap<number, Uint8Array>
   readonly boot: BootFileParams
   readonly leaseSeconds: number
+  readonly renewalSeconds: number
+  readonly rebindingSeconds: number
+  /** Dynamic-pool leases belong to the client identifier (option 61) when one is sent. */
+  readonly byClientId: boolean
 }
 
 function customValue (o: NonNullable<Lan['config']['options']>[number]): Uint8Array {
@@ -38,7 +44,8 @@ export function lanContext (lan: Lan, loaded: LoadedConfig): LanContext {
   const c = lan.config
   const scratch: DhcpPacket = { options: new Map() } as unknown as DhcpPacket
   subnetMask.set(scratch, formatIPv4(prefixToMask(lan.subnet.prefix)))
-  if (c.gateway !== undefined) routers.set(scratch, [c.gateway])
+  const gateways = gatewayList(c)
+  if (gateways.length > 0) routers.set(scratch, gateways)
   if (c.dns !== undefined && c.dns.length > 0) domainNameServers.set(scratch, [...c.dns])
   if (c.domain !== undefined) domainName.set(scratch, c.domain)
   if (c.domainSearch !== undefined && c.domainSearch.length > 0) domainSearch.set(scratch, [...c.domainSearch])
@@ -50,7 +57,7 @@ export function lanContext (lan: Lan, loaded: LoadedConfig): LanContext {
       const d = tryParseSubnet(r.destination)
       return { destination: `${formatIPv4(d?.network ?? 0)}/${d?.prefix ?? 0}`, router: r.gateway }
     })
-    if (c.gateway !== undefined) routes.push({ destination: '0.0.0.0/0', router: c.gateway })
+    if (gateways[0] !== undefined) routes.push({ destination: '0.0.0.0/0', router: gateways[0] })
     classlessStaticRoutes.set(scratch, routes)
   }
   for (const o of c.options ?? []) scratch.options.set(o.code, customValue(o))
@@ -58,8 +65,12 @@ export function lanContext (lan: Lan, loaded: LoadedConfig): LanContext {
   return Object.freeze({
     lan,
     serverId: c.address,
+    nextServer: c.nextServer ?? c.address,
     options: scratch.options,
     leaseSeconds: lan.leaseSeconds,
+    renewalSeconds: lan.renewalSeconds,
+    rebindingSeconds: lan.rebindingSeconds,
+    byClientId: c.leaseIdentity === 'client-id',
     boot: {
       bios: config.boot.files.bios,
       efiX64: config.boot.files.efiX64,
@@ -68,4 +79,21 @@ export function lanContext (lan: Lan, loaded: LoadedConfig): LanContext {
       ipxeScriptUrl: fill(config.boot.ipxeScriptUrl)
     }
   })
+}
+
+/**
+ * The relayed LAN a request belongs to, by the address naming the client's link (option 118,
+ * the relay's link-selection sub-option, else giaddr: `linkAddress`): the `relay: true` LAN
+ * whose subnet holds it, or null. Undefined for a request that came directly (giaddr 0).
+ */
+export function relayedLan<T extends { ctx: LanContext }> (req: DhcpPacket, lans: Iterable<T>): T | null | undefined {
+  const link = linkAddress(req)
+  if (link === undefined) return undefined
+  const at = tryParseIPv4(link)
+  if (at === null) return null
+  for (const s of lans) {
+    const l = s.ctx.lan
+    if (l.config.relay === true && at >= l.subnet.first && at <= l.subnet.last) return s
+  }
+  return null
 }

@@ -17,7 +17,7 @@ export class DhcpLedger implements Ledger {
   load (lan: string): LeaseRec[] {
     return this.store.leases.forLan(lan).flatMap(r => {
       const ip = tryParseIPv4(r.ip)
-      return ip === null ? [] : [{ ip, mac: r.mac, state: r.state, expiresAt: r.expiresAt, machineId: r.machineId }]
+      return ip === null ? [] : [{ ip, mac: r.mac, key: r.key, state: r.state, expiresAt: r.expiresAt, machineId: r.machineId }]
     })
   }
 
@@ -45,7 +45,7 @@ export class DhcpLedger implements Ledger {
         this.store.leases.decline(lan, w, w.machineId, now)
         return recordOf(w, w.machineId, now)
       case 'release':
-        this.store.leases.release(lan, w.ip, w.mac, now)
+        this.store.leases.release(lan, w.ip, w.key, now)
         return recordOf(w, w.machineId, now)
     }
   }

@@ -9,15 +9,15 @@ export function bookLookup (book: AddressBook, now: number, machine: (mac: strin
   return {
     machine,
     discoverFull,
-    lease: (mac) => {
-      const r = book.leaseOf(mac)
+    lease: (key) => {
+      const r = book.leaseOf(key)
       return r === undefined ? null : { ip: formatIPv4(r.ip), state: r.state, expiresAt: r.expiresAt }
     },
-    offered: (mac) => { const ip = book.offerOf(mac, now); return ip === null ? null : formatIPv4(ip) },
+    offered: (key) => { const ip = book.offerOf(key, now); return ip === null ? null : formatIPv4(ip) },
     holder: (ip) => { const n = tryParseIPv4(ip); return n === null ? null : book.holder(n, now) },
-    freeFor: (ip, mac) => { const n = tryParseIPv4(ip); return n !== null && book.freeFor(n, mac, now, reserved) },
-    allocate: (mac, preferred) => {
-      const ip = book.allocate(mac, now, preferred.map(p => p == null ? null : tryParseIPv4(p)), reserved)
+    freeFor: (ip, key) => { const n = tryParseIPv4(ip); return n !== null && book.freeFor(n, key, now, reserved) },
+    allocate: (key, preferred) => {
+      const ip = book.allocate(key, now, preferred.map(p => p == null ? null : tryParseIPv4(p)), reserved)
       return ip === null ? null : formatIPv4(ip)
     },
     hasPool: () => book.lan.pool !== null

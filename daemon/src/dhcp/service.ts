@@ -6,17 +6,17 @@ import type dgram from 'node:dgram'
 import type { Logger } from 'pino'
 import { Counter } from 'prom-client'
 import { createBoundSocket, boundInterface, interfaceIndex } from '@rackboot/netbind'
-import { decode, encode, maxReplySize, replyDestination, messageTypeName, messageType, clientHardwareAddress, type DhcpPacket } from '@rackboot/dhcp'
-import { isDecodeError, isEncodeError, formatIPv4, tryParseIPv4 } from '@rackboot/wire'
+import { decode, encodeFitted, maxReplySize, replyDestination, messageTypeName, messageType, clientHardwareAddress, optionName, type DhcpPacket } from '@rackboot/dhcp'
+import { isDecodeError, isEncodeError, formatIPv4 } from '@rackboot/wire'
 import { createSocket } from 'node:dgram'
 import type { Store } from '../store/index.js'
 import type { Metrics } from '../metrics.js'
 import type { LoadedConfig } from '../config/load.js'
 import type { Lan } from '../config/lan.js'
 import { AddressBook } from './address-book.js'
-import { decide, type Decision } from './decide.js'
+import { decide, REQUIRED_REPLY_OPTIONS, type Decision } from './decide.js'
 import { bookLookup } from './lookup.js'
-import { lanContext, type LanContext } from './lan-context.js'
+import { lanContext, relayedLan, type LanContext } from './lan-context.js'
 import { DhcpLedger } from './ledger.js'
 import { applyDecision } from './apply.js'
 import type { EventInput } from '../store/events.js'
@@ -99,6 +99,7 @@ export class DhcpService {
   private readonly received: Counter<'lan' | 'type'>
   private readonly sent: Counter<'lan' | 'type'>
   private readonly dropped: Counter<'lan' | 'reason'>
+  private readonly optionsLeftOut: Counter<'lan' | 'option'>
 
   constructor (private readonly opts: DhcpServiceOptions) {
     this.log = opts.log
@@ -110,6 +111,7 @@ export class DhcpService {
     this.received = new Counter({ name: 'rackboot_dhcp_received_total', help: 'DHCP packets received, by LAN and message type.', labelNames: ['lan', 'type'], registers })
     this.sent = new Counter({ name: 'rackboot_dhcp_sent_total', help: 'DHCP replies sent, by LAN and message type.', labelNames: ['lan', 'type'], registers })
     this.dropped = new Counter({ name: 'rackboot_dhcp_dropped_total', help: 'DHCP packets dropped (no reply), by LAN and reason.', labelNames: ['lan', 'reason'], registers })
+    this.optionsLeftOut = new Counter({ name: 'rackboot_dhcp_options_left_out_total', help: 'Options left out of replies because they did not fit the client\'s maximum message size (option 57), by LAN and option.', labelNames: ['lan', 'option'], registers })
     opts.metrics.gauge('rackboot_dhcp_pool_held', 'Pool addresses held (leases and pending offers) per LAN.', ['lan'], g => {
       const now = this.now()
       for (const s of this.lans.values()) if (s.ctx.lan.pool !== null) g.set({ lan: s.ctx.lan.name }, s.book.poolUsed(now))
@@ -328,15 +330,10 @@ export class DhcpService {
     }
   }
 
+  /** The LAN of a request: a relayed one by its link address (`relayedLan`), a direct one by the socket it arrived on. */
   private lanFor (req: DhcpPacket, item: Item): LanState | null {
-    if (req.giaddr !== '0.0.0.0') {
-      const gi = tryParseIPv4(req.giaddr)
-      for (const s of this.lans.values()) {
-        const l = s.ctx.lan
-        if (l.config.relay === true && gi !== null && gi >= l.subnet.first && gi <= l.subnet.last) return s
-      }
-      return null
-    }
+    const relayed = relayedLan(req, this.lans.values())
+    if (relayed !== undefined) return relayed
     return item.lan === null ? null : this.lans.get(item.lan) ?? null
   }
 
@@ -386,7 +383,7 @@ export class DhcpService {
   private carryOut (d: Decision, req: DhcpPacket, s: LanState, item: Item, now: number): Outgoing | null {
     const lan = s.ctx.lan.name
     const mac = clientHardwareAddress(req)
-    applyDecision(d, lan, mac, s.book, this.leases, now)
+    applyDecision(d, lan, s.book, this.leases, now)
     this.events(d.events, now)
     switch (d.kind) {
       case 'drop':
@@ -399,8 +396,14 @@ export class DhcpService {
         let buf: Buffer
         try {
           // OVMF's REQUEST announces a 65280-byte maximum (option 57): never more than fits
-          // one Ethernet frame on the LAN.
-          buf = Buffer.from(encode(d.packet, { maxSize: Math.min(maxReplySize(req), (s.ctx.lan.config.mtu ?? 1500) - 28) }))
+          // one Ethernet frame on the LAN. A small maximum still gets an answer: what the
+          // client asked for last is left out (or goes into `file`/`sname`), not the reply.
+          const fitted = encodeFitted(d.packet, { maxSize: Math.min(maxReplySize(req), (s.ctx.lan.config.mtu ?? 1500) - 28), required: REQUIRED_REPLY_OPTIONS })
+          buf = fitted.buf
+          if (fitted.dropped.length > 0) {
+            for (const code of fitted.dropped) this.optionsLeftOut.inc({ lan, option: String(code) })
+            if (this.logBudget.take(`options-left-out/${lan}`)) this.log.info({ lan, mac, xid: req.xid, maxSize: maxReplySize(req), leftOut: fitted.dropped.map(c => optionName(c)), overload: fitted.overload }, 'options left out of a reply: the client accepts no more (option 57)')
+          }
         } catch (err) {
           if (!isEncodeError(err)) throw err
           this.countDrop(lan, 'reply-too-large')

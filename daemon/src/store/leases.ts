@@ -27,11 +27,15 @@ const fromRow = (r: Row): Lease => ({
   startsAt: new Date(r.starts_at).toISOString(), expiresAt: new Date(r.expires_at).toISOString(), updatedAt: new Date(r.updated_at).toISOString()
 })
 
-/** A lease as the DHCP service keeps it in memory: the columns it decides with. */
-export interface LeaseRow { ip: string; mac: string; state: LeaseState; expiresAt: number; machineId: number | null }
+/**
+ * A lease as the DHCP service keeps it in memory: the columns it decides with. `key` is
+ * whom the lease belongs to: the MAC, or `id:<hex>` of the client identifier on a LAN with
+ * `leaseIdentity: client-id`.
+ */
+export interface LeaseRow { ip: string; mac: string; key: string; state: LeaseState; expiresAt: number; machineId: number | null }
 
 /** What a bind or a decline writes (besides the LAN and the machine). */
-export interface LeaseWriteRow { ip: string; mac: string; clientId: string | null; hostname: string | null; expiresAt: number }
+export interface LeaseWriteRow { ip: string; mac: string; key: string; clientId: string | null; hostname: string | null; expiresAt: number }
 
 export class LeaseStore {
   private readonly prepare
@@ -45,39 +49,39 @@ export class LeaseStore {
   constructor (db: Db) {
     this.prepare = statementCache(db)
     this.boundAt = db.prepare("SELECT lan, mac, machine_id FROM leases WHERE ipv4 = ? AND state = 'bound' ORDER BY updated_at DESC LIMIT 1")
-    this.releaseOthers = db.prepare("UPDATE leases SET state = 'released', updated_at = @now WHERE lan = @lan AND mac = @mac AND ipv4 != @ip AND state IN ('offered', 'bound')")
-    // An address keeps its start time while the same MAC holds it in the same state (renewals).
-    this.upsert = db.prepare(`INSERT INTO leases (lan, ipv4, mac, machine_id, state, client_id, hostname, starts_at, expires_at, updated_at)
-      VALUES (@lan, @ip, @mac, @machineId, @state, @clientId, @hostname, @now, @expiresAt, @now)
+    this.releaseOthers = db.prepare("UPDATE leases SET state = 'released', updated_at = @now WHERE lan = @lan AND coalesce(nullif(client_key, ''), mac) = @key AND ipv4 != @ip AND state IN ('offered', 'bound')")
+    // An address keeps its start time while the same client holds it in the same state (renewals).
+    this.upsert = db.prepare(`INSERT INTO leases (lan, ipv4, mac, client_key, machine_id, state, client_id, hostname, starts_at, expires_at, updated_at)
+      VALUES (@lan, @ip, @mac, @key, @machineId, @state, @clientId, @hostname, @now, @expiresAt, @now)
       ON CONFLICT (lan, ipv4) DO UPDATE SET
-        starts_at = CASE WHEN leases.mac = excluded.mac AND leases.state = excluded.state THEN leases.starts_at ELSE excluded.starts_at END,
-        mac = excluded.mac, machine_id = excluded.machine_id, state = excluded.state, client_id = excluded.client_id,
+        starts_at = CASE WHEN leases.client_key = excluded.client_key AND leases.state = excluded.state THEN leases.starts_at ELSE excluded.starts_at END,
+        mac = excluded.mac, client_key = excluded.client_key, machine_id = excluded.machine_id, state = excluded.state, client_id = excluded.client_id,
         hostname = excluded.hostname, expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
-    this.releaseStmt = db.prepare("UPDATE leases SET state = 'released', expires_at = @now, updated_at = @now WHERE lan = @lan AND ipv4 = @ip AND mac = @mac")
+    this.releaseStmt = db.prepare("UPDATE leases SET state = 'released', expires_at = @now, updated_at = @now WHERE lan = @lan AND ipv4 = @ip AND coalesce(nullif(client_key, ''), mac) = @key")
     this.expireStmt = db.prepare("UPDATE leases SET state = 'expired', updated_at = @now WHERE lan = @lan AND ipv4 = @ip AND state = 'bound' AND expires_at <= @now")
-    this.forLanStmt = db.prepare('SELECT ipv4, mac, machine_id, state, expires_at FROM leases WHERE lan = ? ORDER BY updated_at')
+    this.forLanStmt = db.prepare('SELECT ipv4, mac, client_key, machine_id, state, expires_at FROM leases WHERE lan = ? ORDER BY updated_at')
   }
 
   /** Every lease row of a LAN, oldest change first (the DHCP service's address book at start). */
   forLan (lan: string): LeaseRow[] {
-    return (this.forLanStmt.all(lan) as Array<{ ipv4: string; mac: string; machine_id: number | null; state: LeaseState; expires_at: number }>)
-      .map(r => ({ ip: r.ipv4, mac: r.mac, state: r.state, expiresAt: r.expires_at, machineId: r.machine_id }))
+    return (this.forLanStmt.all(lan) as Array<{ ipv4: string; mac: string; client_key: string; machine_id: number | null; state: LeaseState; expires_at: number }>)
+      .map(r => ({ ip: r.ipv4, mac: r.mac, key: r.client_key === '' ? r.mac : r.client_key, state: r.state, expiresAt: r.expires_at, machineId: r.machine_id }))
   }
 
-  /** `mac` holds `ip` until `expiresAt`; any other address it held on the LAN is released. */
+  /** The client `w.key` holds `ip` until `expiresAt`; any other address it held on the LAN is released. */
   bind (lan: string, w: LeaseWriteRow, machineId: number | null, now: number): void {
-    this.releaseOthers.run({ lan, mac: w.mac, ip: w.ip, now })
-    this.upsert.run({ lan, ip: w.ip, mac: w.mac, machineId, state: 'bound', clientId: w.clientId, hostname: w.hostname, now, expiresAt: w.expiresAt })
+    this.releaseOthers.run({ lan, key: w.key, ip: w.ip, now })
+    this.upsert.run({ lan, ip: w.ip, mac: w.mac, key: w.key, machineId, state: 'bound', clientId: w.clientId, hostname: w.hostname, now, expiresAt: w.expiresAt })
   }
 
   /** `ip` was found in use (DHCPDECLINE): kept out of the pool until `expiresAt`. */
   decline (lan: string, w: LeaseWriteRow, machineId: number | null, now: number): void {
-    this.upsert.run({ lan, ip: w.ip, mac: w.mac, machineId, state: 'declined', clientId: w.clientId, hostname: w.hostname, now, expiresAt: w.expiresAt })
+    this.upsert.run({ lan, ip: w.ip, mac: w.mac, key: w.key, machineId, state: 'declined', clientId: w.clientId, hostname: w.hostname, now, expiresAt: w.expiresAt })
   }
 
-  /** The client gave `ip` back (DHCPRELEASE). */
-  release (lan: string, ip: string, mac: string, now: number): void {
-    this.releaseStmt.run({ lan, ip, mac, now })
+  /** The client `key` gave `ip` back (DHCPRELEASE). */
+  release (lan: string, ip: string, key: string, now: number): void {
+    this.releaseStmt.run({ lan, ip, key, now })
   }
 
   /** A bound lease whose time is up becomes expired; false when it was renewed or changed meanwhile. */

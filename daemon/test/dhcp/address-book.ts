@@ -15,7 +15,7 @@ t.test('allocation walks the pool and never hands out a held address', async t =
   const a1 = b.allocate('m1', NOW, [], none)
   b.offer(a1 as number, 'm1', NOW + 30_000)
   const a2 = b.allocate('m2', NOW, [], none)
-  b.put({ ip: a2 as number, mac: 'm2', state: 'bound', expiresAt: NOW + 3600_000, machineId: null })
+  b.put({ ip: a2 as number, mac: 'm2', key: 'm2', state: 'bound', expiresAt: NOW + 3600_000, machineId: null })
   const a3 = b.allocate('m3', NOW, [a1], none)
   t.same([a1, a2, a3], [ip(10), ip(11), ip(12)], 'a held offer is not given to another client')
   b.offer(a3 as number, 'm3', NOW + 30_000)
@@ -27,7 +27,7 @@ t.test('allocation walks the pool and never hands out a held address', async t =
 
 t.test('an expired lease frees its address; the sweep lists it', async t => {
   const b = new AddressBook(lan)
-  b.put({ ip: ip(10), mac: 'old', state: 'bound', expiresAt: NOW + 1000, machineId: null })
+  b.put({ ip: ip(10), mac: 'old', key: 'old', state: 'bound', expiresAt: NOW + 1000, machineId: null })
   t.equal(b.holder(ip(10), NOW), 'old')
   t.same(b.expired(NOW), [], 'not yet')
   const later = NOW + 2000
@@ -39,15 +39,15 @@ t.test('an expired lease frees its address; the sweep lists it', async t => {
 
 t.test('a declined address stays out of the pool for its quarantine', async t => {
   const b = new AddressBook(lan)
-  b.put({ ip: ip(11), mac: 'm1', state: 'declined', expiresAt: NOW + 600_000, machineId: null })
+  b.put({ ip: ip(11), mac: 'm1', key: 'm1', state: 'declined', expiresAt: NOW + 600_000, machineId: null })
   t.notOk(b.freeFor(ip(11), 'm1', NOW, none), 'not even for the client that declined it')
   t.ok(b.freeFor(ip(11), 'm1', NOW + 600_001, none), 'free after the quarantine')
 })
 
 t.test('a client moving to another address releases its old one', async t => {
   const b = new AddressBook(lan)
-  b.put({ ip: ip(10), mac: 'm1', state: 'bound', expiresAt: NOW + 3600_000, machineId: null })
-  b.put({ ip: ip(12), mac: 'm1', state: 'bound', expiresAt: NOW + 3600_000, machineId: null })
+  b.put({ ip: ip(10), mac: 'm1', key: 'm1', state: 'bound', expiresAt: NOW + 3600_000, machineId: null })
+  b.put({ ip: ip(12), mac: 'm1', key: 'm1', state: 'bound', expiresAt: NOW + 3600_000, machineId: null })
   t.equal(b.holder(ip(10), NOW), null)
   t.equal(b.leaseOf('m1')?.ip, ip(12))
 })

@@ -3,7 +3,7 @@ import t from 'tap'
 import {
   createPacket, messageType, requestedIpAddress, serverIdentifier, parameterRequestList, userClass, clientSystemArchitecture,
   vendorClassIdentifier, leaseTime, routers, subnetMask, domainNameServers, hostName, ipxeEncapsulated, vendorSpecific,
-  bootfileName, MessageType, Option, encode, decode, clientHardwareAddress
+  bootfileName, MessageType, Option, encode, decode
 } from '@rackboot/dhcp'
 import { macToBytes, tryParseIPv4 } from '@rackboot/wire'
 import { decide, type Decision, type Lookup, type MachineView } from '../../src/dhcp/decide.js'
@@ -62,7 +62,7 @@ function world (lanName = 'prov', opts: { discoverFull?: boolean } = {}) {
     // every request goes through the codec first, and its decision is applied, as in the service
     const packet = decode(encode(req))
     const d = decide(packet, { lan: ctx, now: NOW, lookup, offerHoldMs: 30_000, quarantineMs: 600_000 })
-    applyDecision(d, lanName, clientHardwareAddress(packet), book, memoryLedger, NOW)
+    applyDecision(d, lanName, book, memoryLedger, NOW)
     return d
   }
   return { book, ctx, run }
@@ -162,26 +162,26 @@ t.test('REQUEST states (RFC 2131 §4.3.2)', async t => {
     { name: 'INIT-REBOOT with no record: silence', req: () => request(MessageType.Request, MACS.pooled, p => requestedIpAddress.set(p, '10.77.0.100')), want: { kind: 'drop', reason: 'no-record' } },
     {
       name: 'INIT-REBOOT for its own lease: ACK',
-      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.100') as number, mac: MACS.pooled, state: 'bound', expiresAt: NOW + 1000, machineId: 2 }),
+      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.100') as number, mac: MACS.pooled, key: MACS.pooled, state: 'bound', expiresAt: NOW + 1000, machineId: 2 }),
       req: () => request(MessageType.Request, MACS.pooled, p => requestedIpAddress.set(p, '10.77.0.100')),
       want: { kind: 'reply', type: 'ack' }
     },
     {
       name: 'INIT-REBOOT for an address another client holds: NAK',
-      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.100') as number, mac: '52:54:00:00:77:77', state: 'bound', expiresAt: NOW + 1000, machineId: null }),
+      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.100') as number, mac: '52:54:00:00:77:77', key: '52:54:00:00:77:77', state: 'bound', expiresAt: NOW + 1000, machineId: null }),
       req: () => request(MessageType.Request, MACS.pooled, p => { requestedIpAddress.set(p, '10.77.0.100') }),
       want: { kind: 'drop', reason: 'no-record' }
     },
     { name: 'INIT-REBOOT of a reservation: ACK', req: () => request(MessageType.Request, MACS.reserved, p => requestedIpAddress.set(p, '10.77.0.10')), want: { kind: 'reply', type: 'ack' } },
     {
       name: 'RENEWING its lease: ACK, no new-binding event',
-      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.101') as number, mac: MACS.pooled, state: 'bound', expiresAt: NOW + 1000, machineId: 2 }),
+      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.101') as number, mac: MACS.pooled, key: MACS.pooled, state: 'bound', expiresAt: NOW + 1000, machineId: 2 }),
       req: () => request(MessageType.Request, MACS.pooled, p => { p.ciaddr = '10.77.0.101' }),
       want: { kind: 'reply', type: 'ack', events: [] }
     },
     {
       name: 'RENEWING an address someone else holds: NAK',
-      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.101') as number, mac: '52:54:00:00:77:77', state: 'bound', expiresAt: NOW + 1000, machineId: null }),
+      setup: w => w.book.put({ ip: tryParseIPv4('10.77.0.101') as number, mac: '52:54:00:00:77:77', key: '52:54:00:00:77:77', state: 'bound', expiresAt: NOW + 1000, machineId: null }),
       req: () => request(MessageType.Request, MACS.pooled, p => { p.ciaddr = '10.77.0.101' }),
       want: { kind: 'reply', type: 'nak' }
     },

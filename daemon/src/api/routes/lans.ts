@@ -3,7 +3,7 @@ import Type from 'typebox'
 import type { Api, ApiDeps } from '../app.js'
 import { ErrorSchema, LanSchema } from '../schemas.js'
 import { RackbootError } from '../../errors.js'
-import type { Lan } from '../../config/lan.js'
+import { gatewayList, type Lan } from '../../config/lan.js'
 import type { Store } from '../../store/index.js'
 
 export function describeLan (lan: Lan, store: Store, now: number) {
@@ -20,7 +20,8 @@ export function describeLan (lan: Lan, store: Store, now: number) {
     relay: c.relay === true,
     subnet: c.subnet,
     address: c.address,
-    gateway: c.gateway ?? null,
+    gateway: gatewayList(c)[0] ?? null,
+    gateways: gatewayList(c),
     dns: [...(c.dns ?? [])],
     leaseTime: lan.leaseSeconds,
     unknownMachines: c.unknownMachines,
