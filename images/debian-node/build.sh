@@ -2,6 +2,8 @@
 # Builds rackboot's Kubernetes-ready node image into images/debian-node/build/ (not committed):
 #   node.raw.zst    a raw GPT disk image (BIOS boot, EFI system and ext4 root partitions; GRUB for
 #                   BIOS and UEFI), zstd-compressed; the root file system grows to the disk on first boot
+#   installer-vmlinuz, installer-initrd.img
+#                   the installer rackboot netboots machines into (installer/rackboot-install)
 #   manifest.json   what was built: SHA-256 and size of the compressed and the raw image, the
 #                   Debian suite, the Kubernetes version it carries (or null), the build's steps
 #   SHA256SUMS
@@ -16,7 +18,8 @@
 #   DEBIAN_MIRROR    default http://deb.debian.org/debian (security: …/debian-security)
 #   RACKBOOT_NODE_CACHE  where downloaded .debs are kept between builds (default
 #                    /var/cache/rackboot-node); the build never needs it to be there
-#   DISK_SIZE        raw image size, default 3G (the root partition fills what the GPT leaves)
+#   DISK_SIZE        raw image size, default 1536M (about 1 GiB is used; the root grows to the
+#                    machine's disk on its first boot)
 #
 # Root only (mmdebstrap in root mode). Host packages: mmdebstrap, fdisk (sfdisk), e2fsprogs,
 # dosfstools, mtools, grub-pc-bin, grub-efi-amd64-bin, grub-common (grub-mkimage), zstd.
@@ -28,7 +31,7 @@ FORCE=
 for a in "$@"; do
   case "$a" in
     --force|-f) FORCE=1 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "debian-node: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -36,13 +39,13 @@ done
 SUITE=bookworm
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY=${DEBIAN_SECURITY_MIRROR:-${MIRROR%/debian}/debian-security}
-DISK_SIZE=${DISK_SIZE:-3G}
+DISK_SIZE=${DISK_SIZE:-1536M}
 CACHE=${RACKBOOT_NODE_CACHE:-/var/cache/rackboot-node}
 PACKAGES=(
   linux-image-amd64 initramfs-tools systemd systemd-sysv systemd-resolved udev dbus kmod
   containerd runc containernetworking-plugins conntrack socat ethtool iptables ebtables iproute2
   cloud-init cloud-guest-utils openssh-server chrony curl ca-certificates
-  e2fsprogs zstd less procps iputils-ping sudo
+  e2fsprogs zstd less procps iputils-ping sudo busybox
 )
 
 START=$(date +%s.%N)
@@ -82,7 +85,7 @@ if [ -n "${K8S_DIR:-}" ]; then
   for b in kubeadm kubelet kubectl crictl; do [ -x "$K8S_DIR/$b" ] && K8S_BINS+=("$K8S_DIR/$b"); done
   [ "${#K8S_DEBS[@]}" -gt 0 ] || [ "${#K8S_BINS[@]}" -gt 0 ] || die "K8S_DIR=$K8S_DIR has no .deb files and no kubeadm/kubelet/kubectl/crictl binaries"
 fi
-INPUTS=$( { sha256sum "${BASH_SOURCE[0]}"; printf '%s\n' "$SUITE" "$MIRROR" "$DISK_SIZE" "${PACKAGES[@]}"; [ -z "${K8S_DIR:-}" ] || sha256sum "${K8S_DEBS[@]}" "${K8S_BINS[@]}"; } | sha256sum | cut -c1-64)
+INPUTS=$( { sha256sum "${BASH_SOURCE[0]}" "$HERE/customize.sh" "$HERE"/installer/*; printf '%s\n' "$SUITE" "$MIRROR" "$DISK_SIZE" "${PACKAGES[@]}"; [ -z "${K8S_DIR:-}" ] || sha256sum "${K8S_DEBS[@]}" "${K8S_BINS[@]}"; } | sha256sum | cut -c1-64)
 if [ -z "$FORCE" ] && [ -f "$OUT/manifest.json" ] && grep -q "\"inputs\": \"$INPUTS\"" "$OUT/manifest.json" && [ -f "$OUT/node.raw.zst" ]; then
   log "up to date: $OUT/node.raw.zst (--force to rebuild)"
   exit 0
@@ -135,6 +138,27 @@ fi
 [ "$(du -sm "$WORK/root/boot" | cut -f1)" -gt 0 ] && ls "$WORK/root/boot"/vmlinuz-* >/dev/null 2>&1 || die "no kernel in the image"
 
 # ------------------------------------------------------------------------------------------
+# The installer rackboot netboots machines into: the image's own kernel and an initramfs made
+# by the image's initramfs-tools with rackboot's hook and boot script (boot=rackboot-install),
+# so its udev gives /dev/disk/by-… names and its drivers match the installed system's. It is
+# built inside the tree, copied out, and removed again: the installed disk does not carry it.
+step "installer: the image's kernel and an initramfs with rackboot-install"
+R=$WORK/root
+KVER=$(basename "$(ls -1 "$R/boot"/vmlinuz-* | sort -V | tail -1)" | sed 's/^vmlinuz-//')
+IC=$R/etc/initramfs-tools-rackboot
+cp -a "$R/etc/initramfs-tools" "$IC"
+sed -i 's/^MODULES=.*/MODULES=most/; s/^BUSYBOX=.*/BUSYBOX=y/' "$IC/initramfs.conf"
+grep -q '^BUSYBOX=y' "$IC/initramfs.conf" || echo 'BUSYBOX=y' >> "$IC/initramfs.conf"
+mkdir -p "$IC/hooks" "$IC/scripts"
+install -m 0755 "$HERE/installer/hook" "$IC/hooks/rackboot-installer"
+install -m 0644 "$HERE/installer/boot-script" "$IC/scripts/rackboot-install"
+install -m 0755 "$HERE/installer/rackboot-install" "$R/usr/sbin/rackboot-install"
+chroot "$R" mkinitramfs -d /etc/initramfs-tools-rackboot -o /tmp/rackboot-installer.img "$KVER" >&2
+install -m 0644 "$R/tmp/rackboot-installer.img" "$WORK/installer-initrd.img"
+install -m 0644 "$R/boot/vmlinuz-$KVER" "$WORK/installer-vmlinuz"
+rm -rf "$IC" "$R/tmp/rackboot-installer.img" "$R/usr/sbin/rackboot-install"
+
+# ------------------------------------------------------------------------------------------
 # The disk is assembled in a plain file, without loop devices or mounts (some kernels, like
 # this project's CI sandboxes, give loop devices no partitions): mkfs.ext4 -d fills the root
 # file system at its partition's offset, mtools fills the EFI system partition, and GRUB's
@@ -154,8 +178,6 @@ EFI_ID=$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 EFI_UUID=$(printf '%s-%s' "${EFI_ID:0:4}" "${EFI_ID:4:4}" | tr a-f A-F)
 
 step "boot loader files (GRUB for BIOS and UEFI, finding the root by its UUID)"
-R=$WORK/root
-KVER=$(basename "$(ls -1 "$R/boot"/vmlinuz-* | sort -V | tail -1)" | sed 's/^vmlinuz-//')
 mkdir -p "$R/boot/grub" "$R/boot/efi"
 cp -a /usr/lib/grub/i386-pc /usr/lib/grub/x86_64-efi "$R/boot/grub/"
 {
@@ -219,6 +241,9 @@ ZST_SHA=$(sha256sum "$WORK/node.raw.zst" | cut -c1-64)
 ZST_SIZE=$(stat -c %s "$WORK/node.raw.zst")
 step
 mv -f "$WORK/node.raw.zst" "$OUT/node.raw.zst"
+mv -f "$WORK/installer-vmlinuz" "$WORK/installer-initrd.img" "$OUT/"
+INST_K_SHA=$(sha256sum "$OUT/installer-vmlinuz" | cut -c1-64)
+INST_I_SHA=$(sha256sum "$OUT/installer-initrd.img" | cut -c1-64)
 TOTAL=$(since "$START")
 cat > "$OUT/manifest.json" <<EOF
 {
@@ -228,6 +253,7 @@ cat > "$OUT/manifest.json" <<EOF
   "debian": "$SUITE",
   "kernel": "$KVER",
   "kubernetes": $K8S_VERSION,
+  "installer": { "kernel": { "file": "installer-vmlinuz", "sha256": "$INST_K_SHA" }, "initrd": { "file": "installer-initrd.img", "sha256": "$INST_I_SHA" } },
   "disk": { "file": "node.raw.zst", "compression": "zstd", "size": $ZST_SIZE, "sha256": "$ZST_SHA", "rawSize": $RAW_SIZE, "rawSha256": "$RAW_SHA" },
   "rootUuid": "$ROOT_UUID",
   "inputs": "$INPUTS",
@@ -236,5 +262,5 @@ cat > "$OUT/manifest.json" <<EOF
   "seconds": $TOTAL
 }
 EOF
-(cd "$OUT" && sha256sum node.raw.zst > SHA256SUMS)
+(cd "$OUT" && sha256sum node.raw.zst installer-vmlinuz installer-initrd.img > SHA256SUMS)
 log "built $OUT/node.raw.zst: $((ZST_SIZE / 1048576)) MiB compressed, $((RAW_SIZE / 1048576)) MiB raw, kernel $KVER, Kubernetes ${K8S_VERSION//\"/}, in $TOTAL s"

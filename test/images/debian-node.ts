@@ -49,6 +49,12 @@ if (why !== null) {
     }
     t.match(manifest, { kind: 'disk', arch: 'x86_64', kubernetes: null, disk: { file: 'node.raw.zst' } }, 'a disk image without Kubernetes')
     t.ok(manifest.steps.length >= 6, 'each step and its time recorded')
+    const installer = (JSON.parse(readFileSync(join(OUT, 'manifest.json'), 'utf8')) as { installer: { kernel: { file: string; sha256: string }; initrd: { file: string; sha256: string } } }).installer
+    for (const f of [installer.kernel, installer.initrd]) t.equal(await sha256(join(OUT, f.file)), f.sha256, `installer ${f.file}: SHA-256 as recorded`)
+    const initrd = await run('sh', ['-c', `zstd -dc ${join(OUT, installer.initrd.file)} | cpio -t`], 120_000)
+    for (const f of ['usr/sbin/rackboot-install', 'scripts/rackboot-install', 'usr/libexec/rackboot/dd', 'usr/libexec/rackboot/sha256sum', 'usr/bin/curl', 'usr/bin/zstd']) {
+      t.ok(initrd.stdout.split('\n').includes(f), `the installer initramfs has ${f}`)
+    }
     const zst = join(OUT, 'node.raw.zst')
     t.equal(statSync(zst).size, manifest.disk.size, 'compressed size as recorded')
     t.equal(await sha256(zst), manifest.disk.sha256, 'compressed SHA-256 as recorded')
@@ -77,6 +83,7 @@ if (why !== null) {
     t.equal(await cat('/etc/machine-id'), '', 'no machine-id baked in')
     t.notMatch(await ls('/etc/ssh'), /ssh_host_/, 'no SSH host keys baked in')
     t.notMatch(await ls('/dev'), /\/(null|zero|console)\//, '/dev is empty (a mount point)')
+    t.notMatch(await ls('/usr/sbin'), /rackboot-install/, 'the installer is not left on the installed disk')
     for (const bin of ['/usr/bin/containerd', '/usr/sbin/runc', '/usr/lib/cni/bridge', '/usr/sbin/conntrack', '/usr/bin/socat', '/usr/sbin/ethtool',
       '/usr/sbin/iptables', '/usr/sbin/ebtables', '/usr/bin/cloud-init', '/usr/bin/growpart', '/usr/sbin/sshd', '/usr/sbin/chronyd', '/usr/bin/curl']) {
       const st = await run('debugfs', ['-R', `stat ${bin}`, fs], 30_000)
