@@ -214,7 +214,8 @@ async function run (args: Args, cleanups: Array<() => unknown>): Promise<void> {
   ])
   if (outcome !== 'provisioned' && !seen.has('machine.state:provisioned')) {
     const step = expectedSteps(args.firmware).find(s => !seen.has(s)) ?? 'machine.state:provisioned'
-    keepDir = true
+    // Kept for a look when a step failed; not when Ctrl-C stopped the VM (that removes everything).
+    if (!interrupted) keepDir = true
     throw new StepFailed([
       `FAILED at ${step}: ${STEP_MEANS[step] ?? step} (${outcome}, after ${secs()})`,
       ...(followErr.trim() === '' ? [] : [`the event stream said: ${followErr.trim()}`]),
@@ -248,6 +249,8 @@ async function run (args: Args, cleanups: Array<() => unknown>): Promise<void> {
 }
 
 let keepDir = false
+/** A signal asked the lab to go away: its cleanup is running. */
+let interrupted = false
 
 async function main (): Promise<number> {
   const args = parseArgs(process.argv.slice(2))
@@ -272,7 +275,6 @@ async function main (): Promise<number> {
     })()
     return cleaning
   }
-  let interrupted = false
   const onSignal = (sig: NodeJS.Signals): void => {
     if (interrupted) return
     interrupted = true

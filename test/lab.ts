@@ -92,6 +92,7 @@ t.test('pnpm lab boots a BIOS VM to provisioned, shows the steps and the timelin
 
 t.test('Ctrl-C while the VM boots removes the lab', { timeout: 300_000 }, async t => {
   if (!requireOrSkip(t, why)) return
+  const dirsBefore = labDirs()
   const p = spawn(process.execPath, [LAB], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => { if (p.exitCode === null) p.kill('SIGKILL') })
   let sent = false
@@ -108,4 +109,5 @@ t.test('Ctrl-C while the VM boots removes the lab', { timeout: 300_000 }, async 
   t.ok(daemonPid > 0 && !alive(daemonPid), `rackboot (pid ${daemonPid}) is gone`)
   const qemu = spawnSync('pgrep', ['-f', '--', '-name lab1 '], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number).filter(alive)
   t.same(qemu, [], 'no QEMU of the lab is left')
+  t.same(labDirs().filter(d => !dirsBefore.includes(d)), [], 'its temporary directory is gone')
 })
