@@ -5,13 +5,13 @@
 // with QEMU's user network restricted to the guest (restrict=on): nothing leaves.
 import t from 'tap'
 import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, createReadStream, existsSync, readFileSync, statSync } from 'node:fs'
+import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNetns } from '../../bench/netns.js'
 import { OVMF_CODE, OVMF_VARS, accel } from '../../bench/vm.js'
-import { tempDir } from '../helpers/daemon.js'
+import { MAIN, tempDir } from '../helpers/daemon.js'
 
 const HERE = fileURLToPath(new URL('../../images/debian-node/', import.meta.url))
 const BUILD = join(HERE, 'build.sh')
@@ -92,6 +92,13 @@ if (why !== null) {
     const kubeadm = await run('debugfs', ['-R', 'stat /usr/bin/kubeadm', fs], 30_000)
     t.notMatch(kubeadm.stdout, /Inode: \d+/, 'no kubeadm')
     t.match(kubeadm.stderr, /not found/, 'debugfs looked for it and did not find it')
+
+    // rackboot loads it as a disk image, verified against the manifest.
+    const cfg = join(dir, 'rackboot.yaml')
+    writeFileSync(cfg, `dataDir: ${join(dir, 'var')}\nboot: { imagesDir: ${join(HERE, '..')} }\n`)
+    const check = await run(process.execPath, [MAIN, 'images', 'check', '--config', cfg, '--json'], 300_000)
+    const listed = (JSON.parse(check.stdout) as Array<{ name: string; ok: boolean; kind: string; kubernetes: string | null; problems: string[]; disk: { rawSha256: string; rawSize: number } | null }>).find(i => i.name === 'debian-node')
+    t.match(listed, { ok: true, kind: 'disk', kubernetes: null, disk: { rawSha256: manifest.disk.rawSha256, rawSize: manifest.disk.rawSize } }, `rackboot images check: debian-node is a servable disk image ${JSON.stringify(listed?.problems)}`)
 
     const again = await run('bash', [BUILD], 120_000)
     t.equal(again.code, 0)

@@ -50,5 +50,8 @@ export function scriptFor (machine: MachineFacts | null, images: ReadonlyMap<str
       event: { image: machine.image, problems: image?.problems ?? ['no such image'] }
     }
   }
+  // The installer flow (reports, per-machine files, the installed state) is not in this build yet:
+  // booting the installer without it would fail and boot again, so the machine waits instead.
+  if (image.kind === 'disk') return { kind: 'wait', why: `image ${image.name} is a disk image, which this rackboot cannot install yet`, event: null }
   return { kind: 'netboot', image, begins: machine.state === 'ready' }
 }

@@ -1,10 +1,12 @@
-// Netboot images: images/<name>/image.yaml, its files verified by SHA-256 when loaded.
-// A broken image is reported (API, CLI, log) and never served.
+// Images: images/<name>/image.yaml, its files verified by SHA-256 when loaded. Two kinds:
+// `netboot` (a kernel and initrds booted over the network, as the test OS) and `disk` (a raw
+// disk image that rackboot's installer writes onto the machine's disk, described by the
+// recipe's manifest.json). A broken image is reported (API, CLI, log) and never served.
 import { createHash } from 'node:crypto'
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { basename, isAbsolute, join, resolve } from 'node:path'
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
 import { parse as parseYaml } from 'yaml'
-import Type, { type Static } from 'typebox'
+import Type, { type Static, type TSchema } from 'typebox'
 import { Value } from 'typebox/value'
 import { unknownPlaceholders } from './template.js'
 import { dottedPath, schemaProblems } from '../schema-errors.js'
@@ -15,6 +17,7 @@ const FileRef = Type.Union([
 ])
 
 export const ImageManifestSchema = Type.Object({
+  kind: Type.Optional(Type.Literal('netboot')),
   description: Type.Optional(Type.String()),
   arch: Type.Enum(['x86_64', 'arm64'], { default: 'x86_64' }),
   kernel: FileRef,
@@ -28,6 +31,41 @@ export const ImageManifestSchema = Type.Object({
 }, { additionalProperties: false })
 
 export type ImageManifest = Static<typeof ImageManifestSchema>
+
+/** image.yaml of a disk image: the recipe's manifest says the rest. */
+export const DiskImageManifestSchema = Type.Object({
+  kind: Type.Literal('disk'),
+  description: Type.Optional(Type.String()),
+  manifest: Type.String({ minLength: 1, description: 'The recipe\'s manifest.json (e.g. build/manifest.json).' }),
+  cmdline: Type.String({ default: '', description: 'Extra kernel command line for the installer.' })
+}, { additionalProperties: false })
+
+const Sha = Type.String({ pattern: '^[0-9a-f]{64}$' })
+/** What images/debian-node/build.sh writes (the fields rackboot uses). */
+export const RecipeManifestSchema = Type.Object({
+  kind: Type.Literal('disk'),
+  arch: Type.Enum(['x86_64', 'arm64']),
+  kubernetes: Type.Union([Type.String({ minLength: 1 }), Type.Null()]),
+  installer: Type.Object({
+    kernel: Type.Object({ file: Type.String({ minLength: 1 }), sha256: Sha }),
+    initrd: Type.Object({ file: Type.String({ minLength: 1 }), sha256: Sha })
+  }),
+  disk: Type.Object({
+    file: Type.String({ minLength: 1 }),
+    compression: Type.Literal('zstd'),
+    size: Type.Integer({ minimum: 1 }),
+    sha256: Sha,
+    rawSize: Type.Integer({ minimum: 1 }),
+    rawSha256: Sha
+  })
+})
+
+/** A disk image's image file: the compressed image, and what the installer checks on the disk. */
+export interface DiskFile extends ImageFile {
+  compression: 'zstd'
+  rawSize: number
+  rawSha256: string
+}
 
 export interface ImageFile {
   /** Name in URLs (/images/<image>/<name>) and iPXE's `initrd=` argument. */
@@ -43,10 +81,16 @@ export interface ImageFile {
 export interface Image {
   name: string
   dir: string
+  kind: 'netboot' | 'disk'
   description: string
   arch: string
+  /** The Kubernetes version a disk image carries (kubeadm's), or null. */
+  kubernetes: string | null
   cmdline: string
+  /** For a disk image: the installer's kernel and initrd. */
   kernel: ImageFile | null
+  /** For a disk image: the compressed raw disk image. */
+  disk: DiskFile | null
   initrds: ImageFile[]
   userData: string | null
   metaData: string | null
@@ -76,7 +120,7 @@ function readSums (path: string): Map<string, string> {
 /** Loads one image directory; problems are collected, never thrown. */
 export async function loadImage (dir: string): Promise<Image> {
   const name = basename(dir)
-  const image: Image = { name, dir, description: '', arch: 'x86_64', cmdline: '', kernel: null, initrds: [], userData: null, metaData: null, problems: [], ok: false }
+  const image: Image = { name, dir, kind: 'netboot', description: '', arch: 'x86_64', kubernetes: null, cmdline: '', kernel: null, disk: null, initrds: [], userData: null, metaData: null, problems: [], ok: false }
   const manifestPath = join(dir, 'image.yaml')
   if (!NAME.test(name)) image.problems.push(`image name ${JSON.stringify(name)} must be letters, digits, . _ - (at most 63)`)
   let raw: unknown
@@ -86,38 +130,24 @@ export async function loadImage (dir: string): Promise<Image> {
     image.problems.push(`${manifestPath}: ${(err as Error).message.split('\n')[0] ?? ''}`)
     return image
   }
-  const manifest = Value.Default(ImageManifestSchema, raw ?? {}) as ImageManifest
-  const errors = schemaProblems(Value.Errors(ImageManifestSchema, manifest), manifest, ImageManifestSchema)
-  if (errors.length > 0) {
-    for (const e of errors) image.problems.push(`${manifestPath}: ${dottedPath('', e.path)}: ${e.message}`)
-    return image
-  }
+  if (typeof raw === 'object' && raw !== null && (raw as { kind?: unknown }).kind === 'disk') return await loadDiskImage(image, raw, manifestPath)
+  const manifest = validated(ImageManifestSchema, raw ?? {}, manifestPath, image)
+  if (manifest === null) return image
   image.description = manifest.description ?? ''
   image.arch = manifest.arch
   image.cmdline = manifest.cmdline
   for (const u of unknownPlaceholders(manifest.cmdline)) image.problems.push(`${manifestPath}: cmdline: unknown placeholder {{ ${u} }}`)
 
   const at = (p: string) => isAbsolute(p) ? p : resolve(dir, p)
+  const verified = verifier(image, at)
   let sums = new Map<string, string>()
   if (manifest.sha256sums !== undefined) {
     try { sums = readSums(at(manifest.sha256sums)) } catch (err) { image.problems.push(`${manifestPath}: sha256sums: cannot read ${at(manifest.sha256sums)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`) }
   }
   const file = async (ref: ImageManifest['kernel'], key: string): Promise<ImageFile | null> => {
     const rel = typeof ref === 'string' ? ref : ref.file
-    const path = at(rel)
-    const expected = (typeof ref === 'string' ? undefined : ref.sha256?.toLowerCase()) ?? sums.get(basename(path))
-    let st
-    try { st = statSync(path) } catch (err) {
-      image.problems.push(`${key}: ${path} is missing (${(err as NodeJS.ErrnoException).code ?? ''})${rel.startsWith('build/') ? '; build the image first' : ''}`)
-      return null
-    }
-    if (!st.isFile()) { image.problems.push(`${key}: ${path} is not a regular file`); return null }
-    if (expected === undefined) { image.problems.push(`${key}: no sha256 for ${basename(path)} (give sha256: or list it in sha256sums)`); return null }
-    const cached = hashCache.get(path)
-    const actual = cached !== undefined && cached.size === st.size && cached.mtimeMs === st.mtimeMs ? cached.sha256 : await sha256File(path)
-    hashCache.set(path, { size: st.size, mtimeMs: st.mtimeMs, sha256: actual })
-    if (actual !== expected) { image.problems.push(`${key}: ${path} has sha256 ${actual}, expected ${expected}: not served`); return null }
-    return { name: basename(path), path, size: st.size, sha256: actual, etag: `"${actual}"`, mtimeMs: st.mtimeMs }
+    const expected = (typeof ref === 'string' ? undefined : ref.sha256?.toLowerCase()) ?? sums.get(basename(at(rel)))
+    return await verified(rel, expected, key)
   }
   image.kernel = await file(manifest.kernel, 'kernel')
   for (const [i, ref] of manifest.initrds.entries()) {
@@ -136,6 +166,69 @@ export async function loadImage (dir: string): Promise<Image> {
       image.problems.push(`cloudInit.${key}: cannot read ${at(ref)} (${(err as NodeJS.ErrnoException).code ?? ''})`)
     }
   }
+  image.ok = image.problems.length === 0
+  return image
+}
+
+/** `raw` with the schema's defaults, or null with each schema problem added to the image's, prefixed by `where`. */
+function validated<S extends TSchema> (schema: S, raw: unknown, where: string, image: Image): Static<S> | null {
+  const value = Value.Default(schema, raw) as Static<S>
+  const errors = schemaProblems(Value.Errors(schema, value), value, schema)
+  for (const e of errors) image.problems.push(`${where}: ${dottedPath('', e.path)}: ${e.message}`)
+  return errors.length > 0 ? null : value
+}
+
+/** Checks one file of an image against its SHA-256 (cached by size and mtime); a problem, or the file. */
+function verifier (image: Image, at: (p: string) => string) {
+  return async (rel: string, expected: string | undefined, key: string): Promise<ImageFile | null> => {
+    const path = at(rel)
+    let st
+    try { st = statSync(path) } catch (err) {
+      image.problems.push(`${key}: ${path} is missing (${(err as NodeJS.ErrnoException).code ?? ''})${rel.startsWith('build/') ? '; build the image first' : ''}`)
+      return null
+    }
+    if (!st.isFile()) { image.problems.push(`${key}: ${path} is not a regular file`); return null }
+    if (expected === undefined) { image.problems.push(`${key}: no sha256 for ${basename(path)} (give sha256: or list it in sha256sums)`); return null }
+    const cached = hashCache.get(path)
+    const actual = cached !== undefined && cached.size === st.size && cached.mtimeMs === st.mtimeMs ? cached.sha256 : await sha256File(path)
+    hashCache.set(path, { size: st.size, mtimeMs: st.mtimeMs, sha256: actual })
+    if (actual !== expected) { image.problems.push(`${key}: ${path} has sha256 ${actual}, expected ${expected}: not served`); return null }
+    return { name: basename(path), path, size: st.size, sha256: actual, etag: `"${actual}"`, mtimeMs: st.mtimeMs }
+  }
+}
+
+/** A disk image: image.yaml names the recipe's manifest, whose files are verified like any image's. */
+async function loadDiskImage (image: Image, raw: unknown, manifestPath: string): Promise<Image> {
+  image.kind = 'disk'
+  const yaml = validated(DiskImageManifestSchema, raw, manifestPath, image)
+  if (yaml === null) return image
+  image.description = yaml.description ?? ''
+  image.cmdline = yaml.cmdline
+  for (const u of unknownPlaceholders(yaml.cmdline)) image.problems.push(`${manifestPath}: cmdline: unknown placeholder {{ ${u} }}`)
+  const at = (p: string) => isAbsolute(p) ? p : resolve(image.dir, p)
+  const recipePath = at(yaml.manifest)
+  let recipe: Static<typeof RecipeManifestSchema>
+  try {
+    const parsed = validated(RecipeManifestSchema, JSON.parse(readFileSync(recipePath, 'utf8')), `manifest: ${recipePath}`, image)
+    if (parsed === null) return image
+    recipe = parsed
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    image.problems.push(`manifest: ${recipePath} ${code === 'ENOENT' ? `is missing${yaml.manifest.startsWith('build/') ? '; build the image first' : ''}` : `cannot be read: ${code ?? (err as Error).message}`}`)
+    return image
+  }
+  image.arch = recipe.arch
+  image.kubernetes = recipe.kubernetes
+  const base = dirname(recipePath)
+  const verified = verifier(image, p => isAbsolute(p) ? p : resolve(base, p))
+  image.kernel = await verified(recipe.installer.kernel.file, recipe.installer.kernel.sha256, 'installer.kernel')
+  const initrd = await verified(recipe.installer.initrd.file, recipe.installer.initrd.sha256, 'installer.initrd')
+  if (initrd !== null) image.initrds.push(initrd)
+  const disk = await verified(recipe.disk.file, recipe.disk.sha256, 'disk')
+  if (disk !== null && disk.size !== recipe.disk.size) image.problems.push(`disk: ${disk.path} has ${disk.size} bytes, the manifest says ${recipe.disk.size}`)
+  else if (disk !== null) image.disk = { ...disk, compression: recipe.disk.compression, rawSize: recipe.disk.rawSize, rawSha256: recipe.disk.rawSha256 }
+  const names = [image.kernel, ...image.initrds, image.disk].filter((f): f is ImageFile => f !== null).map(f => f.name)
+  if (new Set(names).size !== names.length) image.problems.push('file names must be distinct (they name the files in URLs)')
   image.ok = image.problems.length === 0
   return image
 }

@@ -13,7 +13,7 @@ export class ImageRegistry {
     this.images = loaded
     this.dir = dir
     for (const img of loaded.values()) {
-      if (img.ok) log.info({ image: img.name, files: [img.kernel, ...img.initrds].map(f => f?.name) }, 'image ready')
+      if (img.ok) log.info({ image: img.name, kind: img.kind, files: [img.kernel, ...img.initrds, img.disk].filter(f => f !== null).map(f => f.name) }, 'image ready')
       else log.warn({ image: img.name, problems: img.problems }, 'image not servable')
     }
     if (loaded.size === 0) log.info({ dir }, 'no images found')

@@ -232,11 +232,16 @@ export async function machinesLifecycle (io: Io, action: 'reprovision' | 'deprov
   print(io, o, await api.request<Machine>('POST', `/api/v1/machines/${m.id}/${action}`, {}))
 }
 
-interface ImageView { name: string; ok: boolean; problems: string[]; arch: string; description: string; kernel: { name: string; size: number; sha256: string } | null; initrds: Array<{ name: string; size: number; sha256: string }> }
+interface ImageFileView { name: string; size: number; sha256: string }
+interface ImageView {
+  name: string; ok: boolean; problems: string[]; kind: 'netboot' | 'disk'; arch: string; kubernetes: string | null; description: string
+  kernel: ImageFileView | null; initrds: ImageFileView[]; disk: (ImageFileView & { rawSize: number; rawSha256: string }) | null
+}
 
 const showImage = (i: ImageView) => [
-  `${i.name}: ${i.ok ? 'ok' : 'NOT SERVABLE'} (${i.arch})${i.description === '' ? '' : ` — ${i.description}`}`,
-  ...[i.kernel, ...i.initrds].filter(f => f !== null).map(f => `  ${f.name}  ${f.size} bytes  sha256 ${f.sha256}`),
+  `${i.name}: ${i.ok ? 'ok' : 'NOT SERVABLE'} (${i.kind}, ${i.arch}${i.kind === 'disk' ? `, Kubernetes ${i.kubernetes ?? 'none'}` : ''})${i.description === '' ? '' : ` — ${i.description}`}`,
+  ...[i.kernel, ...i.initrds].filter(f => f !== null).map(f => `  ${i.kind === 'disk' ? 'installer ' : ''}${f.name}  ${f.size} bytes  sha256 ${f.sha256}`),
+  ...(i.disk === null ? [] : [`  disk ${i.disk.name}  ${i.disk.size} bytes  sha256 ${i.disk.sha256}  (raw ${i.disk.rawSize} bytes, sha256 ${i.disk.rawSha256})`]),
   ...i.problems.map(p => `  problem: ${p}`)
 ].join('\n')
 
@@ -252,7 +257,7 @@ export async function imagesCheck (io: Io, o: { config?: string; json?: boolean 
 export async function imagesList (io: Io, o: ClientOptions): Promise<void> {
   const res = await client(o, io.env).request<{ items: ImageView[] }>('GET', '/api/v1/images')
   if (o.json === true) { io.out(JSON.stringify(res.items, null, 2)); return }
-  io.out(table(['name', 'status', 'arch', 'kernel', 'initrds', 'problems'], res.items.map(i => [i.name, i.ok ? 'ok' : 'broken', i.arch, i.kernel?.name, i.initrds.map(f => f.name).join(','), i.problems.length])))
+  io.out(table(['name', 'status', 'kind', 'arch', 'kubernetes', 'kernel', 'initrds', 'problems'], res.items.map(i => [i.name, i.ok ? 'ok' : 'broken', i.kind, i.arch, i.kind === 'disk' ? i.kubernetes ?? 'none' : '', i.kernel?.name, i.initrds.map(f => f.name).join(','), i.problems.length])))
 }
 
 export async function imagesShow (io: Io, name: string, o: ClientOptions): Promise<void> {

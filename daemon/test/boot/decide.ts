@@ -5,7 +5,7 @@ import type { Image } from '../../src/boot/images.js'
 import type { MachineState } from '../../src/store/lifecycle.js'
 
 const image = (name: string, ok: boolean): Image => ({ name, ok, problems: ok ? [] : ['kernel missing'] } as unknown as Image)
-const images = new Map([['good', image('good', true)], ['broken', image('broken', false)]])
+const images = new Map([['good', image('good', true)], ['broken', image('broken', false)], ['node', { ...image('node', true), kind: 'disk' } as Image]])
 const m = (state: MachineState, netboot: boolean, img: string | null) => ({ hostname: 'n1', state, netboot, image: img })
 
 t.test('scriptFor: machine and image → script kind, reason, transition', async t => {
@@ -20,6 +20,7 @@ t.test('scriptFor: machine and image → script kind, reason, transition', async
     ['discovered: wait', m('discovered', true, 'good'), { kind: 'wait', why: 'n1 is discovered: mark it ready to provision', event: null }],
     ['failed: wait', m('failed', true, 'good'), { kind: 'wait', why: 'n1 is failed: reprovision it to netboot again', event: null }],
     ['image not installed: wait, with an event', m('ready', true, 'gone'), { kind: 'wait', why: 'image gone is not installed', event: { image: 'gone', problems: ['no such image'] } }],
+    ['a disk image (the installer flow is not in this build): wait, not a boot loop', m('ready', true, 'node'), { kind: 'wait', why: 'image node is a disk image, which this rackboot cannot install yet', event: null }],
     ['broken image: wait, with its problems', m('provisioning', true, 'broken'), { kind: 'wait', why: 'image broken is broken (see rackboot images check)', event: { image: 'broken', problems: ['kernel missing'] } }]
   ]
   for (const [name, machine, want] of cases) t.match(scriptFor(machine, images), want, name)

@@ -40,7 +40,7 @@ t.test('images load with their files verified', async t => {
   t.match(images.get('badtpl'), { ok: false, problems: [/cmdline: unknown placeholder \{\{ hostnme \}\}/] })
   t.match(images.get('missing')?.problems, [/sha256sums: cannot read/, /kernel: .*build\/vmlinuz is missing \(ENOENT\); build the image first/])
   t.match(images.get('nosha'), { ok: false, problems: [/no sha256 for vmlinuz/] })
-  t.match(images.get('typo'), { ok: false, problems: [/typo\/image\.yaml: kernel: is required$/, /typo\/image\.yaml: kernal: is not a known key \(did you mean "kernel"\?\); allowed: description, arch, kernel/] })
+  t.match(images.get('typo'), { ok: false, problems: [/typo\/image\.yaml: kernel: is required$/, /typo\/image\.yaml: kernal: is not a known key \(did you mean "kernel"\?\); allowed: kind, description, arch, kernel/] })
 })
 
 t.test('a file changed after load is caught at the next load', async t => {
@@ -49,4 +49,39 @@ t.test('a file changed after load is caught at the next load', async t => {
   t.equal((await loadImage(dir)).ok, true)
   writeFileSync(join(dir, 'vmlinuz'), 'K2')
   t.equal((await loadImage(dir)).ok, false)
+})
+
+/** A disk image as images/debian-node/build.sh leaves it: image.yaml, build/manifest.json and the files. */
+function diskImage (root: string, name: string, opts: { yaml?: string; manifest?: (m: Record<string, any>) => void; files?: Record<string, string> } = {}): string {
+  const files = { 'installer-vmlinuz': 'IK', 'installer-initrd.img': 'II', 'node.raw.zst': 'ZSTD', ...opts.files }
+  const dir = image(root, name, opts.yaml ?? 'kind: disk\ndescription: a node\nmanifest: build/manifest.json\n')
+  mkdirSync(join(dir, 'build'))
+  for (const [f, content] of Object.entries(files)) writeFileSync(join(dir, 'build', f), content)
+  const manifest: Record<string, any> = {
+    name, kind: 'disk', arch: 'x86_64', kubernetes: 'v1.31.2',
+    installer: { kernel: { file: 'installer-vmlinuz', sha256: sha('IK') }, initrd: { file: 'installer-initrd.img', sha256: sha('II') } },
+    disk: { file: 'node.raw.zst', compression: 'zstd', size: 4, sha256: sha('ZSTD'), rawSize: 1536 * 2 ** 20, rawSha256: sha('RAW') }
+  }
+  opts.manifest?.(manifest)
+  writeFileSync(join(dir, 'build', 'manifest.json'), JSON.stringify(manifest))
+  return dir
+}
+
+t.test('disk images: image.yaml names the recipe manifest; installer and disk files verified by its SHA-256s', async t => {
+  const root = tempDir(t)
+  const good = await loadImage(diskImage(root, 'node'))
+  t.equal(good.ok, true, JSON.stringify(good.problems))
+  t.match(good, {
+    kind: 'disk', arch: 'x86_64', kubernetes: 'v1.31.2', description: 'a node',
+    kernel: { name: 'installer-vmlinuz', sha256: sha('IK') }, initrds: [{ name: 'installer-initrd.img', sha256: sha('II') }],
+    disk: { name: 'node.raw.zst', size: 4, sha256: sha('ZSTD'), compression: 'zstd', rawSize: 1536 * 2 ** 20, rawSha256: sha('RAW') }
+  })
+  t.equal((await loadImage(diskImage(root, 'nok8s', { manifest: m => { m.kubernetes = null } }))).kubernetes, null, 'an image without Kubernetes says so')
+  t.match(await loadImage(diskImage(root, 'corrupt', { files: { 'node.raw.zst': 'ZSTX' } })), { ok: false, disk: null, problems: [/^disk: .*node\.raw\.zst has sha256 [0-9a-f]{64}, expected [0-9a-f]{64}: not served$/] }, 'a corrupt disk image is not served')
+  t.match(await loadImage(diskImage(root, 'short', { manifest: m => { m.disk.size = 5 } })), { ok: false, problems: [/^disk: .* has 4 bytes, the manifest says 5$/] })
+  t.match(await loadImage(diskImage(root, 'badinst', { files: { 'installer-initrd.img': 'other' } })), { ok: false, problems: [/^installer\.initrd: .* expected/] })
+  t.match(await loadImage(diskImage(root, 'badman', { manifest: m => { delete m.disk.rawSha256 } })), { ok: false, problems: [/^manifest: .*manifest\.json: disk\.rawSha256: is required/] })
+  const unbuilt = image(root, 'unbuilt', 'kind: disk\nmanifest: build/manifest.json\n')
+  t.match(await loadImage(unbuilt), { ok: false, kind: 'disk', problems: [/^manifest: .*build\/manifest\.json is missing; build the image first$/] })
+  t.match(await loadImage(image(root, 'typo2', 'kind: disk\nmanifset: build/manifest.json\n')), { ok: false, problems: [/manifest: is required/, /manifset: is not a known key \(did you mean "manifest"\?\)/] })
 })
