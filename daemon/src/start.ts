@@ -86,7 +86,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   })
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics, health })
   const boot = new BootService({ store, current: () => current, log: log.child({ svc: 'boot' }), metrics, health })
-  store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory })
+  store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory, arch: new Map([...boot.images.current].map(([n, i]) => [n, i.arch])) })
   let api: Api | undefined
   try {
     warnOrphans(store, current, log)

@@ -1,4 +1,5 @@
 // Machines and their MACs: the inventory's core table, with the rules that keep it consistent.
+import { archCanBoot, archName } from '../arch.js'
 import type { Db } from './db.js'
 import { limitClause, statementCache } from './db.js'
 import type { EventLog } from './events.js'
@@ -118,7 +119,7 @@ export class MachineStore {
    * The installed images (names and boot.imagesDir), checked when a machine's image is set;
    * undefined (no check) where no image registry runs (the CLI's token commands, tests).
    */
-  images: (() => { names: readonly string[]; dir: string }) | undefined
+  images: (() => { names: readonly string[]; dir: string; arch?: ReadonlyMap<string, string> }) | undefined
 
   constructor (db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
     this.prepare = statementCache(db)
@@ -347,6 +348,13 @@ export class MachineStore {
     const catalog = checkImage && input.image != null ? this.images?.() : undefined
     if (catalog !== undefined && input.image != null && !catalog.names.includes(input.image)) {
       problem('RB_IMAGE_UNKNOWN', `image ${JSON.stringify(input.image)} is not in boot.imagesDir (${catalog.dir}) ${catalog.names.length > 0 ? `(installed: ${catalog.names.join(', ')})` : '(no images are installed there)'}`, 'image')
+    }
+    // A machine DHCP has seen reported its firmware's architecture (option 93): an image it
+    // cannot boot is refused, not left to fail at the iPXE prompt.
+    const imageArch = input.image == null ? undefined : catalog?.arch?.get(input.image)
+    const seenArch = selfId === null ? null : this.get(selfId)?.arch ?? null
+    if (imageArch !== undefined && !archCanBoot(imageArch, seenArch)) {
+      problem('RB_IMAGE_ARCH', `image ${JSON.stringify(input.image)} is for ${imageArch}, but this machine's firmware reported ${archName(Number(seenArch))} (DHCP option 93 = ${seenArch ?? ''})`, 'image')
     }
     let bmcMac: string | null = null
     if (input.bmc?.mac !== undefined && input.bmc.mac !== null) {

@@ -172,3 +172,22 @@ t.test('an image that is not installed is refused, naming the installed ones (is
   t.equal(res.statusCode, 422)
   t.same(res.json().errors.map((e: { code: string }) => e.code), ['RB_LAN_UNKNOWN', 'RB_IMAGE_UNKNOWN'], 'both problems at once')
 })
+
+t.test('an image the machine\'s firmware cannot boot is refused (RB_IMAGE_ARCH); unseen machines are not checked', async t => {
+  const { app, auth, store } = await build(t)
+  store.machines.images = () => ({ names: ['node', 'node-arm'], dir: '/srv/images', arch: new Map([['node', 'x86_64'], ['node-arm', 'arm64']]) })
+  let res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'a0', macs: [mac(2)], lan: 'prov', image: 'node-arm' } })
+  t.equal(res.statusCode, 201, 'never seen by DHCP: any image')
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'a1', macs: [mac(1)], lan: 'prov' } })
+  const id = (res.json() as { id: number }).id
+  store.machines.seen(id, { arch: '11', uuid: null }, Date.now())
+  res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/a1', headers: auth(), payload: { image: 'node' } })
+  t.same([res.statusCode, res.json()], [422, { code: 'RB_IMAGE_ARCH', message: 'image "node" is for x86_64, but this machine\'s firmware reported arm64 (DHCP option 93 = 11)', field: 'image' }])
+  res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/a1', headers: auth(), payload: { image: 'node-arm' } })
+  t.equal(res.statusCode, 200, 'an arm64 image for an arm64 machine')
+  store.machines.seen(id, { arch: '7', uuid: null }, Date.now())
+  res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/a1', headers: auth(), payload: { image: 'node' } })
+  t.equal(res.statusCode, 200, 'x86-64 UEFI (7) boots x86_64')
+  res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/a1', headers: auth(), payload: { role: 'worker' } })
+  t.equal(res.statusCode, 200, 'a change that leaves the image alone is not checked')
+})
