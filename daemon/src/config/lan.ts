@@ -8,9 +8,7 @@ export interface Lan {
   readonly config: LanConfig
   readonly subnet: Subnet
   readonly address: number
-  /** The first router (option 3's first address), or null. */
-  readonly gateway: number | null
-  /** Every router, in the configured order. */
+  /** Every router (option 3), in the configured order. */
   readonly gateways: readonly number[]
   readonly pool: Ipv4Range | null
   readonly reserved: readonly Ipv4Range[]
@@ -47,7 +45,6 @@ export function compileLan (config: LanConfig): Lan {
     config,
     subnet,
     address,
-    gateway: gateways[0] ?? null,
     gateways,
     pool: config.pool === undefined ? null : tryParseIPv4Range(config.pool),
     reserved: (config.reserved ?? []).map(r => tryParseIPv4Range(r)).filter((r): r is Ipv4Range => r !== null),

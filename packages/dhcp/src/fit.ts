@@ -1,10 +1,8 @@
-import { EncodeError } from '@rackboot/wire'
+import { EncodeError, isEncodeError } from '@rackboot/wire'
 import { DhcpErrorCode } from './errors.js'
 import { Option } from './option-table.js'
-import { optionsLength, type Options } from './options.js'
-import {
-  encode, encodeOverloaded, BOOTP_MIN_LENGTH, FILE_LENGTH, HEADER_LENGTH, SNAME_LENGTH, type DhcpPacket
-} from './packet.js'
+import { optionLength, type Options } from './options.js'
+import { encode, encodeOverloaded, FILE_LENGTH, HEADER_LENGTH, SNAME_LENGTH, type DhcpPacket } from './packet.js'
 
 export interface FitOptions {
   /** Largest acceptable message in bytes (the UDP payload): `maxReplySize(request)`. */
@@ -24,8 +22,6 @@ export interface Fitted {
   overload: 0 | 1 | 2 | 3
 }
 
-const wireLength = (value: Uint8Array): number => optionsLength(new Map([[0, value]]))
-
 interface Area { options: Options; room: number }
 
 /**
@@ -36,8 +32,12 @@ interface Area { options: Options; room: number }
  * and what still does not fit left out and reported. An option is never split across areas.
  */
 export function encodeFitted (packet: DhcpPacket, opts: FitOptions): Fitted {
-  const whole = Math.max(BOOTP_MIN_LENGTH, HEADER_LENGTH + optionsLength(packet.options) + 1)
-  if (whole <= opts.maxSize) return { buf: encode(packet, { maxSize: opts.maxSize }), dropped: [], overload: 0 }
+  // The common case, as plain encode() sizes it once; fitting only when it does not fit.
+  try {
+    return { buf: encode(packet, { maxSize: opts.maxSize }), dropped: [], overload: 0 }
+  } catch (err) {
+    if (!isEncodeError(err) || err.code !== DhcpErrorCode.TooLarge) throw err
+  }
 
   const relay = packet.options.get(Option.RelayAgentInformation)
   const order = [
@@ -46,14 +46,14 @@ export function encodeFitted (packet: DhcpPacket, opts: FitOptions): Fitted {
   ]
   const attempt = (withOverload: boolean): { main: Area; file: Area | null; sname: Area | null; dropped: number[] } | null => {
     // The options field: up to maxSize, less the header, End, option 52 (3 bytes) and option 82.
-    const mainRoom = opts.maxSize - HEADER_LENGTH - 1 - (withOverload ? 3 : 0) - (relay === undefined ? 0 : wireLength(relay))
+    const mainRoom = opts.maxSize - HEADER_LENGTH - 1 - (withOverload ? 3 : 0) - (relay === undefined ? 0 : optionLength(relay))
     const main: Area = { options: new Map(), room: mainRoom }
     const file: Area | null = withOverload && packet.file === '' ? { options: new Map(), room: FILE_LENGTH - 1 } : null
     const sname: Area | null = withOverload && packet.sname === '' ? { options: new Map(), room: SNAME_LENGTH - 1 } : null
     const dropped: number[] = []
     for (const code of order) {
       const value = packet.options.get(code) as Uint8Array
-      const need = wireLength(value)
+      const need = optionLength(value)
       const area = [main, file, sname].find(a => a !== null && a.room >= need)
       if (area === undefined || area === null) {
         if (opts.required.has(code)) return null

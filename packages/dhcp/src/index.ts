@@ -2,7 +2,7 @@ export { DhcpErrorCode } from './errors.js'
 export { Option, type OptionCode, type OptionType, type OptionInfo, OPTION_TABLE, optionInfo, optionName, optionCode } from './option-table.js'
 export { MessageType, messageTypeName, BootOp, expectedOp } from './message-type.js'
 export {
-  type Options, OptionCollector, decodeOptionsArea, encodeOptions, optionsLength, MAX_OPTION_CHUNK
+  type Options, OptionCollector, decodeOptionsArea, encodeOptions, optionLength, optionsLength, MAX_OPTION_CHUNK
 } from './options.js'
 export {
   type ClientIdentifier, type ClientNetworkInterface, type ClientMachineId, type UserClass, formatGuid,

@@ -83,12 +83,15 @@ export function decodeOptionsArea (r: Reader, into: OptionCollector, area: strin
   }
 }
 
+/** Bytes one option (or sub-option) value takes on the wire: code and length per 255-byte chunk. */
+export function optionLength (value: Uint8Array): number {
+  return value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / MAX_OPTION_CHUNK)
+}
+
 /** Bytes the options take on the wire, End not included. */
 export function optionsLength (options: Options): number {
   let n = 0
-  for (const value of options.values()) {
-    n += value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / MAX_OPTION_CHUNK)
-  }
+  for (const value of options.values()) n += optionLength(value)
   return n
 }
 

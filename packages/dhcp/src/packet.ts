@@ -218,8 +218,9 @@ function checkHeader (p: DhcpPacket): { sname: Uint8Array, file: Uint8Array } {
   return { sname, file }
 }
 
-function packetLength (p: DhcpPacket): number {
-  return Math.max(BOOTP_MIN_LENGTH, HEADER_LENGTH + optionsLength(p.options) + 1)
+/** Bytes `p` takes on the wire (padded to 300); `extra` for options the codec adds (option 52). */
+function packetLength (p: DhcpPacket, extra = 0): number {
+  return Math.max(BOOTP_MIN_LENGTH, HEADER_LENGTH + extra + optionsLength(p.options) + 1)
 }
 
 function encodePacket (p: DhcpPacket, w: Writer): void {
@@ -304,7 +305,7 @@ export function encodeOverloaded (p: DhcpPacket, areas: { file?: Options; sname?
   if ((areas.file !== undefined && p.file !== '') || (areas.sname !== undefined && p.sname !== '')) {
     throw new EncodeError(DhcpErrorCode.BadOverload, 'packet', 'an overloaded file or sname field cannot also carry its text')
   }
-  const length = Math.max(BOOTP_MIN_LENGTH, HEADER_LENGTH + 3 + optionsLength(p.options) + 1)
+  const length = packetLength(p, 3)
   const buf = Buffer.alloc(length)
   const w = new Writer(buf)
   // The header, then 52 first in the options field (option 82 stays the last option).

@@ -1,4 +1,5 @@
 import type { Codec } from '@rackboot/wire'
+import { optionLength } from './options.js'
 import { badValue, encodeFail } from './option-values.js'
 
 /**
@@ -16,15 +17,12 @@ export interface SubOptionsFormat {
   terminate: boolean
 }
 
-function chunkedLength (value: Uint8Array): number {
-  return value.length === 0 ? 2 : value.length + 2 * Math.ceil(value.length / 255)
-}
 
 export function subOptionsCodec (format: SubOptionsFormat): Codec<SubOptions> {
   return {
     encodingLength (v) {
       let n = format.terminate ? 1 : 0
-      for (const value of v.values()) n += chunkedLength(value)
+      for (const value of v.values()) n += optionLength(value)
       return n
     },
     encode (v, w) {
