@@ -4,25 +4,68 @@
 // follow which are store/lifecycle.ts's, the boot decisions boot/decide.ts's.
 import type { Store, Machine } from './store/index.js'
 import { RackbootError } from './errors.js'
+import type { TokenKind } from './store/boot-tokens.js'
 
 /** A netboot script is being served: a one-time token for this boot attempt; ready → provisioning. */
-export function netbootBegins (store: Store, machine: Machine, image: string, opts: { begins: boolean; ttlMs: number; actor: string }): string {
-  const token = store.bootTokens.mint(machine.id, image, store.now(), opts.ttlMs)
+export function netbootBegins (store: Store, machine: Machine, image: string, opts: { begins: boolean; ttlMs: number; actor: string; kind?: TokenKind }): string {
+  const token = store.bootTokens.mint(machine.id, image, store.now(), opts.ttlMs, opts.kind ?? 'netboot')
   if (opts.begins) store.machines.update(machine.id, { state: 'provisioning' }, opts.actor)
   return token
 }
 
 /**
- * The image's first-boot agent phoned home with `token` (already checked live): the token is
- * used up, the machine is provisioned and boots from its disk from now on ("netboot once,
- * then disk"). Null when another request used the token first or the machine is gone.
+ * The image's first-boot agent (or the installed OS's cloud-init) phoned home with `token`
+ * (already checked live): the token is used up, the machine is provisioned and boots from its
+ * disk from now on ("netboot once, then disk"). Null when another request used the token first
+ * or the machine is gone.
  */
 export function phonedHome (store: Store, token: string, opts: { machineId: number; image: string; client: string; report: unknown; actor: string }): Machine | null {
   if (!store.bootTokens.consume(token, store.now())) return null
   const machine = store.machines.get(opts.machineId)
   if (machine === null) return null
   store.events.append({ actor: opts.actor, type: 'boot.phone-home', machineId: machine.id, lan: machine.lan, mac: null, detail: { image: opts.image, client: opts.client, report: opts.report ?? null } })
-  return store.machines.update(machine.id, { ...(machine.state === 'provisioning' ? { state: 'provisioned' as const } : {}), netboot: false }, opts.actor)
+  const provisions = machine.state === 'provisioning' || machine.state === 'installed'
+  return store.machines.update(machine.id, { ...(provisions ? { state: 'provisioned' as const } : {}), netboot: false }, opts.actor)
+}
+
+/** The steps an installer reports (images/debian-node/installer/rackboot-install). */
+export const INSTALL_STEPS = ['started', 'disk', 'waiting', 'progress', 'resumed', 'written', 'verified', 'installed', 'failed'] as const
+export type InstallStep = typeof INSTALL_STEPS[number]
+/** Why an install failed, as the installer says it. */
+export const INSTALL_FAILURES = ['no-disk', 'disk-too-small', 'download-failed', 'checksum-mismatch', 'write-error', 'verify-failed', 'config-failed'] as const
+
+export interface InstallReport { step: InstallStep; reason?: string; message?: string; [field: string]: unknown }
+
+/**
+ * An installer reported a step with `token` (already checked live): each is an event on the
+ * machine's timeline; `installed` (written, verified, its files in place) moves the machine
+ * provisioning → installed, `failed` to failed with the reason; both use the token up, so a
+ * replayed report changes nothing. Null when another request used the token first or the
+ * machine is gone.
+ */
+export function installReported (store: Store, token: string, opts: { machineId: number; image: string; client: string; report: InstallReport; actor: string }): Machine | null {
+  const { report } = opts
+  const machine = store.machines.get(opts.machineId)
+  if (machine === null) return null
+  const ends = report.step === 'installed' || report.step === 'failed'
+  if (ends && !store.bootTokens.consume(token, store.now())) return null
+  store.events.append({ actor: opts.actor, type: 'boot.install', machineId: machine.id, lan: machine.lan, mac: null, detail: { ...report, image: opts.image, client: opts.client } })
+  if (report.step === 'installed') return store.machines.update(machine.id, { state: 'installed' }, opts.actor)
+  if (report.step === 'failed') {
+    const why = [report.reason, report.message].filter(s => s !== undefined && s !== '').join(': ')
+    return store.machines.update(machine.id, { state: 'failed', stateReason: `install failed: ${why === '' ? 'no reason given' : why}` }, opts.actor)
+  }
+  return machine
+}
+
+/**
+ * The installer fetched the machine's files: a fresh `seed` token for the installed OS's
+ * cloud-init (its seed and phone-home), recorded as an install step.
+ */
+export function seedMinted (store: Store, machine: Machine, image: string, opts: { ttlMs: number; actor: string; client: string; network: string; networkWhy: string }): string {
+  const token = store.bootTokens.mint(machine.id, image, store.now(), opts.ttlMs, 'seed')
+  store.events.append({ actor: opts.actor, type: 'boot.install', machineId: machine.id, lan: machine.lan, mac: null, detail: { step: 'files', image, client: opts.client, network: opts.network, why: opts.networkWhy } })
+  return token
 }
 
 /**

@@ -11,8 +11,8 @@ const check = Compile(MachineInputSchema)
 export const MAX_IMPORT_ROWS = 50_000
 
 /** CSV columns and the MachineInput field each fills. */
-export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'state', 'netboot'] as const
-const ALIASES: Record<string, typeof CSV_COLUMNS[number]> = { mac: 'macs', ip: 'ipv4', address: 'ipv4' }
+export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'state', 'netboot', 'install_disk', 'network'] as const
+const ALIASES: Record<string, typeof CSV_COLUMNS[number]> = { mac: 'macs', ip: 'ipv4', address: 'ipv4', installDisk: 'install_disk' }
 
 function validate (input: unknown, row: number): FieldError[] {
   if (check.Check(input)) return []
@@ -69,6 +69,7 @@ function fromCsv (text: string): ImportRow[] {
         }
         case 'bmc_address': bmc.address = value; break
         case 'bmc_mac': bmc.mac = value; break
+        case 'install_disk': input.installDisk = value; break
         default: input[key] = value
       }
     }

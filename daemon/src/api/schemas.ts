@@ -2,17 +2,21 @@
 import Type, { type Static, type TSchema } from 'typebox'
 import { MAC_PATTERN } from '@rackboot/wire'
 import { MACHINE_STATES } from '../store/lifecycle.js'
+import { INSTALL_DISK } from '../store/machines.js'
 import { namedPattern } from '../schema-errors.js'
 import { Ipv4, LanName } from '../config/schema.js'
 
 /** `type: [T, 'null']` rather than anyOf: clearer errors and faster serialisation. */
 const Nullable = <T extends TSchema>(s: T) => Type.Unsafe<Static<T> | null>({ ...s, type: [(s as unknown as { type: string }).type, 'null'] })
 
+/** `static` | `dhcp` as a plain string enum (Nullable adds `null` to its `type`). */
+const NetworkMode = (o: { description?: string }) => Type.Unsafe<'static' | 'dhcp'>({ type: 'string', enum: ['static', 'dhcp'], ...o })
+
 export const HOSTNAME_PATTERN = namedPattern('^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$', 'a valid hostname (RFC 1123: letters, digits, dashes, dot-separated labels)')
 export const LABEL_KEY_PATTERN = namedPattern('^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$', 'a valid label key (letters, digits, . _ / -; at most 63)')
 
 export const MacString = Type.String({ pattern: MAC_PATTERN, description: 'MAC address: aa:bb:cc:dd:ee:ff, aa-bb-cc-dd-ee-ff, aabb.ccdd.eeff or aabbccddeeff (stored as aa:bb:cc:dd:ee:ff).' })
-export const MachineState = Type.Enum([...MACHINE_STATES], { description: 'Lifecycle state.' })
+export const MachineState = Type.Enum([...MACHINE_STATES], { description: 'Lifecycle state: discovered → ready → provisioning → (installed, for a disk image) → provisioned; failed (see stateReason).' })
 const Labels = Type.Record(Type.String({ pattern: LABEL_KEY_PATTERN }), Type.String({ maxLength: 63 }), { additionalProperties: false, maxProperties: 64, description: 'Free-form key/value labels (selectors use them).' })
 const Name = (description: string) => Type.String({ minLength: 1, maxLength: 63, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description })
 
@@ -29,7 +33,9 @@ const inputProperties = {
     mac: Type.Optional(Nullable(MacString))
   }, { additionalProperties: false, description: 'Baseboard management controller.' }),
   state: MachineState,
-  netboot: Type.Boolean({ description: 'Netboot on the next power-on (true) or boot from disk (false).' })
+  netboot: Type.Boolean({ description: 'Netboot on the next power-on (true) or boot from disk (false).' }),
+  installDisk: Nullable(Type.String({ pattern: INSTALL_DISK.source, maxLength: 240, description: 'The disk a disk image is installed onto: a `/dev/disk/by-…/…` path (stable across boots), a `/dev` path or a device name (`sda`, `nvme0n1`). null: the first non-removable disk large enough for the image.' })),
+  network: Nullable(NetworkMode({ description: 'How the installed OS configures its boot NIC: `static` (the reserved address, gateway, DNS, MTU and routes from the inventory, written at install time: the node keeps them while rackboot is down) or `dhcp` (from rackboot). null: the image\'s choice (`network` in its image.yaml, default static).' }))
 }
 
 export const MachineInputSchema = Type.Object({
@@ -42,7 +48,9 @@ export const MachineInputSchema = Type.Object({
   labels: Type.Optional(inputProperties.labels),
   bmc: Type.Optional(inputProperties.bmc),
   state: Type.Optional(inputProperties.state),
-  netboot: Type.Optional(inputProperties.netboot)
+  netboot: Type.Optional(inputProperties.netboot),
+  installDisk: Type.Optional(inputProperties.installDisk),
+  network: Type.Optional(inputProperties.network)
 }, { additionalProperties: false, $id: 'MachineInput', description: 'A machine to register.' })
 
 export const MachinePatchSchema = Type.Object(
@@ -60,7 +68,10 @@ export const MachineSchema = Type.Object({
   labels: Type.Record(Type.String(), Type.String()),
   bmc: Type.Object({ address: Nullable(Type.String()), mac: Nullable(Type.String()) }),
   state: MachineState,
+  stateReason: Nullable(Type.String({ description: 'Why the machine is `failed` (e.g. `install failed: checksum-mismatch: …`); null in every other state.' })),
   netboot: Type.Boolean(),
+  installDisk: Nullable(Type.String()),
+  network: Nullable(NetworkMode({})),
   arch: Nullable(Type.String({ description: 'Client architecture seen at the last boot (DHCP option 93).' })),
   uuid: Nullable(Type.String({ description: 'SMBIOS UUID seen at the last boot (DHCP option 97).' })),
   firstSeen: Nullable(Type.String({ format: 'date-time' })),

@@ -1,21 +1,37 @@
 // Boot decisions as pure functions: the boot server supplies what the store says, acts on the answer.
-import type { TokenCheck } from '../store/boot-tokens.js'
+import type { TokenCheck, TokenKind } from '../store/boot-tokens.js'
 import type { Machine } from '../store/machines.js'
+import type { MachineState } from '../store/lifecycle.js'
 import type { Image } from './images.js'
 
 type ValidToken = Extract<TokenCheck, { ok: true }>
 
+/** What a boot-server request does with a token. */
+export type TokenUse = 'metadata' | 'phone-home' | 'install'
+
+/** Which uses each kind of token opens, and the machine state its attempt is live in. */
+const TOKEN_RULES: Readonly<Record<TokenKind, { opens: readonly TokenUse[]; liveIn: MachineState }>> = {
+  netboot: { opens: ['metadata', 'phone-home'], liveIn: 'provisioning' },
+  install: { opens: ['install'], liveIn: 'provisioning' },
+  seed: { opens: ['metadata', 'phone-home'], liveIn: 'installed' }
+}
+
 /**
- * Per-machine data (cloud-init seed, phone-home) belongs to one boot attempt: the one its token
- * was minted for, and only while the machine is still being provisioned by it. A token stops
- * opening anything once a newer script started another attempt, or once the machine left
- * `provisioning` (reprovisioned, deprovisioned, failed, or provisioned by another token).
- * Returns why the attempt is over, or null while it is live.
+ * Per-machine data (cloud-init seed, phone-home, the installer's routes) belongs to one boot
+ * attempt: the one its token was minted for, and only while the machine is in the state that
+ * attempt is for — `provisioning` for a netboot or an installer, `installed` for the installed
+ * OS's seed. A token stops opening anything once a newer script started another attempt, or
+ * once the machine left that state (reprovisioned, deprovisioned, failed, or moved on). A token
+ * of one kind opens nothing of another's (an installer's token is no seed token).
+ * Returns why the token is refused, or null when it opens `use`.
  */
-export function attemptOver (check: ValidToken): string | null {
-  if (check.superseded) return 'a newer boot of this machine has begun'
-  if (check.machineState !== 'provisioning') return `the machine is ${check.machineState}, not provisioning`
-  return null
+export function tokenRefusal (check: ValidToken, use: TokenUse): { code: 'RB_BOOT_TOKEN_INVALID' | 'RB_BOOT_TOKEN_STALE'; message: string } | null {
+  const rule = TOKEN_RULES[check.kind]
+  if (!rule.opens.includes(use)) return { code: 'RB_BOOT_TOKEN_INVALID', message: `the boot token is not valid for this request (it is ${check.kind === 'install' ? 'an installer\'s' : `a ${check.kind}`} token)` }
+  const over = check.superseded
+    ? 'a newer boot of this machine has begun'
+    : check.machineState !== rule.liveIn ? `the machine is ${check.machineState}, not ${rule.liveIn}` : null
+  return over === null ? null : { code: 'RB_BOOT_TOKEN_STALE', message: `the boot token belongs to a boot attempt that is over: ${over}` }
 }
 
 /** What an iPXE script request gets, decided from the machine and its image alone. */
@@ -28,20 +44,25 @@ export type ScriptDecision =
   /** Netboot `image`; `begins` when this script moves the machine ready → provisioning. */
   | { kind: 'netboot'; image: Image; begins: boolean }
 
-type MachineFacts = Pick<Machine, 'hostname' | 'state' | 'netboot' | 'image'>
+type MachineFacts = Pick<Machine, 'hostname' | 'state' | 'netboot' | 'image'> & Partial<Pick<Machine, 'stateReason'>>
 
 /**
  * "Netboot once, then disk": a machine netboots only while it is ready or provisioning with
- * netboot on and a servable image; provisioned (or netboot off) boots its disk; anything
- * else waits at the iPXE prompt, saying what the operator can do.
+ * netboot on and a servable image (a disk image netboots its installer); installed,
+ * provisioned (or netboot off) boots its disk; anything else waits at the iPXE prompt, saying
+ * what the operator can do (a failed machine says why it failed).
  */
 export function scriptFor (machine: MachineFacts | null, images: ReadonlyMap<string, Image>): ScriptDecision {
   if (machine === null) return { kind: 'unknown' }
   if (!machine.netboot) return { kind: 'disk', why: 'has netboot off' }
   if (machine.state === 'provisioned') return { kind: 'disk', why: 'is provisioned' }
+  if (machine.state === 'installed') return { kind: 'disk', why: 'is installed: its OS finishes provisioning from the disk' }
   if (machine.image === null) return { kind: 'wait', why: `${machine.hostname} has no image assigned`, event: null }
   if (machine.state === 'discovered') return { kind: 'wait', why: `${machine.hostname} is discovered: mark it ready to provision`, event: null }
-  if (machine.state !== 'ready' && machine.state !== 'provisioning') return { kind: 'wait', why: `${machine.hostname} is ${machine.state}: reprovision it to netboot again`, event: null }
+  if (machine.state !== 'ready' && machine.state !== 'provisioning') {
+    const reason = machine.stateReason == null ? '' : ` (${machine.stateReason})`
+    return { kind: 'wait', why: `${machine.hostname} is ${machine.state}${reason}: reprovision it to netboot again`, event: null }
+  }
   const image = images.get(machine.image)
   if (image === undefined || !image.ok) {
     return {
@@ -50,8 +71,5 @@ export function scriptFor (machine: MachineFacts | null, images: ReadonlyMap<str
       event: { image: machine.image, problems: image?.problems ?? ['no such image'] }
     }
   }
-  // The installer flow (reports, per-machine files, the installed state) is not in this build yet:
-  // booting the installer without it would fail and boot again, so the machine waits instead.
-  if (image.kind === 'disk') return { kind: 'wait', why: `image ${image.name} is a disk image, which this rackboot cannot install yet`, event: null }
   return { kind: 'netboot', image, begins: machine.state === 'ready' }
 }

@@ -64,7 +64,7 @@ export function notModified (ifNoneMatch: string | undefined, ifModifiedSince: s
 }
 
 /** Sends `file` (or the requested range of it); returns the bytes that will be sent. */
-export function sendFile (req: FastifyRequest, reply: FastifyReply, file: ServedFile): number {
+export function sendFile (req: FastifyRequest, reply: FastifyReply, file: ServedFile, maxChunk?: number): number {
   reply.header('accept-ranges', 'bytes')
   reply.header('etag', file.etag)
   reply.header('last-modified', new Date(file.mtimeMs).toUTCString())
@@ -89,7 +89,7 @@ export function sendFile (req: FastifyRequest, reply: FastifyReply, file: Served
   if (length === 0) { void reply.send(); return 0 }
   // HEAD: Fastify's automatic HEAD route drops the body and keeps our content-length.
   if (req.method === 'HEAD') { void reply.send(createReadStream(file.path, { start, end })); return 0 }
-  pump(reply, file.path, start, end + 1)
+  pump(reply, file.path, start, end + 1, maxChunk)
   return length
 }
 
@@ -99,7 +99,7 @@ export function sendFile (req: FastifyRequest, reply: FastifyReply, file: Served
  * fs.createReadStream (a thread-pool round trip per chunk) this is what brings a kernel or
  * initrd close to sendfile speed.
  */
-function pump (reply: FastifyReply, path: string, start: number, endExclusive: number): void {
+function pump (reply: FastifyReply, path: string, start: number, endExclusive: number, maxChunk = MAX_CHUNK): void {
   const headers = reply.getHeaders()
   reply.hijack()
   const res = reply.raw
@@ -112,7 +112,7 @@ function pump (reply: FastifyReply, path: string, start: number, endExclusive: n
   const step = (): void => {
     try {
       while (pos < endExclusive && fd !== null) {
-        const n = Math.min(chunkSize(), endExclusive - pos)
+        const n = Math.min(chunkSize(), maxChunk, endExclusive - pos)
         const buf = takeBuffer(n)
         const got = readSync(fd, buf, 0, n, pos)
         if (got <= 0) { giveBuffer(buf); throw new Error(`${path} ended early at ${pos}`) }

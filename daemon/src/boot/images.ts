@@ -37,6 +37,7 @@ export const DiskImageManifestSchema = Type.Object({
   kind: Type.Literal('disk'),
   description: Type.Optional(Type.String()),
   manifest: Type.String({ minLength: 1, description: 'The recipe\'s manifest.json (e.g. build/manifest.json).' }),
+  network: Type.Enum(['static', 'dhcp'], { default: 'static', description: 'How the installed OS configures its boot NIC: `static` (the reserved address and the LAN\'s settings, written at install time) or `dhcp` (from rackboot). A machine\'s own `network` wins.' }),
   cmdline: Type.String({ default: '', description: 'Extra kernel command line for the installer.' })
 }, { additionalProperties: false })
 
@@ -91,6 +92,8 @@ export interface Image {
   kernel: ImageFile | null
   /** For a disk image: the compressed raw disk image. */
   disk: DiskFile | null
+  /** For a disk image: how the installed OS configures its boot NIC unless the machine says otherwise. */
+  network: 'static' | 'dhcp'
   initrds: ImageFile[]
   userData: string | null
   metaData: string | null
@@ -120,7 +123,7 @@ function readSums (path: string): Map<string, string> {
 /** Loads one image directory; problems are collected, never thrown. */
 export async function loadImage (dir: string): Promise<Image> {
   const name = basename(dir)
-  const image: Image = { name, dir, kind: 'netboot', description: '', arch: 'x86_64', kubernetes: null, cmdline: '', kernel: null, disk: null, initrds: [], userData: null, metaData: null, problems: [], ok: false }
+  const image: Image = { name, dir, kind: 'netboot', description: '', arch: 'x86_64', kubernetes: null, cmdline: '', kernel: null, disk: null, network: 'static', initrds: [], userData: null, metaData: null, problems: [], ok: false }
   const manifestPath = join(dir, 'image.yaml')
   if (!NAME.test(name)) image.problems.push(`image name ${JSON.stringify(name)} must be letters, digits, . _ - (at most 63)`)
   let raw: unknown
@@ -204,6 +207,7 @@ async function loadDiskImage (image: Image, raw: unknown, manifestPath: string):
   if (yaml === null) return image
   image.description = yaml.description ?? ''
   image.cmdline = yaml.cmdline
+  image.network = yaml.network
   for (const u of unknownPlaceholders(yaml.cmdline)) image.problems.push(`${manifestPath}: cmdline: unknown placeholder {{ ${u} }}`)
   const at = (p: string) => isAbsolute(p) ? p : resolve(image.dir, p)
   const recipePath = at(yaml.manifest)

@@ -8,7 +8,7 @@ import { realpath } from 'node:fs/promises'
 import { resolveServedFile, TftpFileError } from '@rackboot/tftp'
 import { servedRoots } from '../tftp/service.js'
 import type { Logger } from 'pino'
-import { Counter } from 'prom-client'
+import { Counter, Gauge } from 'prom-client'
 import type { Store, Machine } from '../store/index.js'
 import type { EventInput } from '../store/events.js'
 import { gatewayList, type Lan } from '../config/lan.js'
@@ -16,11 +16,13 @@ import type { LoadedConfig } from '../config/load.js'
 import type { Metrics } from '../metrics.js'
 import { tryParseMac } from '@rackboot/wire'
 import type { Image } from './images.js'
-import { diskScript, netbootScript, unknownScript, waitScript } from './scripts.js'
+import { diskScript, installerArgs, netbootScript, unknownScript, waitScript } from './scripts.js'
 import { render, type TemplateValues } from './template.js'
 import { sendFile } from './file.js'
-import { attemptOver, scriptFor } from './decide.js'
-import { netbootBegins, phonedHome } from '../lifecycle.js'
+import { scriptFor, tokenRefusal, type TokenUse } from './decide.js'
+import { INSTALL_FAILURES, INSTALL_STEPS, installReported, netbootBegins, phonedHome, seedMinted, type InstallReport } from '../lifecycle.js'
+import { installFiles, installNetwork, tarOf } from './install-files.js'
+import type { ServerResponse } from 'node:http'
 
 export interface BootDeps {
   store: Store
@@ -33,6 +35,34 @@ export interface BootDeps {
 
 /** Largest phone-home report accepted. */
 const BODY_LIMIT = 64 * 1024
+
+/**
+ * Read size for disk-image streams: each active stream holds one chunk in flight, so four
+ * installs at once hold a few MiB, not the image (kernels and initrds use larger reads).
+ */
+const DISK_CHUNK = 1 << 20
+
+/** How long an installer refused for the LAN's stream limit waits before it asks again. */
+export const STREAM_RETRY_SECONDS = 10
+
+/** An installer's report (images/debian-node/installer/rackboot-install). */
+const InstallReportSchema = {
+  type: 'object',
+  required: ['step'],
+  properties: {
+    step: { enum: [...INSTALL_STEPS] },
+    reason: { enum: [...INSTALL_FAILURES] },
+    message: { type: 'string', maxLength: 2048 },
+    disk: { type: 'string', maxLength: 256 },
+    sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    size: { type: 'integer', minimum: 0 },
+    bytes: { type: 'integer', minimum: 0 },
+    total: { type: 'integer', minimum: 0 },
+    offset: { type: 'integer', minimum: 0 },
+    try: { type: 'integer', minimum: 0 }
+  },
+  additionalProperties: false
+} as const
 
 const ACTOR = 'boot'
 
@@ -115,22 +145,27 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
       case 'netboot': {
         const { image, begins } = decision
         const ttlMs = current.settings.boot.tokenTtlMs
+        const disk = image.kind === 'disk' ? image.disk : null
         return await store.writeSoon(() => {
-          const token = netbootBegins(store, machine, image.name, { begins, ttlMs, actor: ACTOR })
-          store.events.append(event('netboot', { image: image.name }))
-          return netbootScript(image, templateValues(machine, mac, lan, bootUrl, token, image.name))
+          const token = netbootBegins(store, machine, image.name, { begins, ttlMs, actor: ACTOR, kind: disk === null ? 'netboot' : 'install' })
+          store.events.append(event(disk === null ? 'netboot' : 'install', { image: image.name }))
+          const values = templateValues(machine, mac, lan, bootUrl, token, image.name)
+          const args = disk === null ? '' : installerArgs(disk, { installUrl: `${bootUrl}/boot/install/${token}`, installDisk: machine.installDisk })
+          return netbootScript(image, values, args)
         })
       }
     }
   })
 
-  const serveImageFile = (kind: 'kernel' | 'initrd' | 'ipxe') => (req: FastifyRequest, reply: FastifyReply, file: { path: string; size: number; etag: string; mtimeMs: number; name: string }, image: string | null) => {
-    const bytes = sendFile(req, reply, file)
+  const serveImageFile = (kind: 'kernel' | 'initrd' | 'ipxe' | 'disk') => (req: FastifyRequest, reply: FastifyReply, file: { path: string; size: number; etag: string; mtimeMs: number; name: string }, image: string | null, machine?: Machine) => {
+    const bytes = sendFile(req, reply, file, kind === 'disk' ? DISK_CHUNK : undefined)
     files.inc({ kind }, bytes)
     const range = req.headers.range
-    if (req.method === 'GET' && reply.statusCode !== 304 && (range === undefined || /^bytes=0-/.test(range))) {
-      const holder = store.leases.holderOf(req.ip)
-      record({ actor: ACTOR, type: 'boot.file', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { kind, image, file: file.name, client: req.ip, bytes } })
+    // A disk image's resumed ranges are steps too (kernel and initrd ranges are iPXE's own business).
+    if (req.method === 'GET' && reply.statusCode !== 304 && (kind === 'disk' || range === undefined || /^bytes=0-/.test(range))) {
+      // The machine: the token's (disk images), else the one whose lease the client holds.
+      const holder = machine === undefined ? store.leases.holderOf(req.ip) : { machineId: machine.id, lan: machine.lan, mac: null }
+      record({ actor: ACTOR, type: 'boot.file', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { kind, image, file: file.name, client: req.ip, bytes, ...(range === undefined ? {} : { range }) } })
     }
     return reply
   }
@@ -171,15 +206,15 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `no iPXE binary ${file}` })
   })
 
-  /** Token check shared by metadata and phone-home: 403 with the reason, nothing changed. */
-  const tokenOr403 = (token: string, reply: FastifyReply) => {
+  /** Token check shared by every per-machine route: 403 with the reason, nothing changed. */
+  const tokenOr403 = (token: string, reply: FastifyReply, use: TokenUse) => {
     const check = store.bootTokens.check(token, store.now())
     if (check.ok) {
-      const over = attemptOver(check)
-      if (over === null) return check
-      rejected.inc({ code: 'RB_BOOT_TOKEN_STALE' })
-      log.warn({ reason: 'RB_BOOT_TOKEN_STALE', machineId: check.machineId, detail: over }, 'boot token refused')
-      void reply.code(403).send({ code: 'RB_BOOT_TOKEN_STALE', message: `the boot token belongs to a boot attempt that is over: ${over}` })
+      const refused = tokenRefusal(check, use)
+      if (refused === null) return check
+      rejected.inc({ code: refused.code })
+      log.warn({ reason: refused.code, machineId: check.machineId, use, detail: refused.message }, 'boot token refused')
+      void reply.code(403).send(refused)
       return null
     }
     rejected.inc({ code: check.code })
@@ -192,7 +227,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
   app.get('/boot/metadata/:token/:file', async (req, reply) => {
     const { token, file } = req.params as { token: string; file: string }
     if (!['meta-data', 'user-data', 'vendor-data'].includes(file)) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `no ${file} here (meta-data, user-data, vendor-data)` })
-    const check = tokenOr403(token, reply)
+    const check = tokenOr403(token, reply, 'metadata')
     if (check === null) return reply
     const machine = store.machines.get(check.machineId)
     const image = deps.images().get(check.image)
@@ -204,13 +239,13 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     reply.type('text/plain; charset=utf-8')
     record({ actor: ACTOR, type: 'boot.metadata', machineId: machine.id, lan: machine.lan, mac: null, detail: { file } })
     if (file === 'meta-data') return image?.metaData != null ? render(image.metaData, values) : `instance-id: rackboot-${machine.id}-${check.createdAt}\nlocal-hostname: ${machine.hostname}\n`
-    if (file === 'user-data') return image?.userData != null ? render(image.userData, values) : '#cloud-config\n{}\n'
+    if (file === 'user-data') return image?.userData != null ? render(image.userData, values) : check.kind === 'seed' ? installedUserData(machine, lan, values) : '#cloud-config\n{}\n'
     return ''
   })
 
   app.post('/boot/phone-home', async (req, reply) => {
     const token = (req.query as { token?: string }).token ?? ''
-    const check = tokenOr403(token, reply)
+    const check = tokenOr403(token, reply, 'phone-home')
     if (check === null) return reply
     const report = typeof req.body === 'string' ? req.body.slice(0, 1024) : req.body
     const result = store.write(() => phonedHome(store, token, { machineId: check.machineId, image: check.image, client: req.ip, report, actor: ACTOR }))
@@ -222,8 +257,93 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     return { status: result.state, hostname: result.hostname }
   })
 
+  // The installer (a machine whose image is a disk image): its reports, its disk image and its
+  // per-machine files, each only with its install token while it is provisioning.
+  app.post('/boot/install/:token', { schema: { body: InstallReportSchema } }, async (req, reply) => {
+    const { token } = req.params as { token: string }
+    const check = tokenOr403(token, reply, 'install')
+    if (check === null) return reply
+    const report = req.body as InstallReport
+    const result = store.write(() => installReported(store, token, { machineId: check.machineId, image: check.image, client: req.ip, report, actor: ACTOR }))
+    if (result === null) {
+      rejected.inc({ code: 'RB_BOOT_TOKEN_USED' })
+      return reply.code(403).send({ code: 'RB_BOOT_TOKEN_USED', message: 'the boot token was already used' })
+    }
+    if (report.step !== 'progress') log.info({ machineId: result.id, hostname: result.hostname, step: report.step, reason: report.reason, state: result.state }, 'install step')
+    return { state: result.state }
+  })
+
+  /** Disk-image streams per LAN, against the LAN's installStreams. */
+  const streams = new Map<string, Set<ServerResponse>>()
+  const streamsGauge = new Gauge({ name: 'rackboot_boot_disk_streams', help: 'Disk-image downloads in progress, by LAN.', labelNames: ['lan'] as const, registers })
+  const streamsRefused = new Counter({ name: 'rackboot_boot_disk_streams_refused_total', help: 'Disk-image downloads told to wait their turn (the LAN\'s installStreams were all in use), by LAN.', labelNames: ['lan'] as const, registers })
+  app.get('/boot/install/:token/image', async (req, reply) => {
+    const { token } = req.params as { token: string }
+    const check = tokenOr403(token, reply, 'install')
+    if (check === null) return reply
+    const machine = store.machines.get(check.machineId)
+    const image = deps.images().get(check.image)
+    if (machine === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'machine gone' })
+    if (image?.ok !== true || image.disk === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `image ${check.image} is ${image === undefined ? 'not installed' : 'not servable'} any more` })
+    const lan = deps.current().lans.get(machine.lan)
+    const limit = lan?.config.installStreams ?? 8
+    const active = streams.get(machine.lan) ?? new Set<ServerResponse>()
+    streams.set(machine.lan, active)
+    if (active.size >= limit) {
+      streamsRefused.inc({ lan: machine.lan })
+      return reply.code(503).header('retry-after', String(STREAM_RETRY_SECONDS)).send({ code: 'RB_BUSY', message: `${active.size} installs are downloading on LAN ${machine.lan} (installStreams ${limit}): wait your turn` })
+    }
+    const res = reply.raw
+    active.add(res)
+    streamsGauge.set({ lan: machine.lan }, active.size)
+    res.once('close', () => { active.delete(res); streamsGauge.set({ lan: machine.lan }, active.size) })
+    return serveImageFile('disk')(req, reply, image.disk, image.name, machine)
+  })
+  // A stopping daemon cuts its disk streams (the installers resume with Range) rather than
+  // waiting for gigabytes to finish.
+  app.addHook('preClose', async () => { for (const set of streams.values()) for (const res of set) res.destroy() })
+
+  app.get('/boot/install/:token/files', async (req, reply) => {
+    const { token } = req.params as { token: string }
+    const check = tokenOr403(token, reply, 'install')
+    if (check === null) return reply
+    const machine = store.machines.get(check.machineId)
+    if (machine === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: 'machine gone' })
+    const image = deps.images().get(check.image)
+    const current = deps.current()
+    const lan = current.lans.get(machine.lan)
+    const bootUrl = bootUrlFor(lan, current, req.headers.host)
+    const network = installNetwork(machine, image?.network ?? 'static', lan)
+    // The boot NIC: the one whose lease the installer's request comes from, else the first.
+    const holder = store.leases.holderOf(req.ip)
+    const mac = holder !== null && machine.macs.includes(holder.mac) ? holder.mac : machine.macs[0] ?? ''
+    const seed = store.write(() => seedMinted(store, machine, check.image, { ttlMs: current.settings.boot.tokenTtlMs, actor: ACTOR, client: req.ip, network: network.mode, networkWhy: network.why }))
+    const tar = await tarOf(installFiles(machine, { lan, mac, network, seedUrl: `${bootUrl}/boot/metadata/${seed}/` }), new Date(store.now()))
+    return reply.type('application/x-tar').header('cache-control', 'no-store').send(tar)
+  })
+
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => { done(null, body) })
   return app
+}
+
+/**
+ * The installed OS's cloud-init user-data when its image has no template: the hostname from
+ * the inventory, and phone-home (cloud-init's phone_home module, in its final stage) that makes
+ * the machine provisioned.
+ */
+export function installedUserData (m: Machine, lan: Lan | undefined, values: TemplateValues): string {
+  const domain = lan?.config.domain
+  return [
+    '#cloud-config',
+    `hostname: ${m.hostname}`,
+    ...(domain === undefined ? [] : [`fqdn: ${m.hostname}.${domain}`]),
+    'preserve_hostname: false',
+    'phone_home:',
+    `  url: "${values.phone_home_url}"`,
+    '  post: [instance_id, hostname, fqdn]',
+    '  tries: 10',
+    ''
+  ].join('\n')
 }
 
 export function templateValues (m: Machine, mac: string, lan: Lan | undefined, bootUrl: string, token: string, image: string): TemplateValues {

@@ -1,13 +1,14 @@
 // A machine's boot attempts, reconstructed from its events: DHCP → TFTP → script → kernel and
-// initrd → phone-home. Pure: events in, attempts out.
+// initrd → phone-home, or for a disk image DHCP → … → script → installer → install steps, then
+// the disk's boot → seed → phone-home. Pure: events in, attempts out.
 import type { RbEvent } from '../store/events.js'
 
-export const BOOT_EVENT_TYPES = ['dhcp.offer', 'dhcp.ack', 'tftp.transfer', 'boot.script', 'boot.file', 'boot.metadata', 'boot.phone-home', 'machine.state'] as const
+export const BOOT_EVENT_TYPES = ['dhcp.offer', 'dhcp.ack', 'tftp.transfer', 'boot.script', 'boot.file', 'boot.metadata', 'boot.install', 'boot.phone-home', 'machine.state'] as const
 
 export interface Attempt {
   startedAt: string
   endedAt: string
-  outcome: 'provisioned' | 'disk' | 'waiting' | 'in-progress'
+  outcome: 'provisioned' | 'installed' | 'install-failed' | 'disk' | 'waiting' | 'in-progress'
   steps: RbEvent[]
 }
 
@@ -31,9 +32,11 @@ export function timeline (events: RbEvent[], limit = 5): Attempt[] {
   if (current.length > 0) attempts.push(current)
   return attempts.slice(-limit).reverse().map(steps => {
     const scripts = steps.filter(e => e.type === 'boot.script')
+    const installed = steps.filter(e => e.type === 'boot.install' && (e.detail.step === 'installed' || e.detail.step === 'failed')).at(-1)
     const outcome = steps.some(e => e.type === 'boot.phone-home')
       ? 'provisioned'
-      : scripts.some(e => e.detail.kind === 'disk') ? 'disk'
+      : installed !== undefined ? (installed.detail.step === 'installed' ? 'installed' : 'install-failed')
+        : scripts.some(e => e.detail.kind === 'disk') ? 'disk'
         : scripts.length > 0 && scripts.every(e => e.detail.kind !== 'netboot') ? 'waiting' : 'in-progress'
     return { startedAt: steps[0]?.ts ?? '', endedAt: steps.at(-1)?.ts ?? '', outcome, steps }
   })

@@ -18,7 +18,7 @@ export interface EventOptions extends ClientOptions { machine?: string; lan?: st
 export interface ImportOptions extends ClientOptions { format?: 'csv' | 'json' }
 export interface MachineOptions extends ClientOptions {
   hostname?: string; mac?: string[]; lan?: string; ip?: string; image?: string; role?: string; label?: string[]
-  bmcAddress?: string; bmcMac?: string; state?: string; netboot?: boolean
+  bmcAddress?: string; bmcMac?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string
 }
 
 // Config, SQLite and their dependencies load only for the commands that use them:
@@ -71,6 +71,8 @@ function machineBody (v: MachineOptions, forCreate: boolean): Record<string, unk
     body.bmc = { ...(v.bmcAddress === undefined ? {} : { address: orNull(v.bmcAddress) }), ...(v.bmcMac === undefined ? {} : { mac: orNull(v.bmcMac) }) }
   }
   if (v.netboot !== undefined) body.netboot = v.netboot
+  if (v.installDisk !== undefined) body.installDisk = orNull(v.installDisk)
+  if (v.network !== undefined) body.network = orNull(v.network)
   if (forCreate) {
     const missing = (['hostname', 'macs', 'lan'] as const).filter(k => body[k] === undefined).map(k => `--${k === 'macs' ? 'mac' : k}`)
     if (missing.length > 0) throw new UsageError(`machines add needs ${missing.join(', ')}`)
@@ -87,15 +89,16 @@ function machineDetail (m: Machine): string {
   const labels = Object.entries(m.labels).map(([k, v]) => `${k}=${v}`).join(', ')
   return [
     ['id', m.id], ['hostname', m.hostname], ['lan', m.lan], ['ipv4', m.ipv4], ['macs', m.macs.join(', ')],
-    ['state', m.state], ['netboot', m.netboot ? 'yes' : 'no'], ['image', m.image], ['role', m.role], ['labels', labels],
+    ['state', m.stateReason === null ? m.state : `${m.state}: ${m.stateReason}`], ['netboot', m.netboot ? 'yes' : 'no'], ['image', m.image],
+    ['install disk', m.installDisk], ['network', m.network], ['role', m.role], ['labels', labels],
     ['bmc', [m.bmc.address, m.bmc.mac].filter(x => x !== null).join(' ')], ['arch', m.arch], ['uuid', m.uuid],
     ['first seen', m.firstSeen], ['last seen', m.lastSeen], ['created', m.createdAt], ['updated', m.updatedAt]
-  ].map(([k, v]) => `${String(k).padEnd(11)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
+  ].map(([k, v]) => `${String(k).padEnd(12)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
 }
 
 function stepDetail (e: RbEvent): string {
   const d = e.detail
-  const pick = ['kind', 'client', 'arch', 'ip', 'bootFile', 'file', 'image', 'bytes', 'from', 'to', 'outcome'].filter(k => d[k] !== undefined && d[k] !== null)
+  const pick = ['step', 'kind', 'client', 'arch', 'ip', 'bootFile', 'file', 'image', 'disk', 'bytes', 'total', 'range', 'offset', 'network', 'reason', 'message', 'from', 'to', 'outcome'].filter(k => d[k] !== undefined && d[k] !== null)
   return pick.map(k => `${k}=${String(d[k])}`).join(' ')
 }
 

@@ -42,9 +42,11 @@ function machineFields (cmd: Command, forSet: boolean): Command {
     .option('--label <k=v>', 'a label (repeat for several)', collect)
     .option('--bmc-address <address>', 'BMC address (\'\' clears)')
     .option('--bmc-mac <mac>', 'BMC MAC (\'\' clears)')
-    .option('--state <state>', 'lifecycle state: discovered, ready, provisioning, provisioned, failed')
+    .option('--state <state>', 'lifecycle state: discovered, ready, provisioning, installed, provisioned, failed')
     .option('--netboot', forSet ? 'netboot on the next boot' : 'netboot on the next boot (the default)')
     .option('--no-netboot', 'boot from the local disk')
+    .option('--install-disk <disk>', 'disk a disk image is installed onto: /dev/disk/by-…/…, /dev/sdX or a name (\'\' clears: the first large-enough disk)')
+    .option('--network <mode>', 'installed OS network: static (from the inventory) or dhcp (\'\' clears: the image\'s choice)')
 }
 
 export interface Program { command: Command; exitCode: () => number }

@@ -52,10 +52,23 @@ function migrate (db: Db): void {
   }
   for (const m of all) {
     if (m.version <= current) continue
-    db.transaction(() => {
-      db.exec(m.sql)
-      db.pragma(`user_version = ${m.version}`)
-    }).immediate()
+    // A migration that rebuilds a table others reference says so on its first line: foreign
+    // keys are off while it runs (PRAGMA foreign_keys is a no-op inside a transaction), and
+    // checked before it commits.
+    const fkOff = m.sql.startsWith('-- rackboot: foreign_keys=off')
+    if (fkOff) db.pragma('foreign_keys = OFF')
+    try {
+      db.transaction(() => {
+        db.exec(m.sql)
+        if (fkOff) {
+          const broken = db.pragma('foreign_key_check') as unknown[]
+          if (broken.length > 0) throw new StoreError('RB_STORE_MIGRATION', `migration ${m.name} would break ${broken.length} foreign key(s); nothing was changed`)
+        }
+        db.pragma(`user_version = ${m.version}`)
+      }).immediate()
+    } finally {
+      if (fkOff) db.pragma('foreign_keys = ON')
+    }
   }
 }
 

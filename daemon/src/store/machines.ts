@@ -20,7 +20,13 @@ export interface Machine {
   labels: Record<string, string>
   bmc: { address: string | null; mac: string | null }
   state: MachineState
+  /** Why the machine is `failed` (e.g. an install's reason); null in every other state. */
+  stateReason: string | null
   netboot: boolean
+  /** The disk the installer writes: a /dev/disk/by-… path or a device name; null: the first large-enough disk. */
+  installDisk: string | null
+  /** How the installed OS configures its boot NIC; null: the image's choice. */
+  network: NetworkMode | null
   arch: string | null
   uuid: string | null
   firstSeen: string | null
@@ -40,9 +46,14 @@ export interface MachineInput {
   bmc?: { address?: string | null; mac?: string | null }
   state?: MachineState
   netboot?: boolean
+  installDisk?: string | null
+  network?: NetworkMode | null
 }
 
-export type MachinePatch = Partial<MachineInput>
+export type NetworkMode = 'static' | 'dhcp'
+
+/** A change; `stateReason` only from the daemon itself (it is cleared by any other state change). */
+export type MachinePatch = Partial<MachineInput> & { stateReason?: string | null }
 
 type Normalized = Required<Omit<MachineInput, 'bmc'>> & { bmc: { address: string | null; mac: string | null } }
 
@@ -61,6 +72,7 @@ export interface MachineFilter {
 interface Row {
   id: number; hostname: string; lan: string; ipv4: string | null; image: string | null; role: string | null
   labels: string; bmc_address: string | null; bmc_mac: string | null; state: MachineState; netboot: number
+  state_reason: string | null; install_disk: string | null; network: NetworkMode | null
   arch: string | null; uuid: string | null; first_seen: number | null; last_seen: number | null
   created_at: number; updated_at: number; macs: string
 }
@@ -79,7 +91,10 @@ function fromRow (r: Row): Machine {
     labels: JSON.parse(r.labels),
     bmc: { address: r.bmc_address, mac: r.bmc_mac },
     state: r.state,
+    stateReason: r.state_reason,
     netboot: r.netboot === 1,
+    installDisk: r.install_disk,
+    network: r.network,
     arch: r.arch,
     uuid: r.uuid,
     firstSeen: iso(r.first_seen),
@@ -91,6 +106,12 @@ function fromRow (r: Row): Machine {
 
 // MACs come back in their registration order as one comma-joined column: one query per page.
 const SELECT = `SELECT m.*, (SELECT group_concat(mac, ',') FROM (SELECT mac FROM machine_macs WHERE machine_id = m.id ORDER BY position)) AS macs FROM machines m`
+
+/**
+ * What `installDisk` may be: it lands on the installer's kernel command line, so no spaces or
+ * shell characters. A /dev/disk/by-… link (stable across boots), a /dev path, or a bare name.
+ */
+export const INSTALL_DISK = /^(?:\/dev\/disk\/by-[a-z]+\/[A-Za-z0-9:._+@-]{1,200}|(?:\/dev\/)?[a-z][a-z0-9]{1,31})$/
 
 /** `role=worker`, `role!=worker`, `gpu` → selector; null when malformed. */
 export function parseLabelSelector (s: string): LabelSelector | null {
@@ -127,8 +148,8 @@ export class MachineStore {
     this.idByMac = db.prepare('SELECT machine_id FROM machine_macs WHERE mac = ?').pluck()
     this.idByHostname = db.prepare('SELECT id FROM machines WHERE hostname = ?').pluck()
     this.idByIp = db.prepare('SELECT id FROM machines WHERE lan = ? AND ipv4 = ?').pluck()
-    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, created_at, updated_at)
-      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @state, @netboot, @now, @now)`)
+    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, install_disk, network, created_at, updated_at)
+      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @state, @netboot, @install_disk, @network, @now, @now)`)
     this.insertMac = db.prepare('INSERT INTO machine_macs (mac, machine_id, position) VALUES (?, ?, ?)')
     this.deleteMacs = db.prepare('DELETE FROM machine_macs WHERE machine_id = ?')
     this.deleteMachine = db.prepare('DELETE FROM machines WHERE id = ?')
@@ -223,7 +244,7 @@ export class MachineStore {
     const info = this.insertMachine.run({
       hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role,
       labels: JSON.stringify(m.labels), bmc_address: m.bmc.address, bmc_mac: m.bmc.mac,
-      state: m.state, netboot: m.netboot ? 1 : 0, now
+      state: m.state, netboot: m.netboot ? 1 : 0, install_disk: m.installDisk, network: m.network, now
     })
     const id = Number(info.lastInsertRowid)
     m.macs.forEach((mac, i) => this.insertMac.run(mac, id, i))
@@ -246,16 +267,22 @@ export class MachineStore {
       labels: patch.labels ?? current.labels,
       bmc: { ...current.bmc, ...patch.bmc },
       state: patch.state ?? current.state,
-      netboot: patch.netboot ?? current.netboot
+      netboot: patch.netboot ?? current.netboot,
+      installDisk: patch.installDisk !== undefined ? patch.installDisk : current.installDisk,
+      network: patch.network !== undefined ? patch.network : current.network
     }
+    // A reason belongs to the state it explains: given with the change, else kept only while the state stays.
+    const stateReason = patch.stateReason !== undefined ? patch.stateReason : merged.state === current.state ? current.stateReason : null
     if (!canTransition(current.state, merged.state as MachineState)) {
       throw new RackbootError('RB_STATE_TRANSITION', `machine ${id} cannot go from ${current.state} to ${merged.state ?? ''}`, 'state')
     }
     const m = this.normalize(merged, id, patch.image !== undefined && patch.image !== current.image)
     this.prepare(`UPDATE machines SET hostname = @hostname, lan = @lan, ipv4 = @ipv4, image = @image, role = @role, labels = @labels,
-      bmc_address = @bmc_address, bmc_mac = @bmc_mac, state = @state, netboot = @netboot, updated_at = @now WHERE id = @id`).run({
+      bmc_address = @bmc_address, bmc_mac = @bmc_mac, state = @state, state_reason = @state_reason, netboot = @netboot,
+      install_disk = @install_disk, network = @network, updated_at = @now WHERE id = @id`).run({
       id, hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role, labels: JSON.stringify(m.labels),
-      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, state: m.state, netboot: m.netboot ? 1 : 0, now: this.now()
+      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, state: m.state, state_reason: stateReason, netboot: m.netboot ? 1 : 0,
+      install_disk: m.installDisk, network: m.network, now: this.now()
     })
     if (patch.macs !== undefined) {
       this.deleteMacs.run(id)
@@ -265,7 +292,7 @@ export class MachineStore {
     const changed = Object.keys(patch).filter(k => JSON.stringify((current as any)[k]) !== JSON.stringify((updated as any)[k]))
     this.events.append({ actor, type: 'machine.updated', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { hostname: updated.hostname, changed } })
     if (current.state !== updated.state) {
-      this.events.append({ actor, type: 'machine.state', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { from: current.state, to: updated.state } })
+      this.events.append({ actor, type: 'machine.state', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { from: current.state, to: updated.state, ...(updated.stateReason === null ? {} : { reason: updated.stateReason }) } })
     }
     return updated
   }
@@ -356,6 +383,9 @@ export class MachineStore {
     if (imageArch !== undefined && !archCanBoot(imageArch, seenArch)) {
       problem('RB_IMAGE_ARCH', `image ${JSON.stringify(input.image)} is for ${imageArch}, but this machine's firmware reported ${archName(Number(seenArch))} (DHCP option 93 = ${seenArch ?? ''})`, 'image')
     }
+    if (input.installDisk != null && !INSTALL_DISK.test(input.installDisk)) {
+      problem('RB_VALIDATION', `installDisk ${JSON.stringify(input.installDisk)} is not a whole-disk name: a /dev/disk/by-…/… path, a /dev path or a device name (sda, nvme0n1, vdb)`, 'installDisk')
+    }
     let bmcMac: string | null = null
     if (input.bmc?.mac !== undefined && input.bmc.mac !== null) {
       bmcMac = tryParseMac(input.bmc.mac)
@@ -366,7 +396,8 @@ export class MachineStore {
       hostname, macs, lan: lan.name, ipv4,
       image: input.image ?? null, role: input.role ?? null, labels: input.labels ?? {},
       bmc: { address: input.bmc?.address ?? null, mac: bmcMac },
-      state: input.state ?? 'ready', netboot: input.netboot ?? true
+      state: input.state ?? 'ready', netboot: input.netboot ?? true,
+      installDisk: input.installDisk ?? null, network: input.network ?? null
     }
     return { problems, value }
   }

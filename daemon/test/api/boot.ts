@@ -57,17 +57,26 @@ t.test('reprovision and deprovision follow the lifecycle', async t => {
 
 t.test('every illegal state change is a 409, every legal one works', async t => {
   const { app, store, auth } = await setup(t)
-  const states = ['discovered', 'ready', 'provisioning', 'provisioned', 'failed'] as const
-  const { TRANSITIONS } = await import('../../src/store/lifecycle.js')
+  const { TRANSITIONS, MACHINE_STATES: states } = await import('../../src/store/lifecycle.js')
   let n = 10
+  const change = async (from: typeof states[number], to: typeof states[number]) => {
+    const m = store.write(() => store.machines.create({ hostname: `m${n}`, macs: [mac(n++)], lan: 'prov', state: from }, 't'))
+    const res = await app.inject({ method: 'PATCH', url: `/api/v1/machines/${m.id}`, headers: auth, payload: { state: to } })
+    return res.statusCode
+  }
   for (const from of states) {
     for (const to of states) {
-      const m = store.write(() => store.machines.create({ hostname: `m${n}`, macs: [mac(n++)], lan: 'prov', state: from }, 't'))
-      const res = await app.inject({ method: 'PATCH', url: `/api/v1/machines/${m.id}`, headers: auth, payload: { state: to } })
       const legal = from === to || TRANSITIONS[from].includes(to)
-      t.equal(res.statusCode, legal ? 200 : 409, `${from} → ${to}`)
+      t.equal(await change(from, to), legal ? 200 : 409, `${from} → ${to}`)
     }
   }
+  // The install step, spelt out: only a provisioning machine becomes installed, and installed
+  // goes on to provisioned, back to ready, or to failed.
+  t.equal(await change('ready', 'installed'), 409, 'ready → installed is refused')
+  t.equal(await change('provisioned', 'installed'), 409, 'provisioned → installed is refused')
+  t.equal(await change('installed', 'provisioning'), 409, 'installed → provisioning is refused')
+  t.equal(await change('provisioning', 'installed'), 200)
+  for (const to of ['provisioned', 'ready', 'failed'] as const) t.equal(await change('installed', to), 200, `installed → ${to}`)
 })
 
 t.test('timeline of a machine', async t => {

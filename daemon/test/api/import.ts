@@ -62,7 +62,7 @@ t.test('CSV import with per-row errors and line numbers', async t => {
   t.equal(store.machines.count(), 2)
 
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac,rack\nx,52:54:00:00:00:01,r1\n' })
-  t.same(res.json(), { code: 'RB_VALIDATION', message: 'unknown CSV column rack; known: hostname, macs, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot', field: 'body' })
+  t.same(res.json(), { code: 'RB_VALIDATION', message: 'unknown CSV column rack; known: hostname, macs, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, install_disk, network', field: 'body' })
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac\n"x,52:54\n' })
   t.equal(res.json().code, 'RB_VALIDATION')
   t.match(res.json().message, /^the CSV cannot be parsed: /)

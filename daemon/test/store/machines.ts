@@ -156,3 +156,52 @@ t.test('writeSoon: one failing job leaves the others, and close() commits what i
   const b = open(t, dir)
   t.same(b.events.list({ limit: 10, order: 'asc' }).map(e => e.type).filter(x => x.startsWith('test.')), ['test.first', 'test.queued'])
 })
+
+t.test('migration 006 rebuilds the machines table and keeps every machine, MAC, lease and token', async t => {
+  const dir = tempDir(t)
+  const { default: Database } = await import('better-sqlite3')
+  const { mkdirSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  // A database as rackboot 005 left it: a machine with two MACs, a lease and a boot token.
+  mkdirSync(dir, { recursive: true })
+  const old = new Database(join(dir, 'rackboot.db'))
+  old.pragma('foreign_keys = ON')
+  for (const m of migrations().filter(m => m.version <= 5)) { old.exec(m.sql); old.pragma(`user_version = ${m.version}`) }
+  old.prepare("INSERT INTO machines (id, hostname, lan, ipv4, image, labels, state, netboot, created_at, updated_at) VALUES (7, 'node-7', 'prov', '10.77.0.17', 'testos', '{\"rack\":\"r1\"}', 'provisioning', 1, 1, 2)").run()
+  old.prepare("INSERT INTO machine_macs (mac, machine_id, position) VALUES ('52:54:00:00:00:07', 7, 0), ('52:54:00:00:00:08', 7, 1)").run()
+  old.prepare("INSERT INTO leases (lan, ipv4, mac, machine_id, state, starts_at, expires_at, updated_at, client_key) VALUES ('prov', '10.77.0.17', '52:54:00:00:00:07', 7, 'bound', 1, 9e12, 1, '52:54:00:00:00:07')").run()
+  old.prepare("INSERT INTO boot_tokens (id, hash, machine_id, image, created_at, expires_at) VALUES (1, x'00', 7, 'testos', 1, 9e12)").run()
+  old.close()
+
+  const store = open(t, dir)
+  const m = store.machines.get(7)
+  t.match(m, { hostname: 'node-7', macs: ['52:54:00:00:00:07', '52:54:00:00:00:08'], ipv4: '10.77.0.17', labels: { rack: 'r1' }, state: 'provisioning', stateReason: null, installDisk: null, network: null })
+  const db = store.raw()
+  t.equal(db.pragma('user_version', { simple: true }), migrations().length)
+  t.equal(db.prepare('SELECT machine_id FROM leases').pluck().get(), 7, 'the lease still names its machine')
+  t.equal(db.prepare('SELECT kind FROM boot_tokens').pluck().get(), 'netboot', 'old tokens are netboot tokens')
+  t.same(db.pragma('foreign_key_check'), [])
+  t.same(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'machines' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all(), ['machines_lan_state', 'machines_state'])
+  // The foreign keys still work on the new table: deleting the machine takes its MACs and unlinks its lease.
+  store.write(() => store.machines.update(7, { state: 'installed' }, 'test'))
+  t.equal(store.machines.get(7)?.state, 'installed', 'the new state is accepted')
+  store.write(() => store.machines.delete(7, 'test'))
+  t.equal(db.prepare('SELECT count(*) FROM machine_macs').pluck().get(), 0)
+  t.equal(db.prepare('SELECT machine_id FROM leases').pluck().get(), null)
+})
+
+t.test('stateReason belongs to its state; installDisk and network are checked', async t => {
+  const store = open(t)
+  const m = store.write(() => store.machines.create(input(1, { installDisk: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1', network: 'dhcp' }), 'test'))
+  t.match(m, { installDisk: '/dev/disk/by-path/pci-0000:00:1f.2-ata-1', network: 'dhcp', stateReason: null })
+  const failed = store.write(() => store.machines.update(m.id, { state: 'failed', stateReason: 'install failed: no-disk: no disk found' }, 'test'))
+  t.equal(failed.stateReason, 'install failed: no-disk: no disk found')
+  t.equal(store.write(() => store.machines.update(m.id, { labels: { a: 'b' } }, 'test')).stateReason, 'install failed: no-disk: no disk found', 'kept while the state stays')
+  t.equal(store.write(() => store.machines.update(m.id, { state: 'ready' }, 'test')).stateReason, null, 'cleared by the next state change')
+  for (const ok of ['sda', 'nvme0n1', '/dev/vdb', '/dev/disk/by-id/wwn-0x5000c500a1b2c3d4']) {
+    t.equal(store.write(() => store.machines.update(m.id, { installDisk: ok }, 'test')).installDisk, ok, ok)
+  }
+  for (const bad of ['sda; reboot', '/dev/../etc/passwd', 'rackboot.image=http://evil/', '/dev/disk/by-id/a b', 'SDA']) {
+    t.throws(() => store.write(() => store.machines.update(m.id, { installDisk: bad }, 'test')), { code: 'RB_VALIDATION', field: 'installDisk' }, bad)
+  }
+})
