@@ -114,7 +114,7 @@ http { access_log off; sendfile on; tcp_nopush on; client_body_temp_path ${dir};
     const dimp = await fetch(`http://127.0.0.1:${apiPort}/api/v1/machines:import`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(diskRows) })
     if (dimp.status !== 201) throw new Error(`import: ${dimp.status} ${await dimp.text()}`)
     const diskCheck = await (await fetch(`http://127.0.0.1:${bootPort}/boot/ipxe?mac=${mac(MACHINES)}`)).text()
-    if (!/\nexit\n$/.test(diskCheck)) throw new Error(`not a disk script:\n${diskCheck}`)
+    if (!/\nexit 1\n$/.test(diskCheck)) throw new Error(`not a disk script:\n${diskCheck}`)
     // No warm-up pass needed: a disk script changes no machine, it only records an event.
     const disk: Array<{ rps: number; p99: number }> = []
     for (let run = 0; run < RUNS; run++) {

@@ -28,3 +28,8 @@ export function archCanBoot (imageArch: string, clientArch: string | null): bool
   const n = Number(clientArch)
   return codes.has(n) || !Object.values(BOOTS).some(c => c.has(n))
 }
+
+/** Whether option 93 says x86-64 UEFI (7, 9; 16: UEFI HTTP boot). */
+export function isX64Efi (clientArch: string | null): boolean {
+  return clientArch !== null && ['7', '9', '16'].includes(clientArch)
+}

@@ -65,7 +65,7 @@ t.test('BIOS and UEFI VMs netboot once, phone home, and are provisioned', async 
     const dhcpAck = attempt?.steps.find(s => s.type === 'dhcp.ack')
     t.match(dhcpAck?.detail, { arch: firmware === 'uefi' ? /^(7|9)$/ : '0' }, `${firmware}: the DHCP step records the architecture`)
     const next = await lab.server.run('curl', ['-s', `http://10.77.0.1:8080/boot/ipxe?mac=${mac}`])
-    t.match(next.stdout, /\nexit\n$/, `${firmware}: the next script boots from disk`)
+    t.match(next.stdout, /\nexit 1\n$/, `${firmware}: the next script boots from disk`)
   }
   // the phone-home token was consumed: replaying it is refused and changes nothing
   const ev = await lab.cli(['events', '--type', 'boot.phone-home', '--json'])

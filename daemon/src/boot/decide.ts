@@ -2,6 +2,7 @@
 import type { TokenCheck, TokenKind } from '../store/boot-tokens.js'
 import type { Machine } from '../store/machines.js'
 import type { MachineState } from '../store/lifecycle.js'
+import { isX64Efi } from '../arch.js'
 import type { Image } from './images.js'
 
 type ValidToken = Extract<TokenCheck, { ok: true }>
@@ -72,4 +73,17 @@ export function scriptFor (machine: MachineFacts | null, images: ReadonlyMap<str
     }
   }
   return { kind: 'netboot', image, begins: machine.state === 'ready' }
+}
+
+/**
+ * How a machine told to boot its disk leaves iPXE: an x86-64 UEFI machine whose image is a disk
+ * image with a `localboot` program chains it (iPXE's `exit` leaves some UEFI firmware in its boot
+ * manager instead of at the disk); everything else exits with a failure status, and the firmware
+ * tries its next boot device.
+ */
+export function localBootFor (machine: Pick<Machine, 'image' | 'arch'>, images: ReadonlyMap<string, Image>): { image: string; file: string } | null {
+  if (!isX64Efi(machine.arch) || machine.image === null) return null
+  const image = images.get(machine.image)
+  if (image === undefined || !image.ok || image.kind !== 'disk' || image.localboot === null) return null
+  return { image: image.name, file: image.localboot.name }
 }

@@ -51,6 +51,7 @@ export const RecipeManifestSchema = Type.Object({
     kernel: Type.Object({ file: Type.String({ minLength: 1 }), sha256: Sha }),
     initrd: Type.Object({ file: Type.String({ minLength: 1 }), sha256: Sha })
   }),
+  localboot: Type.Optional(Type.Object({ file: Type.String({ minLength: 1 }), sha256: Sha }, { description: 'An EFI program that starts the local disk\'s boot loader, chained on UEFI machines that are to boot their disk.' })),
   disk: Type.Object({
     file: Type.String({ minLength: 1 }),
     compression: Type.Literal('zstd'),
@@ -92,6 +93,8 @@ export interface Image {
   kernel: ImageFile | null
   /** For a disk image: the compressed raw disk image. */
   disk: DiskFile | null
+  /** For a disk image: the EFI program that boots the local disk (UEFI machines chain it instead of leaving iPXE). */
+  localboot: ImageFile | null
   /** For a disk image: how the installed OS configures its boot NIC unless the machine says otherwise. */
   network: 'static' | 'dhcp'
   initrds: ImageFile[]
@@ -123,7 +126,7 @@ function readSums (path: string): Map<string, string> {
 /** Loads one image directory; problems are collected, never thrown. */
 export async function loadImage (dir: string): Promise<Image> {
   const name = basename(dir)
-  const image: Image = { name, dir, kind: 'netboot', description: '', arch: 'x86_64', kubernetes: null, cmdline: '', kernel: null, disk: null, network: 'static', initrds: [], userData: null, metaData: null, problems: [], ok: false }
+  const image: Image = { name, dir, kind: 'netboot', description: '', arch: 'x86_64', kubernetes: null, cmdline: '', kernel: null, disk: null, localboot: null, network: 'static', initrds: [], userData: null, metaData: null, problems: [], ok: false }
   const manifestPath = join(dir, 'image.yaml')
   if (!NAME.test(name)) image.problems.push(`image name ${JSON.stringify(name)} must be letters, digits, . _ - (at most 63)`)
   let raw: unknown
@@ -228,10 +231,11 @@ async function loadDiskImage (image: Image, raw: unknown, manifestPath: string):
   image.kernel = await verified(recipe.installer.kernel.file, recipe.installer.kernel.sha256, 'installer.kernel')
   const initrd = await verified(recipe.installer.initrd.file, recipe.installer.initrd.sha256, 'installer.initrd')
   if (initrd !== null) image.initrds.push(initrd)
+  if (recipe.localboot !== undefined) image.localboot = await verified(recipe.localboot.file, recipe.localboot.sha256, 'localboot')
   const disk = await verified(recipe.disk.file, recipe.disk.sha256, 'disk')
   if (disk !== null && disk.size !== recipe.disk.size) image.problems.push(`disk: ${disk.path} has ${disk.size} bytes, the manifest says ${recipe.disk.size}`)
   else if (disk !== null) image.disk = { ...disk, compression: recipe.disk.compression, rawSize: recipe.disk.rawSize, rawSha256: recipe.disk.rawSha256 }
-  const names = [image.kernel, ...image.initrds, image.disk].filter((f): f is ImageFile => f !== null).map(f => f.name)
+  const names = [image.kernel, ...image.initrds, image.localboot, image.disk].filter((f): f is ImageFile => f !== null).map(f => f.name)
   if (new Set(names).size !== names.length) image.problems.push('file names must be distinct (they name the files in URLs)')
   image.ok = image.problems.length === 0
   return image

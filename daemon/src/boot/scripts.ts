@@ -43,9 +43,22 @@ export function installerArgs (disk: DiskFile, o: { installUrl: string; installD
   ].join(' ')
 }
 
+/**
+ * Leave iPXE with a failure status so that the firmware tries its next boot device (the local
+ * disk). UEFI needs the non-zero status: a plain `exit` is EFI_SUCCESS, after which the boot
+ * manager stops trying boot options and shows its menu (seen with OVMF; Dell and Lenovo servers
+ * do the same). BIOS ignores the status.
+ */
+const LEAVE = 'exit 1\n'
+
 /** Boot from the local disk: leave iPXE so the firmware tries the next boot device. */
 export function diskScript (hostname: string, why: string): string {
-  return header(`${hostname}: ${why}`) + `echo rackboot: ${hostname} ${why}: booting from disk\nexit\n`
+  return header(`${hostname}: ${why}`) + `echo rackboot: ${hostname} ${why}: booting from disk\n${LEAVE}`
+}
+
+/** Boot from the local disk through the image's localboot EFI program; if it cannot be fetched, leave iPXE as diskScript does. */
+export function localbootScript (hostname: string, why: string, url: string): string {
+  return header(`${hostname}: ${why}`) + `echo rackboot: ${hostname} ${why}: booting from disk\nchain --autofree ${url} || ${LEAVE}`
 }
 
 /** Wait at the prompt and ask again: an operator may assign an image (or fix one) meanwhile. */
@@ -54,5 +67,5 @@ export function waitScript (bootUrl: string, mac: string, why: string): string {
 }
 
 export function unknownScript (mac: string): string {
-  return header(`unknown machine ${mac}`) + `echo rackboot: ${mac} is not in the inventory: booting from disk\nexit\n`
+  return header(`unknown machine ${mac}`) + `echo rackboot: ${mac} is not in the inventory: booting from disk\n${LEAVE}`
 }

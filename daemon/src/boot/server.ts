@@ -16,10 +16,10 @@ import type { LoadedConfig } from '../config/load.js'
 import type { Metrics } from '../metrics.js'
 import { tryParseMac } from '@rackboot/wire'
 import type { Image } from './images.js'
-import { diskScript, installerArgs, netbootScript, unknownScript, waitScript } from './scripts.js'
+import { diskScript, installerArgs, localbootScript, netbootScript, unknownScript, waitScript } from './scripts.js'
 import { render, type TemplateValues } from './template.js'
 import { sendFile } from './file.js'
-import { scriptFor, tokenRefusal, type TokenUse } from './decide.js'
+import { localBootFor, scriptFor, tokenRefusal, type TokenUse } from './decide.js'
 import { INSTALL_FAILURES, INSTALL_STEPS, installReported, netbootBegins, phonedHome, seedMinted, type InstallReport } from '../lifecycle.js'
 import { installFiles, installNetwork, tarOf } from './install-files.js'
 import type { ServerResponse } from 'node:http'
@@ -59,7 +59,8 @@ const InstallReportSchema = {
     bytes: { type: 'integer', minimum: 0 },
     total: { type: 'integer', minimum: 0 },
     offset: { type: 'integer', minimum: 0 },
-    try: { type: 'integer', minimum: 0 }
+    try: { type: 'integer', minimum: 0 },
+    seconds: { type: 'number', minimum: 0 }
   },
   additionalProperties: false
 } as const
@@ -136,9 +137,11 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const bootUrl = bootUrlFor(lan, current, req.headers.host)
     const event = (kind: string, detail: Record<string, unknown> = {}) => ({ actor: ACTOR, type: 'boot.script', machineId: machine.id, lan: machine.lan, mac, detail: { kind, ...detail } })
     switch (decision.kind) {
-      case 'disk':
-        record(event('disk'))
-        return diskScript(machine.hostname, decision.why)
+      case 'disk': {
+        const local = localBootFor(machine, deps.images())
+        record(event('disk', local === null ? {} : { via: local.file }))
+        return local === null ? diskScript(machine.hostname, decision.why) : localbootScript(machine.hostname, decision.why, `${bootUrl}/images/${local.image}/${local.file}`)
+      }
       case 'wait':
         if (decision.event !== null) record(event('image-unavailable', decision.event))
         return waitScript(bootUrl, mac, decision.why)
@@ -157,7 +160,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     }
   })
 
-  const serveImageFile = (kind: 'kernel' | 'initrd' | 'ipxe' | 'disk') => (req: FastifyRequest, reply: FastifyReply, file: { path: string; size: number; etag: string; mtimeMs: number; name: string }, image: string | null, machine?: Machine) => {
+  const serveImageFile = (kind: 'kernel' | 'initrd' | 'ipxe' | 'disk' | 'localboot') => (req: FastifyRequest, reply: FastifyReply, file: { path: string; size: number; etag: string; mtimeMs: number; name: string }, image: string | null, machine?: Machine) => {
     const bytes = sendFile(req, reply, file, kind === 'disk' ? DISK_CHUNK : undefined)
     files.inc({ kind }, bytes)
     const range = req.headers.range
@@ -174,9 +177,9 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const { image: name, file: fileName } = req.params as { image: string; file: string }
     const image = deps.images().get(name)
     if (image === undefined || !image.ok) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `image ${name} is ${image === undefined ? 'unknown' : 'not servable'}` })
-    const file = [image.kernel, ...image.initrds].find(f => f !== null && f.name === fileName)
+    const file = [image.kernel, ...image.initrds, image.localboot].find(f => f !== null && f.name === fileName)
     if (file === undefined || file === null) return reply.code(404).send({ code: 'RB_NOT_FOUND', message: `image ${name} has no file ${fileName}` })
-    return serveImageFile(file === image.kernel ? 'kernel' : 'initrd')(req, reply, file, name)
+    return serveImageFile(file === image.kernel ? 'kernel' : file === image.localboot ? 'localboot' : 'initrd')(req, reply, file, name)
   })
 
   // iPXE binaries for UEFI HTTP-boot clients: plain names from the TFTP roots only.

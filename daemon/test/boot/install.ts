@@ -32,10 +32,12 @@ async function setup (t: Test, o: { installStreams?: number; imageNetwork?: stri
   mkdirSync(join(dir, 'build'), { recursive: true })
   writeFileSync(join(dir, 'build', 'installer-vmlinuz'), 'KERNEL')
   writeFileSync(join(dir, 'build', 'installer-initrd.img'), 'INITRD')
+  writeFileSync(join(dir, 'build', 'localboot.efi'), 'LOCALBOOT')
   writeFileSync(join(dir, 'build', 'node.raw.zst'), image)
   writeFileSync(join(dir, 'build', 'manifest.json'), JSON.stringify({
     kind: 'disk', arch: 'x86_64', kubernetes: null,
     installer: { kernel: { file: 'installer-vmlinuz', sha256: sha('KERNEL') }, initrd: { file: 'installer-initrd.img', sha256: sha('INITRD') } },
+    localboot: { file: 'localboot.efi', sha256: sha('LOCALBOOT') },
     disk: { file: 'node.raw.zst', compression: 'zstd', size: image.length, sha256: sha(image), rawSize: 1536 << 20, rawSha256: RAW_SHA }
   }))
   writeFileSync(join(dir, 'image.yaml'), `kind: disk\nmanifest: build/manifest.json\ncmdline: "rackboot.extra={{ hostname }}"\n${o.imageNetwork === undefined ? '' : `network: ${o.imageNetwork}\n`}`)
@@ -149,7 +151,7 @@ t.test('a disk image: installer script, reports, image, files, installed, the di
   ] as const) t.same([r.statusCode, r.json().code], [403, 'RB_BOOT_TOKEN_USED'], what)
   t.equal(JSON.stringify(store.machines.get(m.id)), before)
 
-  t.match(await script(1), /rackboot: node-1 is installed: its OS finishes provisioning from the disk: booting from disk\nexit\n$/, 'the next boot is the disk')
+  t.match(await script(1), /rackboot: node-1 is installed: its OS finishes provisioning from the disk: booting from disk\nexit 1\n$/, 'the next boot is the disk')
 
   // The installed OS's cloud-init: its seed, then phone-home with the seed token.
   res = await app.inject({ url: `/boot/metadata/${seed}/user-data` })
@@ -274,4 +276,17 @@ t.test('closing the server cuts disk streams instead of waiting for them', async
   t.ok(got < BIG.length, `the client got ${got} of ${BIG.length} bytes`)
   t.equal(res.complete, false, 'the response is incomplete')
   t.ok(Date.now() - started < 5000, 'close did not wait for the stream to finish')
+})
+
+t.test('booting the disk: x86-64 UEFI machines chain the image\'s localboot program, BIOS ones leave iPXE', async t => {
+  const { app, store, add, script } = await setup(t)
+  const bios = add(8, { state: 'provisioned', netboot: false })
+  const uefi = add(9, { state: 'installed' })
+  store.write(() => { store.machines.seen(bios.id, { arch: '0', uuid: null }, Date.now()); store.machines.seen(uefi.id, { arch: '7', uuid: null }, Date.now()) })
+  t.match(await script(8), /booting from disk\nexit 1\n$/, 'BIOS: exit with a failure status (the firmware tries the disk)')
+  t.match(await script(9), /rackboot: node-9 is installed: its OS finishes provisioning from the disk: booting from disk\nchain --autofree http:\/\/10\.77\.0\.1:8080\/images\/node\/localboot\.efi \|\| exit 1\n$/, 'UEFI: chain localboot.efi')
+  const res = await app.inject({ url: '/images/node/localboot.efi' })
+  t.same([res.statusCode, res.body], [200, 'LOCALBOOT'], 'served like the kernel')
+  store.write(() => store.machines.update(uefi.id, { image: null }, 'test'))
+  t.match(await script(9), /booting from disk\nexit 1\n$/, 'no disk image with a localboot program: exit 1')
 })

@@ -71,7 +71,7 @@ t.test('a ready machine netboots once, phones home, then boots from disk', async
   t.equal(res.statusCode, 403, 'and no longer opens the seed')
   t.equal(JSON.stringify(store.machines.get(m.id)), before)
 
-  t.match(await script(1), /\nexit\n$/, 'the next script exits to disk')
+  t.match(await script(1), /\nexit 1\n$/, 'the next script exits to disk')
   // Boot events are group-committed at the end of the loop turn (before the next request is read).
   await new Promise(resolve => setImmediate(resolve))
   const types = store.events.list({ machineId: m.id, limit: 100, order: 'asc' }).map(e => e.type)
@@ -176,14 +176,14 @@ t.test('tokens are 40 characters, minted in id order, and expired ones are prune
 
 t.test('scripts for the other cases', async t => {
   const { app, store, add, script } = await setup(t)
-  t.match((await app.inject({ url: '/boot/ipxe?mac=52:54:00:ff:ff:ff' })).body, /^#!ipxe\n.*\necho rackboot: 52:54:00:ff:ff:ff is not in the inventory: booting from disk\nexit\n$/s, 'unknown MAC')
+  t.match((await app.inject({ url: '/boot/ipxe?mac=52:54:00:ff:ff:ff' })).body, /^#!ipxe\n.*\necho rackboot: 52:54:00:ff:ff:ff is not in the inventory: booting from disk\nexit 1\n$/s, 'unknown MAC')
   t.equal((await app.inject({ url: '/boot/ipxe' })).statusCode, 400, 'no MAC')
   add(3, { state: 'discovered', image: null, ipv4: null })
   t.match(await script(3), /has no image assigned; asking again in 10 s\nsleep 10\nchain --replace --autofree http:\/\/10\.77\.0\.1:8080\/boot\/ipxe\?mac=52:54:00:00:00:03\n$/, 'discovered: wait and retry')
   add(4, { state: 'discovered' })
   t.match(await script(4), /is discovered: mark it ready to provision/)
   add(5, { netboot: false })
-  t.match(await script(5), /has netboot off: booting from disk\nexit\n$/)
+  t.match(await script(5), /has netboot off: booting from disk\nexit 1\n$/)
   const broken = add(6, { image: 'broken' })
   t.match(await script(6), /image broken is broken \(see rackboot images check\)/)
   t.equal(store.machines.get(broken.id)?.state, 'ready', 'no transition while the image is broken')
