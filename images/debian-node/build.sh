@@ -4,6 +4,8 @@
 #                   BIOS and UEFI), zstd-compressed; the root file system grows to the disk on first boot
 #   installer-vmlinuz, installer-initrd.img
 #                   the installer rackboot netboots machines into (installer/rackboot-install)
+#   localboot.efi   a GRUB that starts the disk's EFI/BOOT/BOOTX64.EFI (rackboot chains it on UEFI machines
+#                   that are to boot their disk)
 #   manifest.json   what was built: SHA-256 and size of the compressed and the raw image, the
 #                   Debian suite, the Kubernetes version it carries (or null), the build's steps
 #   SHA256SUMS
@@ -197,6 +199,22 @@ printf 'search --no-floppy --fs-uuid --set=root %s\nset prefix=($root)/boot/grub
 MODS='part_gpt ext2 search search_fs_uuid configfile normal linux echo test'
 grub-mkimage -O i386-pc -o "$WORK/core.img" -c "$WORK/early.cfg" -p /boot/grub biosdisk $MODS
 grub-mkimage -O x86_64-efi -o "$WORK/BOOTX64.EFI" -c "$WORK/early.cfg" -p /boot/grub fat $MODS
+# localboot.efi: what rackboot chains on a UEFI machine that is to boot its disk. iPXE's `exit`
+# does not get there on every firmware (OVMF, with Debian's iPXE, stops in its boot manager):
+# this GRUB finds the EFI system partition holding EFI/BOOT/BOOTX64.EFI on the machine's disks
+# and starts it. Not tied to this image: any OS with the removable-media boot path boots.
+cat > "$WORK/localboot.cfg" <<'CFG'
+search --no-floppy --file --set=root /EFI/BOOT/BOOTX64.EFI
+echo "rackboot localboot: starting ($root)/EFI/BOOT/BOOTX64.EFI"
+chainloader /EFI/BOOT/BOOTX64.EFI
+boot
+echo "rackboot localboot: no disk has an EFI system partition with /EFI/BOOT/BOOTX64.EFI; back to the firmware in 30 s"
+sleep 30
+exit
+CFG
+# The embedded config runs in GRUB's rescue parser (no `if`): each line in turn, a failed one
+# falls through to the message.
+grub-mkimage -O x86_64-efi -o "$WORK/localboot.efi" -c "$WORK/localboot.cfg" -p /EFI/BOOT part_gpt part_msdos fat search search_fs_file chain echo sleep minicmd
 CORE_SECTORS=$(( ($(stat -c %s "$WORK/core.img") + 511) / 512 ))
 [ "$CORE_SECTORS" -le "$BIOS_SECTORS" ] || die "GRUB's core.img ($CORE_SECTORS sectors) does not fit the BIOS boot partition"
 printf 'UUID=%s  /          ext4  errors=remount-ro  0 1\nUUID=%s   /boot/efi  vfat  umask=0077,nofail  0 2\n' "$ROOT_UUID" "$EFI_UUID" > "$R/etc/fstab"
@@ -241,9 +259,10 @@ ZST_SHA=$(sha256sum "$WORK/node.raw.zst" | cut -c1-64)
 ZST_SIZE=$(stat -c %s "$WORK/node.raw.zst")
 step
 mv -f "$WORK/node.raw.zst" "$OUT/node.raw.zst"
-mv -f "$WORK/installer-vmlinuz" "$WORK/installer-initrd.img" "$OUT/"
+mv -f "$WORK/installer-vmlinuz" "$WORK/installer-initrd.img" "$WORK/localboot.efi" "$OUT/"
 INST_K_SHA=$(sha256sum "$OUT/installer-vmlinuz" | cut -c1-64)
 INST_I_SHA=$(sha256sum "$OUT/installer-initrd.img" | cut -c1-64)
+LOCALBOOT_SHA=$(sha256sum "$OUT/localboot.efi" | cut -c1-64)
 TOTAL=$(since "$START")
 cat > "$OUT/manifest.json" <<EOF
 {
@@ -254,6 +273,7 @@ cat > "$OUT/manifest.json" <<EOF
   "kernel": "$KVER",
   "kubernetes": $K8S_VERSION,
   "installer": { "kernel": { "file": "installer-vmlinuz", "sha256": "$INST_K_SHA" }, "initrd": { "file": "installer-initrd.img", "sha256": "$INST_I_SHA" } },
+  "localboot": { "file": "localboot.efi", "sha256": "$LOCALBOOT_SHA" },
   "disk": { "file": "node.raw.zst", "compression": "zstd", "size": $ZST_SIZE, "sha256": "$ZST_SHA", "rawSize": $RAW_SIZE, "rawSha256": "$RAW_SHA" },
   "rootUuid": "$ROOT_UUID",
   "inputs": "$INPUTS",
@@ -262,5 +282,5 @@ cat > "$OUT/manifest.json" <<EOF
   "seconds": $TOTAL
 }
 EOF
-(cd "$OUT" && sha256sum node.raw.zst installer-vmlinuz installer-initrd.img > SHA256SUMS)
+(cd "$OUT" && sha256sum node.raw.zst installer-vmlinuz installer-initrd.img localboot.efi > SHA256SUMS)
 log "built $OUT/node.raw.zst: $((ZST_SIZE / 1048576)) MiB compressed, $((RAW_SIZE / 1048576)) MiB raw, kernel $KVER, Kubernetes ${K8S_VERSION//\"/}, in $TOTAL s"

@@ -1,16 +1,18 @@
 // images/debian-node: the recipe builds (without Kubernetes binaries, saying so), the disk
-// image is what its manifest says, the root file system carries what kubeadm's preflight needs,
-// and the image boots from a virtual disk with SeaBIOS and with OVMF (QEMU, TCG here), growing
-// its root to a disk larger than the image. The VMs run in a network namespace of their own
-// with QEMU's user network restricted to the guest (restrict=on): nothing leaves.
-import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
-import { copyFileSync, createReadStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+// image is what its manifest says, the root file system carries what kubeadm's preflight needs;
+// then rackboot installs it end to end: BIOS (SeaBIOS + QEMU's iPXE ROM) and UEFI (OVMF's own
+// PXE) VMs with blank virtual disks netboot the installer, which writes and verifies the image,
+// reboot into Debian from their disk (the root grows to the disk), fetch their seed and phone
+// home; and the failures: a stream cut mid-way (resumed), a SHA-256 mismatch, no disk. All VMs
+// run in the lab's network namespace (QEMU, TCG here), on its bridge: nothing leaves.
+import t, { type Test } from 'tap'
+import { spawnSync } from 'node:child_process'
+import { createReadStream, existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { createNetns } from '../../bench/netns.js'
-import { OVMF_CODE, OVMF_VARS, accel } from '../../bench/vm.js'
+import { OVMF_CODE } from '../../bench/vm.js'
+import { blankDisk, installLab, run, tinyImage, type Step } from '../helpers/install-lab.js'
 import { MAIN, tempDir } from '../helpers/daemon.js'
 
 const HERE = fileURLToPath(new URL('../../images/debian-node/', import.meta.url))
@@ -51,6 +53,9 @@ if (why !== null) {
     t.ok(manifest.steps.length >= 6, 'each step and its time recorded')
     const installer = (JSON.parse(readFileSync(join(OUT, 'manifest.json'), 'utf8')) as { installer: { kernel: { file: string; sha256: string }; initrd: { file: string; sha256: string } } }).installer
     for (const f of [installer.kernel, installer.initrd]) t.equal(await sha256(join(OUT, f.file)), f.sha256, `installer ${f.file}: SHA-256 as recorded`)
+    const localboot = (JSON.parse(readFileSync(join(OUT, 'manifest.json'), 'utf8')) as { localboot?: { file: string; sha256: string } }).localboot
+    t.equal(localboot?.file, 'localboot.efi', 'the manifest names localboot.efi')
+    t.equal(await sha256(join(OUT, 'localboot.efi')), localboot?.sha256, 'localboot.efi: SHA-256 as recorded')
     const initrd = await run('sh', ['-c', `zstd -dc ${join(OUT, installer.initrd.file)} | cpio -t`], 120_000)
     for (const f of ['usr/sbin/rackboot-install', 'scripts/rackboot-install', 'usr/libexec/rackboot/dd', 'usr/libexec/rackboot/sha256sum', 'usr/bin/curl', 'usr/bin/zstd']) {
       t.ok(initrd.stdout.split('\n').includes(f), `the installer initramfs has ${f}`)
@@ -104,34 +109,10 @@ if (why !== null) {
     t.equal(again.code, 0)
     t.match(again.stderr, /up to date/, 'a second build with the same inputs is a no-op')
 
-    // Boot it: SeaBIOS from the image as it is, OVMF from a 6 GiB overlay (the root grows to it).
-    const qcow = join(dir, 'uefi.qcow2')
-    t.equal((await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', raw, '-F', 'raw', qcow, '6G'], 30_000)).code, 0)
-    const vars = join(dir, 'vars.fd')
-    copyFileSync(OVMF_VARS, vars)
-    const ns = await createNetns(t, 'nodeimg')
-    const acc = await accel()
-    const common = ['-m', '2048', '-smp', '2', '-accel', acc, '-display', 'none', '-no-reboot', '-nic', 'user,model=virtio-net-pci,restrict=on']
-    const [bios, uefi] = await Promise.all([
-      bootUntil(ns, [...common, '-drive', `file=${raw},format=raw,if=virtio,snapshot=on`, '-serial', `file:${join(dir, 'bios.log')}`], join(dir, 'bios.log'), [/login:/, /Cloud-init v\. \S+ finished/]),
-      bootUntil(ns, [...common, '-machine', 'q35', '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`,
-        '-drive', `file=${qcow},format=qcow2,if=virtio`, '-serial', `file:${join(dir, 'uefi.log')}`], join(dir, 'uefi.log'), [/login:/, /Cloud-init v\. \S+ finished/, /EXT4-fs \(vda3\): resized filesystem to \d+/])
-    ])
-    t.ok(bios.ok, `SeaBIOS → GRUB → Debian: login prompt and cloud-init finished (${bios.seconds} s)${bios.ok ? '' : `\n${bios.tail}`}`)
-    t.ok(uefi.ok, `OVMF → GRUB → Debian: login, cloud-init, root grown to the 6 GiB disk (${uefi.seconds} s)${uefi.ok ? '' : `\n${uefi.tail}`}`)
-    const grown = /resized filesystem to (\d+)/.exec(uefi.log)
-    t.ok(Number(grown?.[1] ?? 0) * 4096 > 5.5 * 2 ** 30, `the root file system grew to ${Math.round(Number(grown?.[1] ?? 0) * 4096 / 2 ** 20)} MiB`)
   })
-}
 
-async function run (cmd: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return await new Promise(resolve => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' })
-    let stdout = ''
-    let stderr = ''
-    p.stdout.on('data', b => { stdout += String(b) })
-    p.stderr.on('data', b => { stderr += String(b) })
-    p.on('close', code => resolve({ code, stdout, stderr }))
+  t.test('installs end to end: BIOS and UEFI VMs with blank disks netboot the installer, boot their disk, phone home', { timeout: 30 * 60_000 }, async t => {
+    await installs(t)
   })
 }
 
@@ -141,22 +122,118 @@ async function sha256 (file: string): Promise<string> {
   return h.digest('hex')
 }
 
-/** Boots QEMU in `ns` until every pattern has shown on the serial log (≤ 8 min), then stops it. */
-async function bootUntil (ns: Awaited<ReturnType<typeof createNetns>>, args: string[], logFile: string, patterns: RegExp[]) {
-  const start = Date.now()
-  const vm = ns.spawn('qemu-system-x86_64', args)
-  let exited = false
-  vm.on('exit', () => { exited = true })
-  let log = ''
-  while (Date.now() - start < 8 * 60_000 && !exited) {
-    await new Promise(resolve => setTimeout(resolve, 2000))
-    log = existsSync(logFile) ? readFileSync(logFile, 'latin1') : ''
-    if (patterns.every(p => p.test(log))) break
+/** Every step kind of a machine's timeline, as `type` or `type:step|kind`. */
+const kinds = (steps: Step[]) => steps.map(e => e.type === 'boot.install' ? `install:${String(e.detail.step)}` : e.type === 'boot.script' || e.type === 'boot.file' ? `${e.type}:${String(e.detail.kind)}` : e.type)
+
+async function installs (t: Test): Promise<void> {
+  const dir = tempDir(t)
+  const images = join(dir, 'images')
+  mkdirSync(join(images, 'node'), { recursive: true })
+  writeFileSync(join(images, 'node', 'image.yaml'), `kind: disk\nmanifest: ${join(OUT, 'manifest.json')}\n`)
+  await tinyImage(images, join(OUT, 'manifest.json'), 'tiny')
+  const bad = await tinyImage(images, join(OUT, 'manifest.json'), 'tiny-bad')
+  const lab = await installLab(t, images)
+  // tiny-bad was verified when the daemon loaded it; now its bytes change under the same size
+  // and mtime: what the installer receives no longer has the SHA-256 rackboot gives it.
+  const st = statSync(bad.zst)
+  const bytes = readFileSync(bad.zst)
+  bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] ?? 0) ^ 0xff
+  writeFileSync(bad.zst, bytes)
+  utimesSync(bad.zst, st.atime, st.mtime)
+
+  const add = async (hostname: string, mac: string, ip: string, image: string) => {
+    const r = await lab.cli(['machines', 'add', '--hostname', hostname, '--mac', mac, '--lan', 'prov', '--ip', ip, '--image', image])
+    t.equal(r.code, 0, `${hostname} registered ${r.stderr}`)
   }
-  const ok = patterns.every(p => p.test(log))
-  if (!exited) {
-    vm.kill('SIGKILL')
-    await new Promise(resolve => vm.once('exit', resolve))
+  const imageStreams = async () => (await lab.steps('bios-1')).filter(e => e.type === 'boot.file' && e.detail.kind === 'disk').length
+
+  // A wrong token on the installer's routes: 403, nothing changes.
+  for (const [method, path] of [['POST', 'boot/install/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'], ['GET', 'boot/install/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/image'], ['GET', 'boot/install/nope/files']] as const) {
+    const r = await lab.server.run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', method, '-H', 'content-type: application/json', ...(method === 'POST' ? ['--data', '{"step":"installed"}'] : []), `http://10.77.0.1:8080/${path}`])
+    t.equal(r.stdout, '403', `${method} /${path.slice(0, 20)}…: 403`)
   }
-  return { ok, log, seconds: Math.round((Date.now() - start) / 1000), tail: log.slice(-1500) }
+
+  // The failures first, on the small image (they need no OS boot).
+  await add('cut-1', '52:54:00:be:21:01', '10.77.0.23', 'tiny')
+  await add('badsha-1', '52:54:00:be:21:02', '10.77.0.24', 'tiny-bad')
+  await add('nodisk-1', '52:54:00:be:21:03', '10.77.0.25', 'tiny')
+  // cut-1's first image download is reset (a real TCP RST) once 2 MB have gone out: it must resume.
+  for (const rule of [
+    ['-A', 'INPUT', '-s', '10.77.0.23', '-p', 'tcp', '--dport', '8080', '-m', 'string', '--string', '/image HTTP/1.1', '--algo', 'bm', '-j', 'CONNMARK', '--set-mark', '1'],
+    ['-A', 'INPUT', '-s', '10.77.0.23', '-p', 'tcp', '--dport', '8080', '-m', 'recent', '--name', 'rbcut', '--rcheck', '-j', 'ACCEPT'],
+    ['-A', 'INPUT', '-s', '10.77.0.23', '-p', 'tcp', '--dport', '8080', '-m', 'connmark', '--mark', '1', '-m', 'connbytes', '--connbytes', '2000000:', '--connbytes-dir', 'reply', '--connbytes-mode', 'bytes', '-m', 'recent', '--name', 'rbcut', '--set', '-j', 'REJECT', '--reject-with', 'tcp-reset']
+  ]) t.equal((await lab.server.run('iptables', rule)).code, 0, `iptables ${rule.slice(-4).join(' ')}`)
+  const [cut, badsha, nodisk] = await Promise.all([
+    lab.vm({ name: 'cut1', mac: '52:54:00:be:21:01', firmware: 'bios', disk: await blankDisk(dir, 'cut', '1G'), timeoutMs: 360_000 }),
+    lab.vm({ name: 'badsha1', mac: '52:54:00:be:21:02', firmware: 'bios', disk: await blankDisk(dir, 'badsha', '1G'), timeoutMs: 360_000 }),
+    lab.vm({ name: 'nodisk1', mac: '52:54:00:be:21:03', firmware: 'bios', disk: null, timeoutMs: 360_000 })
+  ])
+  const [c, b, n] = await Promise.all([
+    lab.until('cut-1', m => m.state !== 'provisioning' && m.state !== 'ready', 330_000),
+    lab.until('badsha-1', m => m.state !== 'provisioning' && m.state !== 'ready', 330_000),
+    lab.until('nodisk-1', m => m.state !== 'provisioning' && m.state !== 'ready', 330_000)
+  ])
+  t.equal(c.state, 'installed', `the cut stream was resumed and the install finished (${c.stateReason ?? ''})`)
+  const cutSteps = await lab.steps('cut-1')
+  t.ok(kinds(cutSteps).includes('install:resumed'), `cut-1 reported resuming: ${kinds(cutSteps).join(' ')}`)
+  t.ok(cutSteps.some(e => e.type === 'boot.file' && e.detail.kind === 'disk' && /^bytes=[1-9]\d*-$/.test(String(e.detail.range))), 'the boot server served the rest with a Range')
+  t.match(b, { state: 'failed', stateReason: /^install failed: checksum-mismatch: the image received has SHA-256 [0-9a-f]{64}, rackboot says [0-9a-f]{64}$/ }, 'a SHA-256 mismatch fails the install with that reason')
+  t.match(n, { state: 'failed', stateReason: /^install failed: no-disk: no disk found/ }, 'a VM with no disk fails with "no disk"')
+  await cut.kill(); await nodisk.kill()
+  // The failed machine reboots after 30 s; powered on again it waits at the iPXE prompt saying
+  // why, and neither installs again nor boots its (corrupt) disk.
+  await badsha.exited
+  const again = await lab.vm({ name: 'badsha1b', mac: '52:54:00:be:21:02', firmware: 'bios', disk: join(dir, 'badsha.qcow2'), timeoutMs: 120_000 })
+  // iPXE wraps its console at 80 columns: the message is matched with the line breaks taken out.
+  const waiting = /badsha-1 is failed \(install failed: checksum-mismatch: [^)]*\): reprovision it to netboot again; asking again in 10 s/
+  for (let i = 0; i < 50 && !waiting.test(again.console().replace(/\n/g, '')); i++) await new Promise(resolve => setTimeout(resolve, 2000))
+  t.match(again.console().replace(/\n/g, ''), waiting, 'the waiting iPXE script shows the failure')
+  t.notMatch(again.console(), /Booting from Hard Disk|rackboot-install/, 'no disk boot, no second install')
+  await again.kill()
+  t.equal((await lab.machine('badsha-1')).state, 'failed', 'still failed')
+
+  // The real image, BIOS and UEFI at once.
+  await add('bios-1', '52:54:00:be:11:01', '10.77.0.21', 'node')
+  await add('uefi-1', '52:54:00:be:11:02', '10.77.0.22', 'node')
+  const disks = { bios: await blankDisk(dir, 'bios'), uefi: await blankDisk(dir, 'uefi') }
+  const installed = await Promise.all((['bios', 'uefi'] as const).map(async fw => {
+    const ref = `${fw}-1`
+    const mac = fw === 'bios' ? '52:54:00:be:11:01' : '52:54:00:be:11:02'
+    const vm = await lab.vm({ name: `${fw}1`, mac, firmware: fw, disk: disks[fw], timeoutMs: 600_000 })
+    const m = await lab.until(ref, m => m.state !== 'provisioning' && m.state !== 'ready', 580_000)
+    await Promise.race([vm.exited, new Promise(resolve => setTimeout(resolve, 30_000))])
+    await vm.kill()
+    if (m.state !== 'installed') return { fw, ref, mac, m, boot: null }
+    // Powered on again: iPXE exits to the disk, Debian boots, cloud-init fetches its seed and phones home.
+    const boot = await lab.vm({ name: `${fw}1b`, mac, firmware: fw, disk: disks[fw], timeoutMs: 540_000 })
+    const p = await lab.until(ref, m => m.state !== 'installed', 520_000)
+    await boot.waitFor(/login:/, 60_000).catch(() => null)
+    await boot.kill()
+    return { fw, ref, mac, m, boot, p }
+  }))
+  for (const r of installed) {
+    t.equal(r.m.state, 'installed', `${r.fw}: the image was written and verified (${r.m.stateReason ?? ''})`)
+    if (r.boot === null || r.p === undefined) continue
+    t.match(r.p, { state: 'provisioned', netboot: false, ipv4: r.fw === 'bios' ? '10.77.0.21' : '10.77.0.22' }, `${r.fw}: the installed OS phoned home: provisioned`)
+    const steps = await lab.steps(r.ref)
+    const k = kinds(steps)
+    t.equal(steps.filter(e => e.type === 'boot.phone-home').at(-1)?.detail.client, r.p.ipv4, `${r.fw}: the installed OS phoned home from the address the inventory shows (static, written at install)`)
+    for (const step of ['boot.script:install', 'boot.file:kernel', 'boot.file:initrd', 'install:started', 'install:disk', 'boot.file:disk', 'install:progress', 'install:files', 'install:written', 'install:verified', 'install:installed', 'boot.script:disk', 'boot.metadata', 'boot.phone-home']) {
+      t.ok(k.includes(step), `${r.fw}: the timeline has ${step}`)
+    }
+    t.match(r.boot.console(), /Welcome to Debian GNU\/Linux 12|Debian GNU\/Linux 12/, `${r.fw}: Debian booted from the disk`)
+    t.match(r.boot.console(), new RegExp(`${r.ref} login:|login:`), `${r.fw}: to a login prompt`)
+    if (r.fw === 'uefi') {
+      t.match(r.boot.console(), /rackboot localboot: starting \(hd\d+,gpt2\)\/EFI\/BOOT\/BOOTX64\.EFI/, 'uefi: iPXE chained localboot.efi, which started the disk\'s boot loader')
+      const grown = /EXT4-fs \(vda3\): resized filesystem to (\d+)/.exec(r.boot.console())
+      t.ok(Number(grown?.[1] ?? 0) * 4096 > 3.5 * 2 ** 30, `the root file system grew to the 4 GiB disk (${Math.round(Number(grown?.[1] ?? 0) * 4096 / 2 ** 20)} MiB)`)
+    }
+  }
+  // Once more for the BIOS machine: it boots its disk and nothing is downloaded.
+  const streams = await imageStreams()
+  const third = await lab.vm({ name: 'bios1c', mac: '52:54:00:be:11:01', firmware: 'bios', disk: disks.bios, timeoutMs: 300_000 })
+  await third.waitFor(/login:/, 280_000)
+  await third.kill()
+  t.equal(await imageStreams(), streams, 'the third boot downloaded no image')
+  t.notOk(kinds(await lab.steps('bios-1')).slice(-6).some(k => k.startsWith('install:') || k === 'boot.file:kernel'), 'nor the installer')
 }
