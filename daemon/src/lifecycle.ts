@@ -75,6 +75,39 @@ export function seedMinted (store: Store, machine: Machine, image: string, opts:
 export function provisionAgain (store: Store, machine: Machine, action: 'reprovision' | 'deprovision', actor: string): Machine {
   if (machine.state === 'discovered') throw new RackbootError('RB_STATE_TRANSITION', `machine ${machine.id} is discovered: assign an image and set state ready to provision it`, 'state')
   const updated = store.machines.update(machine.id, { state: 'ready', netboot: action === 'reprovision' }, actor)
+  // A node provisioned again runs kubeadm again: its status in its cluster starts over.
+  if (updated.cluster !== null) store.clusters.setNodeStatus(machine.id, 'pending', null)
   store.events.append({ actor, type: `machine.${action}`, machineId: machine.id, lan: machine.lan, mac: machine.macs[0] ?? null, detail: { from: machine.state } })
   return updated
+}
+
+/**
+ * A cluster node's seed carried its kubeadm material: recorded (role, credential, the token's
+ * id, and the path and SHA-256 of every file issued, never their contents) on the machine's
+ * timeline; an init node's cluster becomes `initialising`.
+ */
+export function clusterMaterialServed (store: Store, machine: Machine, clusterId: number, m: { role: string; credential: string | null; tokenId: string | null; files: ReadonlyArray<{ path: string; sha256: string }> }, actor: string): void {
+  const c = store.clusters.getById(clusterId)
+  if (c === null) return
+  store.events.append({ actor, type: 'cluster.material', machineId: machine.id, lan: machine.lan, mac: null, detail: { cluster: c.name, role: m.role, credential: m.credential, tokenId: m.tokenId, files: m.files } })
+  if (m.role === 'init' && (c.state === 'pending' || c.state === 'failed')) store.clusters.setState(c.id, 'initialising', null, actor)
+}
+
+export const KUBEADM_OUTCOMES = ['running', 'succeeded', 'failed'] as const
+export interface KubeadmReport { outcome: typeof KUBEADM_OUTCOMES[number]; step: string; output?: string; files?: Array<{ path: string; sha256: string | null }> }
+
+/**
+ * The node's runner reported on kubeadm: running, succeeded (the node `joined`; the init node's
+ * cluster `ready`) or failed (the node `failed` with the step and output; the init node's
+ * cluster `failed` too). Every report is a timeline step.
+ */
+export function kubeadmReported (store: Store, machine: Machine, role: string, report: KubeadmReport, actor: string): void {
+  const c = machine.cluster === null ? null : store.clusters.get(machine.cluster)
+  if (c === null) return
+  store.events.append({ actor, type: 'cluster.kubeadm', machineId: machine.id, lan: machine.lan, mac: null, detail: { cluster: c.name, role, outcome: report.outcome, step: report.step, ...(report.output === undefined ? {} : { output: report.output }), ...(report.files === undefined ? {} : { files: report.files }) } })
+  const reason = report.outcome === 'failed' ? [report.step, report.output].filter(s => s !== undefined && s !== '').join(': ').slice(0, 2000) : null
+  store.clusters.setNodeStatus(machine.id, report.outcome === 'running' ? 'running' : report.outcome === 'succeeded' ? 'joined' : 'failed', reason)
+  if (role !== 'init') return
+  if (report.outcome === 'succeeded') store.clusters.setState(c.id, 'ready', null, actor)
+  if (report.outcome === 'failed') store.clusters.setState(c.id, 'failed', `kubeadm init on ${machine.hostname} failed: ${report.step}`, actor)
 }

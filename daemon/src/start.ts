@@ -14,6 +14,7 @@ import { BootService } from './boot/service.js'
 import { Health, explainSystemError } from './health.js'
 import { lockDataDir, type DataDirLock } from './store/lock.js'
 import { StoreError } from './store/db.js'
+import { SecretsError } from './store/secrets.js'
 import { checkHost } from './config/host-checks.js'
 
 /** How to run the CLI of this installation, whatever is on PATH (for hints in the log). */
@@ -64,10 +65,10 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     throw err instanceof StoreError ? new StartError(err.message) : new StartError(explainSystemError(err, `dataDir ${dataDir}`, 'path') + dataDirHint(err))
   }
   try {
-    store = new Store({ dataDir, lans, sync: current.config.sqliteSync })
+    store = new Store({ dataDir, lans, sync: current.config.sqliteSync, ...(current.config.secrets.keyFile === undefined ? {} : { secretsKeyFile: current.config.secrets.keyFile }) })
   } catch (err) {
     lock.release()
-    throw err instanceof StoreError ? new StartError(err.message) : new StartError(explainSystemError(err, `the database in dataDir ${dataDir}`, 'path') + dataDirHint(err))
+    throw err instanceof StoreError || err instanceof SecretsError ? new StartError(err.message) : new StartError(explainSystemError(err, `the database in dataDir ${dataDir}`, 'path') + dataDirHint(err))
   }
   // TFTP listens only while a LAN is configured.
   const drainMs = opts.drainMs ?? 10_000
@@ -92,7 +93,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     warnOrphans(store, current, log)
     warnHost(current, log)
     await boot.loadImages(current.config.boot.imagesDir)
-    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory })
+    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory, clusters: () => ({ ...current.settings.clusters, kubeVipImage: current.config.clusters.kubeVipImage }) })
     const { host, port, text } = current.settings.api.listen
     try {
       await api.listen({ host, port })

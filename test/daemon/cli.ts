@@ -1,6 +1,6 @@
 // The rackboot CLI against a real daemon process.
 import t from 'tap'
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { cli, freePort, LANS, MAIN, ROOT, serve, tempDir, writeConfig } from '../helpers/daemon.js'
@@ -162,4 +162,55 @@ t.test('tokens and the API client commands against a running daemon', async t =>
 
   const logs = JSON.stringify(d.logs())
   t.notOk(logs.includes(token) || logs.includes(ro), 'no token in the daemon log')
+})
+
+t.test('pools and clusters from the CLI: create, allocate, a cluster with its VIP, nodes, kubeconfig written 0600', async t => {
+  const dir = tempDir(t)
+  const port = await freePort()
+  const file = writeConfig(dir, port, LANS)
+  const token = (await cli(['token', 'create', '--name', 'admin', '--config', file])).stdout.trim()
+  const ro = (await cli(['token', 'create', '--name', 'viewer', '--read-only', '--config', file])).stdout.trim()
+  const d = await serve(t, file, port)
+  const env = { RACKBOOT_API: d.url, RACKBOOT_TOKEN: token }
+  let r = await cli(['pools', 'create', 'vips', '--range', '10.77.0.240-10.77.0.243', '--lan', 'prov'], env)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /^NAME +ADDRESSES +LAN +DELIVERY +SIZE +ALLOCATED\nvips +10\.77\.0\.240-10\.77\.0\.243 +prov +l2 +4 +0\n$/)
+  r = await cli(['pools', 'create', 'bad', '--cidr', '10.9.0.0/24', '--range', '10.9.1.1'], env)
+  t.same([r.code, r.stderr], [2, 'rackboot: pools create needs exactly one of --cidr or --range\n(add --help for usage)\n'])
+  r = await cli(['clusters', 'create', 'prod', '--kubernetes', 'v1.31.4', '--vip-pool', 'vips', '--json'], env)
+  t.equal(r.code, 0, r.stderr)
+  t.match(JSON.parse(r.stdout), { name: 'prod', endpoint: { host: '10.77.0.240', pool: 'vips' }, state: 'pending' })
+  r = await cli(['machines', 'add', '--hostname', 'cp-1', '--mac', '52:54:00:00:10:01', '--lan', 'prov', '--ip', '10.77.0.11', '--role', 'control-plane', '--cluster', 'prod'], env)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /cluster +prod \(pending\)/)
+  r = await cli(['clusters', 'show', 'prod'], env)
+  t.match(r.stdout, /endpoint +10\.77\.0\.240:6443 \(VIP from pool vips\)/)
+  t.match(r.stdout, /init machine +cp-1/)
+  t.match(r.stdout, /cp-1 +control-plane +10\.77\.0\.11 +ready +pending/)
+  r = await cli(['pools', 'allocate', 'vips', '--cluster', 'prod', '--purpose', 'services', '--comment', 'ingress'], env)
+  t.equal(r.code, 0, r.stderr)
+  t.match(r.stdout, /10\.77\.0\.241 +cluster prod +services +ingress/)
+  r = await cli(['clusters', 'manifests', 'prod'], env)
+  t.match(r.stdout, /kind: IPAddressPool[\s\S]*- 10\.77\.0\.241\/32[\s\S]*kind: L2Advertisement/)
+  r = await cli(['pools', 'show', 'vips'], env)
+  t.match(r.stdout, /10\.77\.0\.240 +cluster prod +vip/)
+
+  const out = join(dir, 'prod.kubeconfig')
+  r = await cli(['clusters', 'kubeconfig', 'prod', '-o', out], { ...env, RACKBOOT_TOKEN: ro })
+  t.equal(r.code, 1, 'a read-only token gets no kubeconfig')
+  t.match(r.stderr, /RB_AUTH_READ_ONLY/)
+  t.notOk(existsSync(out))
+  r = await cli(['clusters', 'kubeconfig', 'prod', '-o', out], env)
+  t.equal(r.code, 0, r.stderr)
+  t.equal(statSync(out).mode & 0o777, 0o600, 'the kubeconfig is written with mode 0600')
+  t.match(readFileSync(out, 'utf8'), /server: https:\/\/10\.77\.0\.240:6443/)
+  r = await cli(['clusters', 'rm', 'prod'], env)
+  t.equal(r.code, 1)
+  t.match(r.stderr, /RB_CLUSTER_IN_USE: cluster prod has 1 node\(s\) \(cp-1\)/)
+  r = await cli(['clusters', 'rm', 'prod', '--force'], env)
+  t.same([r.code, r.stdout], [0, 'deleted cluster prod\n'])
+  r = await cli(['pools', 'list', '--json'], env)
+  t.match(JSON.parse(r.stdout), [{ name: 'vips', allocated: 0 }], 'the cluster\'s addresses were freed')
+  r = await cli(['pools', 'rm', 'vips'], env)
+  t.same([r.code, r.stdout], [0, 'deleted pool vips\n'])
 })

@@ -17,6 +17,8 @@ import { eventRoutes } from './routes/events.js'
 import { systemRoutes } from './routes/system.js'
 import { VERSION } from '../version.js'
 import { imageRoutes } from './routes/images.js'
+import { poolRoutes } from './routes/pools.js'
+import { clusterRoutes, type ClusterSettings } from './routes/clusters.js'
 import type { Image } from '../boot/images.js'
 import type { Health } from '../health.js'
 
@@ -32,6 +34,8 @@ export interface ApiDeps {
   health?: Health
   /** Event stream: a client that takes nothing for `stallMs` is closed; replays go `pageSize` events at a time. */
   sse?: { stallMs?: number; pageSize?: number }
+  /** Cluster settings (token and certificate lifetimes, kube-vip image); defaults in tests. */
+  clusters?: () => ClusterSettings
 }
 
 export type Api = FastifyInstance<any, any, any, Logger, TypeBoxTypeProvider>
@@ -169,6 +173,8 @@ export async function buildApi (deps: ApiDeps): Promise<Api> {
     await api.register(leaseRoutes, { deps })
     await api.register(eventRoutes, { deps })
     await api.register(imageRoutes, { deps })
+    await api.register(poolRoutes, { deps })
+    await api.register(clusterRoutes, { deps })
   }, { prefix: '/api/v1' })
 
   return app

@@ -35,7 +35,8 @@ const inputProperties = {
   state: MachineState,
   netboot: Type.Boolean({ description: 'Netboot on the next power-on (true) or boot from disk (false).' }),
   installDisk: Nullable(Type.String({ pattern: INSTALL_DISK.source, maxLength: 240, description: 'The disk a disk image is installed onto: a `/dev/disk/by-…/…` path (stable across boots), a `/dev` path or a device name (`sda`, `nvme0n1`). null: the first non-removable disk large enough for the image.' })),
-  network: Nullable(NetworkMode({ description: 'How the installed OS configures its boot NIC: `static` (the reserved address, gateway, DNS, MTU and routes from the inventory, written at install time: the node keeps them while rackboot is down) or `dhcp` (from rackboot). null: the image\'s choice (`network` in its image.yaml, default static).' }))
+  network: Nullable(NetworkMode({ description: 'How the installed OS configures its boot NIC: `static` (the reserved address, gateway, DNS, MTU and routes from the inventory, written at install time: the node keeps them while rackboot is down) or `dhcp` (from rackboot). null: the image\'s choice (`network` in its image.yaml, default static).' })),
+  cluster: Nullable(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$', description: 'The Kubernetes cluster this machine is a node of (its `role` must then be `control-plane` or `worker`). null: none. A node is given its kubeadm material through its installed OS\'s seed while it provisions.' }))
 }
 
 export const MachineInputSchema = Type.Object({
@@ -50,7 +51,8 @@ export const MachineInputSchema = Type.Object({
   state: Type.Optional(inputProperties.state),
   netboot: Type.Optional(inputProperties.netboot),
   installDisk: Type.Optional(inputProperties.installDisk),
-  network: Type.Optional(inputProperties.network)
+  network: Type.Optional(inputProperties.network),
+  cluster: Type.Optional(inputProperties.cluster)
 }, { additionalProperties: false, $id: 'MachineInput', description: 'A machine to register.' })
 
 export const MachinePatchSchema = Type.Object(
@@ -72,6 +74,9 @@ export const MachineSchema = Type.Object({
   netboot: Type.Boolean(),
   installDisk: Nullable(Type.String()),
   network: Nullable(NetworkMode({})),
+  cluster: Nullable(Type.String()),
+  clusterStatus: Nullable(Type.Unsafe<'pending' | 'running' | 'joined' | 'failed'>({ type: 'string', enum: ['pending', 'running', 'joined', 'failed'], description: 'Its kubeadm run in its cluster: `pending` (not yet given its material), `running` (kubeadm runs), `joined` (kubeadm init or join succeeded), `failed` (see clusterReason).' })),
+  clusterReason: Nullable(Type.String({ description: 'Why clusterStatus is `failed`: the failing step and the last lines of its output.' })),
   arch: Nullable(Type.String({ description: 'Client architecture seen at the last boot (DHCP option 93).' })),
   uuid: Nullable(Type.String({ description: 'SMBIOS UUID seen at the last boot (DHCP option 97).' })),
   firstSeen: Nullable(Type.String({ format: 'date-time' })),

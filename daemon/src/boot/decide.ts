@@ -8,13 +8,13 @@ import type { Image } from './images.js'
 type ValidToken = Extract<TokenCheck, { ok: true }>
 
 /** What a boot-server request does with a token. */
-export type TokenUse = 'metadata' | 'phone-home' | 'install'
+export type TokenUse = 'metadata' | 'phone-home' | 'install' | 'kubeadm'
 
 /** Which uses each kind of token opens, and the machine state its attempt is live in. */
 const TOKEN_RULES: Readonly<Record<TokenKind, { opens: readonly TokenUse[]; liveIn: MachineState }>> = {
   netboot: { opens: ['metadata', 'phone-home'], liveIn: 'provisioning' },
   install: { opens: ['install'], liveIn: 'provisioning' },
-  seed: { opens: ['metadata', 'phone-home'], liveIn: 'installed' }
+  seed: { opens: ['metadata', 'phone-home', 'kubeadm'], liveIn: 'installed' }
 }
 
 /**

@@ -20,7 +20,9 @@ import { diskScript, installerArgs, localbootScript, netbootScript, unknownScrip
 import { render, type TemplateValues } from './template.js'
 import { sendFile } from './file.js'
 import { localBootFor, scriptFor, tokenRefusal, type TokenUse } from './decide.js'
-import { INSTALL_FAILURES, INSTALL_STEPS, installReported, netbootBegins, phonedHome, seedMinted, type InstallReport } from '../lifecycle.js'
+import { INSTALL_FAILURES, INSTALL_STEPS, KUBEADM_OUTCOMES, clusterMaterialServed, installReported, kubeadmReported, netbootBegins, phonedHome, seedMinted, type InstallReport, type KubeadmReport } from '../lifecycle.js'
+import { nodeMaterial, roleOf, sha256 } from '../clusters/material.js'
+import { clusterUserData } from '../clusters/user-data.js'
 import { installFiles, installNetwork, tarOf } from './install-files.js'
 import type { ServerResponse } from 'node:http'
 
@@ -242,8 +244,53 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     reply.type('text/plain; charset=utf-8')
     record({ actor: ACTOR, type: 'boot.metadata', machineId: machine.id, lan: machine.lan, mac: null, detail: { file } })
     if (file === 'meta-data') return image?.metaData != null ? render(image.metaData, values) : `instance-id: rackboot-${machine.id}-${check.createdAt}\nlocal-hostname: ${machine.hostname}\n`
-    if (file === 'user-data') return image?.userData != null ? render(image.userData, values) : check.kind === 'seed' ? installedUserData(machine, lan, values) : '#cloud-config\n{}\n'
+    if (file === 'user-data') {
+      if (image?.userData != null) return render(image.userData, values)
+      if (check.kind !== 'seed') return '#cloud-config\n{}\n'
+      if (machine.cluster === null) return installedUserData(machine, lan, values)
+      return await clusterSeed(machine, lan, values, bootUrl, token, req.ip)
+    }
     return ''
+  })
+
+  /**
+   * A cluster node's seed: its role's kubeadm material, made now (a late joiner's bootstrap
+   * certificate is signed here) and recorded by path and SHA-256.
+   */
+  const clusterSeed = async (machine: Machine, lan: Lan | undefined, values: TemplateValues, bootUrl: string, token: string, client: string): Promise<string> => {
+    const cluster = machine.cluster === null ? null : store.clusters.get(machine.cluster)
+    if (cluster === null) return installedUserData(machine, lan, values)
+    const current = deps.current()
+    const s = current.settings.clusters
+    const material = await nodeMaterial(store, cluster, machine, {
+      reportUrl: `${bootUrl}/boot/kubeadm/${token}`,
+      kubeVipImage: current.config.clusters.kubeVipImage,
+      joinMarginMs: s.joinMarginMs,
+      bootstrapCertTtlMs: s.bootstrapCertTtlMs,
+      bootstrapTokenTtlMs: s.bootstrapTokenTtlMs,
+      now: store.now()
+    })
+    store.write(() => {
+      clusterMaterialServed(store, machine, cluster.id, { role: material.role, credential: material.credential, tokenId: material.tokenId, files: material.files.map(f => ({ path: f.path, sha256: sha256(f.content) })) }, ACTOR)
+    })
+    log.info({ machineId: machine.id, cluster: cluster.name, role: material.role, client }, 'cluster material served')
+    const domain = lan?.config.domain
+    return clusterUserData({ hostname: machine.hostname, fqdn: domain === undefined ? null : `${machine.hostname}.${domain}`, phoneHomeUrl: values.phone_home_url, files: material.files })
+  }
+
+  app.post('/boot/kubeadm/:token', async (req, reply) => {
+    const { token } = req.params as { token: string }
+    const check = tokenOr403(token, reply, 'kubeadm')
+    if (check === null) return reply
+    const report = parseKubeadmReport(req.body)
+    if (typeof report === 'string') return reply.code(400).send({ code: 'RB_BAD_REQUEST', message: report })
+    const machine = store.machines.get(check.machineId)
+    const cluster = machine?.cluster == null ? null : store.clusters.get(machine.cluster)
+    if (machine === null || cluster === null) return reply.code(403).send({ code: 'RB_BOOT_TOKEN_STALE', message: 'the machine is not a node of a cluster' })
+    const role = roleOf(cluster, machine)
+    store.write(() => kubeadmReported(store, machine, role, report, ACTOR))
+    log.info({ machineId: machine.id, cluster: cluster.name, role, outcome: report.outcome, step: report.step }, 'kubeadm report')
+    return { ok: true }
   })
 
   app.post('/boot/phone-home', async (req, reply) => {
@@ -366,4 +413,24 @@ export function templateValues (m: Machine, mac: string, lan: Lan | undefined, b
     role: m.role ?? '',
     labels: m.labels
   }
+}
+
+/** A runner's report, checked field by field; a string says what is wrong. */
+export function parseKubeadmReport (body: unknown): KubeadmReport | string {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) return 'the report must be a JSON object'
+  const b = body as Record<string, unknown>
+  if (!(KUBEADM_OUTCOMES as readonly unknown[]).includes(b.outcome)) return `outcome must be one of ${KUBEADM_OUTCOMES.join(', ')}`
+  if (typeof b.step !== 'string' || b.step.length > 500) return 'step must be a string of at most 500 characters'
+  if (b.output !== undefined && (typeof b.output !== 'string' || b.output.length > 8000)) return 'output must be a string of at most 8000 characters'
+  let files: KubeadmReport['files']
+  if (b.files !== undefined) {
+    if (!Array.isArray(b.files) || b.files.length > 64) return 'files must be a list of at most 64 {path, sha256}'
+    files = []
+    for (const f of b.files as unknown[]) {
+      const o = f as Record<string, unknown> | null
+      if (o === null || typeof o !== 'object' || typeof o.path !== 'string' || o.path.length > 256 || !(o.sha256 === null || (typeof o.sha256 === 'string' && /^[0-9a-f]{64}$/.test(o.sha256)))) return 'each file is {path, sha256} with a hex SHA-256 (or null when missing)'
+      files.push({ path: o.path, sha256: o.sha256 as string | null })
+    }
+  }
+  return { outcome: b.outcome as KubeadmReport['outcome'], step: b.step, ...(b.output === undefined ? {} : { output: b.output as string }), ...(files === undefined ? {} : { files }) }
 }

@@ -34,6 +34,24 @@ export class ApiClient {
     return json as T
   }
 
+  /** A GET whose answer is text (YAML, PEM): the body as it came. */
+  async text (path: string): Promise<string> {
+    let res: Response
+    try {
+      res = await fetch(new URL(path, this.base), { headers: this.headers() })
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message
+      throw new ApiClientError(0, 'RB_CLIENT_UNREACHABLE', `cannot reach the rackboot API at ${this.base} (${cause}); is the daemon running? (--api URL or RACKBOOT_API)`)
+    }
+    const text = await res.text()
+    if (!res.ok) {
+      let json: any
+      try { json = JSON.parse(text) } catch { json = undefined }
+      throw new ApiClientError(res.status, json?.code ?? `HTTP_${res.status}`, json?.message ?? `${res.status} ${res.statusText}`, json?.errors)
+    }
+    return text
+  }
+
   /**
    * Follows an SSE stream (parsed as the specification says: CRLF, CR or LF line ends, `data:`
    * with or without its space, multi-line data, comments), calling `onEvent` with each event's

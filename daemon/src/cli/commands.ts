@@ -1,7 +1,7 @@
 // What each `rackboot` command does (program.ts defines them and their options). Actions
 // write through `io` and return an exit code (undefined: 0); they throw UsageError for a
 // usage mistake and RackbootError / ApiClientError / ConfigError for operator errors.
-import { readFileSync } from 'node:fs'
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { ApiClient, ApiClientError } from './client.js'
 import { table } from './table.js'
 import type { Machine, RbEvent, Lease, ApiToken } from '../store/index.js'
@@ -18,7 +18,7 @@ export interface EventOptions extends ClientOptions { machine?: string; lan?: st
 export interface ImportOptions extends ClientOptions { format?: 'csv' | 'json' }
 export interface MachineOptions extends ClientOptions {
   hostname?: string; mac?: string[]; lan?: string; ip?: string; image?: string; role?: string; label?: string[]
-  bmcAddress?: string; bmcMac?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string
+  bmcAddress?: string; bmcMac?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string; cluster?: string
 }
 
 // Config, SQLite and their dependencies load only for the commands that use them:
@@ -73,6 +73,7 @@ function machineBody (v: MachineOptions, forCreate: boolean): Record<string, unk
   if (v.netboot !== undefined) body.netboot = v.netboot
   if (v.installDisk !== undefined) body.installDisk = orNull(v.installDisk)
   if (v.network !== undefined) body.network = orNull(v.network)
+  if (v.cluster !== undefined) body.cluster = orNull(v.cluster)
   if (forCreate) {
     const missing = (['hostname', 'macs', 'lan'] as const).filter(k => body[k] === undefined).map(k => `--${k === 'macs' ? 'mac' : k}`)
     if (missing.length > 0) throw new UsageError(`machines add needs ${missing.join(', ')}`)
@@ -90,7 +91,8 @@ function machineDetail (m: Machine): string {
   return [
     ['id', m.id], ['hostname', m.hostname], ['lan', m.lan], ['ipv4', m.ipv4], ['macs', m.macs.join(', ')],
     ['state', m.stateReason === null ? m.state : `${m.state}: ${m.stateReason}`], ['netboot', m.netboot ? 'yes' : 'no'], ['image', m.image],
-    ['install disk', m.installDisk], ['network', m.network], ['role', m.role], ['labels', labels],
+    ['install disk', m.installDisk], ['network', m.network], ['role', m.role],
+    ['cluster', m.cluster === null ? null : `${m.cluster} (${m.clusterStatus ?? '-'}${m.clusterReason === null ? '' : `: ${m.clusterReason}`})`], ['labels', labels],
     ['bmc', [m.bmc.address, m.bmc.mac].filter(x => x !== null).join(' ')], ['arch', m.arch], ['uuid', m.uuid],
     ['first seen', m.firstSeen], ['last seen', m.lastSeen], ['created', m.createdAt], ['updated', m.updatedAt]
   ].map(([k, v]) => `${String(k).padEnd(12)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
@@ -315,3 +317,144 @@ export async function events (io: Io, o: EventOptions): Promise<void> {
 }
 
 export { ApiClientError }
+
+// ---- IP pools and clusters
+
+export interface PoolCreateOptions extends ClientOptions { cidr?: string; range?: string[]; reserved?: string[]; lan?: string; delivery?: string; description?: string }
+export interface AllocateOptions extends ClientOptions { address?: string; prefix?: string; cluster?: string; machine?: string; purpose?: string; comment?: string }
+export interface ClusterCreateOptions extends ClientOptions {
+  kubernetes: string; vipPool?: string; vip?: string; endpoint?: string; port?: string; podCidr?: string; serviceCidr?: string; dnsDomain?: string; keyAlgorithm?: string; initMachine?: string
+}
+
+interface PoolJson { name: string; cidr: string | null; ranges: string[]; reserved: string[]; lan: string | null; delivery: string; description: string | null; size: number; allocated: number }
+interface AllocationJson { id: number; pool: string; address: string; cidr: string | null; cluster: string | null; machine: string | null; purpose: string | null; comment: string | null; createdAt: string }
+interface ClusterJson {
+  name: string; version: string; endpoint: { host: string; port: number; pool: string | null }; state: string; stateReason: string | null; initMachine: string | null
+  podCidr: string; serviceCidr: string; keyAlgorithm: string; caCertHash: string
+  nodes: Array<{ hostname: string; role: string; ipv4: string | null; state: string; clusterStatus: string | null; clusterReason: string | null }>
+  tokens: Array<{ id: string; expiresAt: string; inCluster: boolean }>
+}
+
+const intOption = (name: string, v: string | undefined): number | undefined => {
+  if (v === undefined) return undefined
+  if (!/^\d+$/.test(v)) throw new UsageError(`${name} ${v}: expected a whole number`)
+  return Number(v)
+}
+/** The options that were given, under their API field names. */
+function given<O extends object> (o: O, fields: Partial<Record<keyof O & string, string>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [opt, field] of Object.entries(fields) as Array<[keyof O & string, string]>) if (o[opt] !== undefined) out[field] = o[opt]
+  return out
+}
+const poolRows = (ps: PoolJson[]) => table(['name', 'addresses', 'lan', 'delivery', 'size', 'allocated'], ps.map(p => [p.name, p.cidr ?? p.ranges.join(','), p.lan, p.delivery, p.size, p.allocated]))
+const allocationRows = (as: AllocationJson[]) => table(['id', 'pool', 'address', 'owner', 'purpose', 'comment'], as.map(a => [a.id, a.pool, a.cidr ?? a.address, a.cluster !== null ? `cluster ${a.cluster}` : a.machine !== null ? `machine ${a.machine}` : null, a.purpose, a.comment]))
+const printJson = (io: Io, v: unknown) => io.out(JSON.stringify(v, null, 2))
+
+export async function poolsList (io: Io, o: ClientOptions): Promise<void> {
+  const { items } = await client(o, io.env).request<{ items: PoolJson[] }>('GET', '/api/v1/pools')
+  io.out(o.json === true ? JSON.stringify(items, null, 2) : poolRows(items))
+}
+
+export async function poolsShow (io: Io, name: string, o: ClientOptions): Promise<void> {
+  const api = client(o, io.env)
+  const p = await api.request<PoolJson>('GET', `/api/v1/pools/${encodeURIComponent(name)}`)
+  const { items } = await api.request<{ items: AllocationJson[] }>('GET', `/api/v1/pools/${encodeURIComponent(name)}/allocations`)
+  if (o.json === true) { printJson(io, { ...p, allocations: items }); return }
+  io.out([poolRows([p]), ...(p.reserved.length === 0 ? [] : [`reserved: ${p.reserved.join(', ')}`]), '', items.length === 0 ? 'no allocations' : allocationRows(items)].join('\n'))
+}
+
+export async function poolsCreate (io: Io, name: string, o: PoolCreateOptions): Promise<void> {
+  if ((o.cidr === undefined) === (o.range === undefined)) throw new UsageError('pools create needs exactly one of --cidr or --range')
+  const body = { name, ...given(o, { cidr: 'cidr', range: 'ranges', reserved: 'reserved', lan: 'lan', delivery: 'delivery', description: 'description' }) }
+  const p = await client(o, io.env).request<PoolJson>('POST', '/api/v1/pools', body)
+  io.out(o.json === true ? JSON.stringify(p, null, 2) : poolRows([p]))
+}
+
+export async function poolsRm (io: Io, name: string, o: ClientOptions & { force?: boolean }): Promise<void> {
+  await client(o, io.env).request('DELETE', `/api/v1/pools/${encodeURIComponent(name)}${o.force === true ? '?force=true' : ''}`)
+  io.out(`deleted pool ${name}`)
+}
+
+export async function poolsAllocate (io: Io, name: string, o: AllocateOptions): Promise<void> {
+  const body: Record<string, unknown> = {}
+  if (o.address !== undefined) body.address = o.address
+  const prefix = intOption('--prefix', o.prefix)
+  if (prefix !== undefined) body.prefix = prefix
+  Object.assign(body, given(o, { cluster: 'cluster', machine: 'machine', purpose: 'purpose', comment: 'comment' }))
+  const a = await client(o, io.env).request<AllocationJson>('POST', `/api/v1/pools/${encodeURIComponent(name)}/allocations`, body)
+  io.out(o.json === true ? JSON.stringify(a, null, 2) : allocationRows([a]))
+}
+
+export async function poolsRelease (io: Io, name: string, id: string, o: ClientOptions): Promise<void> {
+  const n = intOption('allocation id', id)
+  await client(o, io.env).request('DELETE', `/api/v1/pools/${encodeURIComponent(name)}/allocations/${n ?? ''}`)
+  io.out(`released allocation ${id} of pool ${name}`)
+}
+
+function clusterDetail (c: ClusterJson): string {
+  const head = [
+    ['name', c.name], ['version', c.version], ['endpoint', `${c.endpoint.host}:${c.endpoint.port}${c.endpoint.pool === null ? '' : ` (VIP from pool ${c.endpoint.pool})`}`],
+    ['state', c.stateReason === null ? c.state : `${c.state}: ${c.stateReason}`], ['init machine', c.initMachine], ['pods', c.podCidr], ['services', c.serviceCidr],
+    ['keys', c.keyAlgorithm], ['CA hash', c.caCertHash], ['tokens', c.tokens.map(t => `${t.id} (until ${t.expiresAt}${t.inCluster ? ', in the cluster' : ''})`).join(', ')]
+  ].map(([k, v]) => `${String(k).padEnd(12)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
+  const nodes = c.nodes.length === 0 ? 'no nodes (set a machine\'s --cluster and --role control-plane or worker)' : table(['hostname', 'role', 'ipv4', 'state', 'kubeadm', 'reason'], c.nodes.map(n => [n.hostname, n.role, n.ipv4, n.state, n.clusterStatus, n.clusterReason]))
+  return `${head}\n\n${nodes}`
+}
+
+export async function clustersList (io: Io, o: ClientOptions): Promise<void> {
+  const { items } = await client(o, io.env).request<{ items: ClusterJson[] }>('GET', '/api/v1/clusters')
+  io.out(o.json === true ? JSON.stringify(items, null, 2) : table(['name', 'version', 'endpoint', 'state', 'nodes', 'init'], items.map(c => [c.name, c.version, `${c.endpoint.host}:${c.endpoint.port}`, c.state, c.nodes.length, c.initMachine])))
+}
+
+export async function clustersShow (io: Io, name: string, o: ClientOptions): Promise<void> {
+  const c = await client(o, io.env).request<ClusterJson>('GET', `/api/v1/clusters/${encodeURIComponent(name)}`)
+  io.out(o.json === true ? JSON.stringify(c, null, 2) : clusterDetail(c))
+}
+
+export async function clustersCreate (io: Io, name: string, o: ClusterCreateOptions): Promise<void> {
+  if ((o.vipPool === undefined) === (o.endpoint === undefined)) throw new UsageError('clusters create needs exactly one of --vip-pool (a VIP from an IP pool) or --endpoint (a given host)')
+  if (o.vip !== undefined && o.vipPool === undefined) throw new UsageError('--vip needs --vip-pool')
+  const body: Record<string, unknown> = {
+    name, version: o.kubernetes,
+    endpoint: o.vipPool !== undefined ? { pool: o.vipPool, ...(o.vip === undefined ? {} : { address: o.vip }) } : { host: o.endpoint }
+  }
+  const port = intOption('--port', o.port)
+  if (port !== undefined) body.endpointPort = port
+  Object.assign(body, given(o, { podCidr: 'podCidr', serviceCidr: 'serviceCidr', dnsDomain: 'dnsDomain', keyAlgorithm: 'keyAlgorithm', initMachine: 'initMachine' }))
+  const c = await client(o, io.env).request<ClusterJson>('POST', '/api/v1/clusters', body)
+  io.out(o.json === true ? JSON.stringify(c, null, 2) : clusterDetail(c))
+}
+
+export async function clustersSet (io: Io, name: string, o: ClientOptions & { initMachine?: string; kubernetes?: string }): Promise<void> {
+  const body: Record<string, unknown> = {}
+  if (o.initMachine !== undefined) body.initMachine = orNull(o.initMachine)
+  if (o.kubernetes !== undefined) body.version = o.kubernetes
+  if (Object.keys(body).length === 0) throw new UsageError('clusters set: nothing to change (give --init-machine or --kubernetes)')
+  const c = await client(o, io.env).request<ClusterJson>('PATCH', `/api/v1/clusters/${encodeURIComponent(name)}`, body)
+  io.out(o.json === true ? JSON.stringify(c, null, 2) : clusterDetail(c))
+}
+
+export async function clustersRm (io: Io, name: string, o: ClientOptions & { force?: boolean }): Promise<void> {
+  await client(o, io.env).request('DELETE', `/api/v1/clusters/${encodeURIComponent(name)}${o.force === true ? '?force=true' : ''}`)
+  io.out(`deleted cluster ${name}`)
+}
+
+/**
+ * Writes the admin kubeconfig to `--output` (default `<name>.kubeconfig`) with mode 0600, through
+ * a temporary file renamed into place: the key is never readable by others, not even for a moment.
+ * `-` prints it.
+ */
+export async function clustersKubeconfig (io: Io, name: string, o: ClientOptions & { output?: string }): Promise<void> {
+  const text = await client(o, io.env).text(`/api/v1/clusters/${encodeURIComponent(name)}/kubeconfig`)
+  const out = o.output ?? `${name}.kubeconfig`
+  if (out === '-') { io.out(text.replace(/\n$/, '')); return }
+  const tmp = `${out}.${process.pid}.tmp`
+  const fd = openSync(tmp, 'wx', 0o600)
+  try { writeSync(fd, text); fsyncSync(fd) } finally { closeSync(fd) }
+  renameSync(tmp, out)
+  io.out(`wrote ${out} (mode 0600): KUBECONFIG=${out} kubectl get nodes`)
+}
+
+export async function clustersManifests (io: Io, name: string, o: ClientOptions): Promise<void> {
+  io.out((await client(o, io.env).text(`/api/v1/clusters/${encodeURIComponent(name)}/manifests`)).replace(/\n$/, ''))
+}

@@ -104,6 +104,16 @@ export const ConfigSchema = Type.Object({
     declineQuarantine: Duration('How long an address a client declined (found in use, RFC 2131 DHCPDECLINE) is kept out of the pool.', '10m'),
     ratePerMac: Type.Integer({ minimum: 1, maximum: 10000, default: 20, description: 'Packets per second accepted from one MAC (bursts of twice that); more are dropped and counted.' })
   }, { additionalProperties: false, default: {}, description: 'DHCP server behaviour (all LANs).' }),
+  secrets: Type.Object({
+    keyFile: Type.Optional(Type.String({ minLength: 1, description: 'File with the 32-byte key that seals secrets at rest (cluster CA keys, bootstrap tokens, BMC passwords) with AES-256-GCM: 32 raw bytes, 64 hex digits or base64. It must be mode 0600 (not readable by group or others). Default: `<dataDir>/secrets.key`, created on first start. Back it up apart from the database: without it the sealed secrets cannot be opened, and the daemon refuses to start with a key that is not the one the database was sealed with.' }))
+  }, { additionalProperties: false, default: {}, description: 'Secrets at rest.' }),
+  clusters: Type.Object({
+    bootstrapTokenTtl: Duration('How long a kubeadm bootstrap token rackboot mints is valid (the init node creates the cluster\'s first one with this expiry).', '24h'),
+    joinMargin: Duration('A joining node is given the bootstrap token only while it stays valid this long; after that, rackboot gives it a short-lived bootstrap client certificate instead (see docs/clusters.md).', '1h'),
+    bootstrapCertTtl: Duration('Validity of the bootstrap client certificate a node that joins after the token expired is given.', '2h'),
+    kubeconfigTtl: Duration('Validity of the admin client certificate in a kubeconfig from GET /api/v1/clusters/{name}/kubeconfig.', '24h'),
+    kubeVipImage: Type.String({ default: 'ghcr.io/kube-vip/kube-vip:v0.8.9', minLength: 1, description: 'The kube-vip container image the control planes\' static pod runs to hold a pool-allocated control-plane VIP (use a mirror if the nodes cannot reach ghcr.io).' })
+  }, { additionalProperties: false, default: {}, description: 'Kubernetes clusters rackboot bootstraps.' }),
   lans: Type.Array(LanSchema, { default: [], description: 'The private LANs rackboot serves DHCP on. None by default: no DHCP until a LAN is configured.' })
 }, { additionalProperties: false, $id: 'https://rackboot.dev/schema/config.json', title: 'rackboot configuration' })
 

@@ -15,6 +15,7 @@ export interface Settings {
     readonly tftpDeadlineMs: number
   }
   readonly dhcp: { readonly offerHoldMs: number; readonly declineQuarantineMs: number }
+  readonly clusters: { readonly bootstrapTokenTtlMs: number; readonly joinMarginMs: number; readonly bootstrapCertTtlMs: number; readonly kubeconfigTtlMs: number }
 }
 
 const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
@@ -59,6 +60,12 @@ export function settingsOf (config: Config): Settings {
     dhcp: {
       offerHoldMs: ms('dhcp.offerHold', config.dhcp.offerHold),
       declineQuarantineMs: ms('dhcp.declineQuarantine', config.dhcp.declineQuarantine)
+    },
+    clusters: {
+      bootstrapTokenTtlMs: ms('clusters.bootstrapTokenTtl', config.clusters.bootstrapTokenTtl),
+      joinMarginMs: ms('clusters.joinMargin', config.clusters.joinMargin),
+      bootstrapCertTtlMs: ms('clusters.bootstrapCertTtl', config.clusters.bootstrapCertTtl),
+      kubeconfigTtlMs: ms('clusters.kubeconfigTtl', config.clusters.kubeconfigTtl)
     }
   }
 }

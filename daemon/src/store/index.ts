@@ -7,10 +7,22 @@ import { MachineStore } from './machines.js'
 import { TokenStore } from './tokens.js'
 import { BootTokenStore } from './boot-tokens.js'
 import { Checkpointer } from './checkpointer.js'
+import { PoolStore } from './pools.js'
+import { ClusterStore } from './clusters.js'
+import { SecretBox, SecretsError, keyFileOf, loadKey } from './secrets.js'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 
-export interface StoreOptions { dataDir: string; lans: () => ReadonlyMap<string, Lan>; now?: () => number; sync?: 'normal' | 'full' }
+export interface StoreOptions {
+  dataDir: string
+  lans: () => ReadonlyMap<string, Lan>
+  now?: () => number
+  sync?: 'normal' | 'full'
+  /** The secrets key file (default `<dataDir>/secrets.key`, made on first start); ignored for `:memory:`. */
+  secretsKeyFile?: string
+}
+
+const KEY_CHECK = 'secrets.keyCheck'
 
 export class Store {
   private readonly db: Db
@@ -19,6 +31,10 @@ export class Store {
   readonly tokens: TokenStore
   readonly leases: LeaseStore
   readonly bootTokens: BootTokenStore
+  readonly pools: PoolStore
+  readonly clusters: ClusterStore
+  /** Seals and opens secrets at rest (CA keys, bootstrap tokens). */
+  readonly secrets: SecretBox
   readonly now: () => number
   /** Where the database file lives (`:memory:` for none). */
   readonly dataDir: string
@@ -34,6 +50,14 @@ export class Store {
     this.tokens = new TokenStore(this.db, this.now)
     this.leases = new LeaseStore(this.db)
     this.bootTokens = new BootTokenStore(this.db)
+    try {
+      this.secrets = opts.dataDir === ':memory:' ? SecretBox.ephemeral() : openSecrets(this.db, opts.secretsKeyFile ?? keyFileOf(opts.dataDir), opts.secretsKeyFile === undefined)
+    } catch (err) {
+      this.db.close()
+      throw err
+    }
+    this.pools = new PoolStore(this.db, this.events, opts.lans, this.now)
+    this.clusters = new ClusterStore(this.db, this.events, this.secrets, this.pools, opts.lans, this.now)
     if (opts.dataDir !== ':memory:') {
       // Checkpoints move to a worker; the connection here no longer stalls a commit for one.
       this.db.pragma('wal_autocheckpoint = 0')
@@ -159,6 +183,26 @@ export class Store {
     this.db.pragma('wal_checkpoint(TRUNCATE)')
     this.db.close()
   }
+}
+
+/**
+ * The secrets key, checked against the database: the first start seals a known value with it;
+ * later starts must open that value, or they were given another key (a restored database
+ * with a fresh key file, a wrong `secrets.keyFile`) and refuse to start rather than fail later.
+ */
+function openSecrets (db: Db, keyFile: string, create: boolean): SecretBox {
+  const box = new SecretBox(loadKey(keyFile, create))
+  const check = db.prepare('SELECT value FROM meta WHERE key = ?').pluck().get(KEY_CHECK) as string | undefined
+  if (check === undefined) {
+    db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)').run(KEY_CHECK, box.seal('rackboot', KEY_CHECK))
+  } else {
+    try {
+      box.open(check, KEY_CHECK)
+    } catch {
+      throw new SecretsError(`the secrets key in ${keyFile} is not the key this database's secrets were sealed with; restore the key file that belongs to this database`)
+    }
+  }
+  return box
 }
 
 export type { Machine, MachineInput, MachinePatch, MachineFilter, LabelSelector } from './machines.js'

@@ -27,6 +27,12 @@ export interface Machine {
   installDisk: string | null
   /** How the installed OS configures its boot NIC; null: the image's choice. */
   network: NetworkMode | null
+  /** The cluster the machine is a node of (its `role` is then control-plane or worker). */
+  cluster: string | null
+  /** Its kubeadm run in that cluster: pending, running, joined, failed; null outside a cluster. */
+  clusterStatus: ClusterStatus | null
+  /** Why `clusterStatus` is `failed` (the failing step and its output's last lines). */
+  clusterReason: string | null
   arch: string | null
   uuid: string | null
   firstSeen: string | null
@@ -48,14 +54,18 @@ export interface MachineInput {
   netboot?: boolean
   installDisk?: string | null
   network?: NetworkMode | null
+  cluster?: string | null
 }
+
+export type ClusterStatus = 'pending' | 'running' | 'joined' | 'failed'
+export const CLUSTER_ROLES = ['control-plane', 'worker'] as const
 
 export type NetworkMode = 'static' | 'dhcp'
 
 /** A change; `stateReason` only from the daemon itself (it is cleared by any other state change). */
 export type MachinePatch = Partial<MachineInput> & { stateReason?: string | null }
 
-type Normalized = Required<Omit<MachineInput, 'bmc'>> & { bmc: { address: string | null; mac: string | null } }
+type Normalized = Required<Omit<MachineInput, 'bmc' | 'cluster'>> & { bmc: { address: string | null; mac: string | null }; clusterId: number | null }
 
 export interface LabelSelector { key: string; op: '=' | '!=' | 'exists'; value?: string }
 
@@ -73,6 +83,7 @@ interface Row {
   id: number; hostname: string; lan: string; ipv4: string | null; image: string | null; role: string | null
   labels: string; bmc_address: string | null; bmc_mac: string | null; state: MachineState; netboot: number
   state_reason: string | null; install_disk: string | null; network: NetworkMode | null
+  cluster_id: number | null; cluster: string | null; cluster_status: ClusterStatus | null; cluster_reason: string | null
   arch: string | null; uuid: string | null; first_seen: number | null; last_seen: number | null
   created_at: number; updated_at: number; macs: string
 }
@@ -95,6 +106,9 @@ function fromRow (r: Row): Machine {
     netboot: r.netboot === 1,
     installDisk: r.install_disk,
     network: r.network,
+    cluster: r.cluster,
+    clusterStatus: r.cluster_status,
+    clusterReason: r.cluster_reason,
     arch: r.arch,
     uuid: r.uuid,
     firstSeen: iso(r.first_seen),
@@ -105,7 +119,8 @@ function fromRow (r: Row): Machine {
 }
 
 // MACs come back in their registration order as one comma-joined column: one query per page.
-const SELECT = `SELECT m.*, (SELECT group_concat(mac, ',') FROM (SELECT mac FROM machine_macs WHERE machine_id = m.id ORDER BY position)) AS macs FROM machines m`
+const SELECT = `SELECT m.*, (SELECT group_concat(mac, ',') FROM (SELECT mac FROM machine_macs WHERE machine_id = m.id ORDER BY position)) AS macs,
+  (SELECT name FROM clusters WHERE id = m.cluster_id) AS cluster FROM machines m`
 
 /**
  * What `installDisk` may be: it lands on the installer's kernel command line, so no spaces or
@@ -135,6 +150,8 @@ export class MachineStore {
   private readonly dhcpViewStmt
   private readonly discoveredStmt
   private readonly seenStmt
+  private readonly clusterByName
+  private readonly allocatedAt
 
   /**
    * The installed images (names and boot.imagesDir), checked when a machine's image is set;
@@ -148,8 +165,10 @@ export class MachineStore {
     this.idByMac = db.prepare('SELECT machine_id FROM machine_macs WHERE mac = ?').pluck()
     this.idByHostname = db.prepare('SELECT id FROM machines WHERE hostname = ?').pluck()
     this.idByIp = db.prepare('SELECT id FROM machines WHERE lan = ? AND ipv4 = ?').pluck()
-    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, install_disk, network, created_at, updated_at)
-      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @state, @netboot, @install_disk, @network, @now, @now)`)
+    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, install_disk, network, cluster_id, cluster_status, created_at, updated_at)
+      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @state, @netboot, @install_disk, @network, @cluster_id, @cluster_status, @now, @now)`)
+    this.clusterByName = db.prepare('SELECT id FROM clusters WHERE name = ?').pluck()
+    this.allocatedAt = db.prepare('SELECT p.name FROM ip_allocations a JOIN ip_pools p ON p.id = a.pool_id WHERE a.first <= ? AND a.last >= ? LIMIT 1').pluck()
     this.insertMac = db.prepare('INSERT INTO machine_macs (mac, machine_id, position) VALUES (?, ?, ?)')
     this.deleteMacs = db.prepare('DELETE FROM machine_macs WHERE machine_id = ?')
     this.deleteMachine = db.prepare('DELETE FROM machines WHERE id = ?')
@@ -244,7 +263,8 @@ export class MachineStore {
     const info = this.insertMachine.run({
       hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role,
       labels: JSON.stringify(m.labels), bmc_address: m.bmc.address, bmc_mac: m.bmc.mac,
-      state: m.state, netboot: m.netboot ? 1 : 0, install_disk: m.installDisk, network: m.network, now
+      state: m.state, netboot: m.netboot ? 1 : 0, install_disk: m.installDisk, network: m.network,
+      cluster_id: m.clusterId, cluster_status: m.clusterId === null ? null : 'pending', now
     })
     const id = Number(info.lastInsertRowid)
     m.macs.forEach((mac, i) => this.insertMac.run(mac, id, i))
@@ -269,7 +289,8 @@ export class MachineStore {
       state: patch.state ?? current.state,
       netboot: patch.netboot ?? current.netboot,
       installDisk: patch.installDisk !== undefined ? patch.installDisk : current.installDisk,
-      network: patch.network !== undefined ? patch.network : current.network
+      network: patch.network !== undefined ? patch.network : current.network,
+      cluster: patch.cluster !== undefined ? patch.cluster : current.cluster
     }
     // A reason belongs to the state it explains: given with the change, else kept only while the state stays.
     const stateReason = patch.stateReason !== undefined ? patch.stateReason : merged.state === current.state ? current.stateReason : null
@@ -279,10 +300,15 @@ export class MachineStore {
     const m = this.normalize(merged, id, patch.image !== undefined && patch.image !== current.image)
     this.prepare(`UPDATE machines SET hostname = @hostname, lan = @lan, ipv4 = @ipv4, image = @image, role = @role, labels = @labels,
       bmc_address = @bmc_address, bmc_mac = @bmc_mac, state = @state, state_reason = @state_reason, netboot = @netboot,
-      install_disk = @install_disk, network = @network, updated_at = @now WHERE id = @id`).run({
+      install_disk = @install_disk, network = @network, cluster_id = @cluster_id, cluster_status = @cluster_status,
+      cluster_reason = @cluster_reason, updated_at = @now WHERE id = @id`).run({
       id, hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role, labels: JSON.stringify(m.labels),
       bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, state: m.state, state_reason: stateReason, netboot: m.netboot ? 1 : 0,
-      install_disk: m.installDisk, network: m.network, now: this.now()
+      install_disk: m.installDisk, network: m.network, now: this.now(),
+      // A node that changes cluster starts over there; one that leaves has no status.
+      cluster_id: m.clusterId,
+      cluster_status: m.clusterId === null ? null : merged.cluster === current.cluster ? current.clusterStatus : 'pending',
+      cluster_reason: m.clusterId !== null && merged.cluster === current.cluster ? current.clusterReason : null
     })
     if (patch.macs !== undefined) {
       this.deleteMacs.run(id)
@@ -370,6 +396,8 @@ export class MachineStore {
         if (why !== null) problem('RB_IP_INVALID', `ipv4 ${ipv4} ${why}`, 'ipv4')
         const ipOwner = this.idByIp.get(lan.name, ipv4) as number | undefined
         if (ipOwner !== undefined && ipOwner !== selfId) problem('RB_CONFLICT_IP', `ipv4 ${ipv4} on LAN ${lan.name} is already reserved for machine ${ipOwner} (${this.get(ipOwner)?.hostname ?? '?'})`, 'ipv4')
+        const pool = this.allocatedAt.get(ip, ip) as string | undefined
+        if (pool !== undefined) problem('RB_CONFLICT_IP', `ipv4 ${ipv4} is allocated in IP pool ${pool} (a floating address); release it there first`, 'ipv4')
       }
     }
     const catalog = checkImage && input.image != null ? this.images?.() : undefined
@@ -386,6 +414,12 @@ export class MachineStore {
     if (input.installDisk != null && !INSTALL_DISK.test(input.installDisk)) {
       problem('RB_VALIDATION', `installDisk ${JSON.stringify(input.installDisk)} is not a whole-disk name: a /dev/disk/by-…/… path, a /dev path or a device name (sda, nvme0n1, vdb)`, 'installDisk')
     }
+    let clusterId: number | null = null
+    if (input.cluster != null) {
+      clusterId = (this.clusterByName.get(input.cluster) as number | undefined) ?? null
+      if (clusterId === null) problem('RB_CLUSTER_UNKNOWN', `cluster ${JSON.stringify(input.cluster)} does not exist`, 'cluster')
+      if (!(CLUSTER_ROLES as readonly unknown[]).includes(input.role)) problem('RB_CLUSTER_ROLE', `a node of cluster ${input.cluster} needs role control-plane or worker (it has ${input.role == null ? 'none' : JSON.stringify(input.role)})`, 'role')
+    }
     let bmcMac: string | null = null
     if (input.bmc?.mac !== undefined && input.bmc.mac !== null) {
       bmcMac = tryParseMac(input.bmc.mac)
@@ -397,7 +431,7 @@ export class MachineStore {
       image: input.image ?? null, role: input.role ?? null, labels: input.labels ?? {},
       bmc: { address: input.bmc?.address ?? null, mac: bmcMac },
       state: input.state ?? 'ready', netboot: input.netboot ?? true,
-      installDisk: input.installDisk ?? null, network: input.network ?? null
+      installDisk: input.installDisk ?? null, network: input.network ?? null, clusterId
     }
     return { problems, value }
   }

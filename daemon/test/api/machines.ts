@@ -40,7 +40,7 @@ t.test('validation errors name the field', async t => {
   res = await post({ hostname: 'n1', macs: [mac(1)], lan: 'prov', ipv4: '10.77.0.300' })
   t.equal(res.json().field, 'body.ipv4')
   res = await post({ hostname: 'n1', macs: [mac(1)], lan: 'prov', color: 'red' })
-  t.same([res.json().field, res.json().message], ['body.color', 'body.color is not a known key; allowed: hostname, macs, lan, ipv4, image, role, labels, bmc, state, netboot, installDisk, network'])
+  t.same([res.json().field, res.json().message], ['body.color', 'body.color is not a known key; allowed: hostname, macs, lan, ipv4, image, role, labels, bmc, state, netboot, installDisk, network, cluster'])
   res = await post({ hostname: 'n1', lan: 'prov' })
   t.same([res.json().field, res.json().message], ['body.macs', 'body.macs is required'])
   res = await post({ hostname: 'n1', macs: [], lan: 'prov' })

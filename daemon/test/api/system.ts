@@ -21,7 +21,7 @@ t.test('healthz, metrics, OpenAPI and docs', async t => {
   t.equal(doc.openapi, '3.0.3')
   t.same(doc.components.securitySchemes, { bearer: { type: 'http', scheme: 'bearer' } })
   const paths = Object.keys(doc.paths).sort()
-  t.same(paths, ['/api/v1/events', '/api/v1/events/stream', '/api/v1/images', '/api/v1/images/{name}', '/api/v1/lans', '/api/v1/lans/{name}', '/api/v1/leases', '/api/v1/machines', '/api/v1/machines/{id}', '/api/v1/machines/{id}/deprovision', '/api/v1/machines/{id}/reprovision', '/api/v1/machines/{id}/timeline', '/api/v1/machines:import', '/healthz', '/metrics'])
+  t.same(paths, ['/api/v1/clusters', '/api/v1/clusters/{name}', '/api/v1/clusters/{name}/ca.crt', '/api/v1/clusters/{name}/kubeconfig', '/api/v1/clusters/{name}/manifests', '/api/v1/events', '/api/v1/events/stream', '/api/v1/images', '/api/v1/images/{name}', '/api/v1/lans', '/api/v1/lans/{name}', '/api/v1/leases', '/api/v1/machines', '/api/v1/machines/{id}', '/api/v1/machines/{id}/deprovision', '/api/v1/machines/{id}/reprovision', '/api/v1/machines/{id}/timeline', '/api/v1/machines:import', '/api/v1/pools', '/api/v1/pools/{name}', '/api/v1/pools/{name}/allocations', '/api/v1/pools/{name}/allocations/{id}', '/healthz', '/metrics'])
   // every route documents its request and response
   for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, { responses?: Record<string, unknown> }>>)) {
     for (const [method, op] of Object.entries(ops)) t.ok(op.responses !== undefined && Object.keys(op.responses).length > 0, `${method} ${path} has responses`)
