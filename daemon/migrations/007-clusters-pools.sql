@@ -39,6 +39,8 @@ CREATE TABLE clusters (
   state_reason     TEXT,
   -- The control plane that runs `kubeadm init`: NULL means the first control plane (lowest id).
   init_machine_id  INTEGER REFERENCES machines (id) ON DELETE SET NULL,
+  -- Whether the init node applies the cluster's MetalLB manifests after kubeadm init succeeds.
+  apply_manifests  INTEGER NOT NULL DEFAULT 0 CHECK (apply_manifests IN (0, 1)),
   -- Public PKI files and the CA pin (JSON); private keys are in cluster_secrets.
   pki              TEXT    NOT NULL CHECK (json_valid(pki)),
   created_at       INTEGER NOT NULL,

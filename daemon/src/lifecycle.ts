@@ -86,9 +86,7 @@ export function provisionAgain (store: Store, machine: Machine, action: 'reprovi
  * id, and the path and SHA-256 of every file issued, never their contents) on the machine's
  * timeline; an init node's cluster becomes `initialising`.
  */
-export function clusterMaterialServed (store: Store, machine: Machine, clusterId: number, m: { role: string; credential: string | null; tokenId: string | null; files: ReadonlyArray<{ path: string; sha256: string }> }, actor: string): void {
-  const c = store.clusters.getById(clusterId)
-  if (c === null) return
+export function clusterMaterialServed (store: Store, machine: Machine, c: { id: number; name: string; state: string }, m: { role: string; credential: string | null; tokenId: string | null; files: ReadonlyArray<{ path: string; sha256: string }> }, actor: string): void {
   store.events.append({ actor, type: 'cluster.material', machineId: machine.id, lan: machine.lan, mac: null, detail: { cluster: c.name, role: m.role, credential: m.credential, tokenId: m.tokenId, files: m.files } })
   if (m.role === 'init' && (c.state === 'pending' || c.state === 'failed')) store.clusters.setState(c.id, 'initialising', null, actor)
 }

@@ -10,7 +10,7 @@ import { bootVm, type Firmware, type Vm } from './vm.js'
 
 interface Tap { teardown (fn: () => unknown): void; fail (msg: string): unknown; comment (...msg: unknown[]): unknown }
 
-export interface MachineJson { id: number; state: string; stateReason: string | null; netboot: boolean; ipv4: string | null; hostname: string }
+export interface MachineJson { id: number; state: string; stateReason: string | null; netboot: boolean; ipv4: string | null; hostname: string; clusterStatus?: string | null; clusterReason?: string | null }
 export interface Step { type: string; ts: string; detail: Record<string, unknown> }
 
 export async function run (cmd: string, args: string[], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {

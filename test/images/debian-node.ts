@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import { OVMF_CODE } from '../../bench/vm.js'
 import { blankDisk, installLab, run, tinyImage, type Step } from '../helpers/install-lab.js'
 import { MAIN, tempDir } from '../helpers/daemon.js'
+import { SecretBox, loadKey } from '../../daemon/src/store/secrets.js'
 
 const HERE = fileURLToPath(new URL('../../images/debian-node/', import.meta.url))
 const BUILD = join(HERE, 'build.sh')
@@ -205,9 +206,18 @@ async function installs (t: Test): Promise<void> {
   await again.kill()
   t.equal((await lab.machine('badsha-1')).state, 'failed', 'still failed')
 
-  // The real image, BIOS and UEFI at once.
+  // The real image, BIOS and UEFI at once: the two nodes of a cluster (issue 14), the BIOS one
+  // its control plane (it runs kubeadm init), the UEFI one its worker.
+  for (const args of [['pools', 'create', 'vips', '--range', '10.77.0.240-10.77.0.241', '--lan', 'prov'], ['clusters', 'create', 'e2e', '--kubernetes', 'v1.31.4', '--vip-pool', 'vips']]) {
+    const r = await lab.cli(args)
+    t.equal(r.code, 0, `${args.slice(0, 2).join(' ')} ${r.stderr}`)
+  }
   await add('bios-1', '52:54:00:be:11:01', '10.77.0.21', 'node')
   await add('uefi-1', '52:54:00:be:11:02', '10.77.0.22', 'node')
+  for (const [ref, role] of [['bios-1', 'control-plane'], ['uefi-1', 'worker']] as const) {
+    const r = await lab.cli(['machines', 'set', ref, '--role', role, '--cluster', 'e2e'])
+    t.equal(r.code, 0, `${ref} is a ${role} of cluster e2e ${r.stderr}`)
+  }
   const disks = { bios: await blankDisk(dir, 'bios'), uefi: await blankDisk(dir, 'uefi') }
   const installed = await Promise.all((['bios', 'uefi'] as const).map(async fw => {
     const ref = `${fw}-1`
@@ -242,6 +252,42 @@ async function installs (t: Test): Promise<void> {
       t.ok(Number(grown?.[1] ?? 0) * 4096 > 3.5 * 2 ** 30, `the root file system grew to the 4 GiB disk (${Math.round(Number(grown?.[1] ?? 0) * 4096 / 2 ** 20)} MiB)`)
     }
   }
+  // The cluster: each node's cloud-init wrote what rackboot issued for its role (the runner
+  // reports every file's SHA-256), the worker got no CA key, and with no kubeadm in the image
+  // the nodes say "kubeadm missing" and the cluster shows it instead of being ready.
+  const events = async (type: string) => {
+    const r = await lab.cli(['events', '--type', type, '--limit', '100', '--json'])
+    return r.stdout.trim().split('\n').filter(l => l !== '').map(l => JSON.parse(l) as { machineId: number; detail: Record<string, any> })
+  }
+  const material = await events('cluster.material')
+  const reports = await events('cluster.kubeadm')
+  for (const r of installed) {
+    if (r.p === undefined) continue
+    const id = (await lab.machine(r.ref)).id
+    const issued = material.filter(e => e.machineId === id).at(-1)?.detail
+    const got = reports.filter(e => e.machineId === id).at(-1)?.detail
+    t.equal(issued?.role, r.fw === 'bios' ? 'init' : 'worker', `${r.ref}: issued its role's material`)
+    const files = (issued?.files ?? []) as Array<{ path: string; sha256: string }>
+    const received = new Map(((got?.files ?? []) as Array<{ path: string; sha256: string | null }>).map(f => [f.path, f.sha256]))
+    const written = files.filter(f => f.path !== '/etc/rackboot/kubeadm.json' && f.path !== '/usr/local/sbin/rackboot-kubeadm')
+    t.ok(written.length >= (r.fw === 'bios' ? 10 : 1), `${r.ref}: ${written.length} files issued`)
+    t.same(written.filter(f => received.get(f.path) !== f.sha256).map(f => f.path), [], `${r.ref}: every issued file is on the node with the SHA-256 rackboot issued`)
+    if (r.fw === 'uefi') t.notOk(files.some(f => f.path.endsWith('.key')), 'the worker received no CA key')
+    else t.ok(files.some(f => f.path === '/etc/kubernetes/pki/ca.key'), 'the control plane received the cluster CA key')
+    t.match(got, { outcome: 'failed', step: 'kubeadm missing' }, `${r.ref}: the node reported "kubeadm missing" (the image has no Kubernetes binaries)`)
+    t.match(await lab.machine(r.ref), { clusterStatus: 'failed', clusterReason: /^kubeadm missing/ }, `${r.ref}: shown on the machine`)
+  }
+  const cluster = JSON.parse((await lab.cli(['clusters', 'show', 'e2e', '--json'])).stdout)
+  t.match(cluster, { state: 'failed', stateReason: 'kubeadm init on bios-1 failed: kubeadm missing' }, 'the cluster shows it: failed, not ready')
+  // Nothing secret in the daemon's log (at debug): no private key, no bootstrap token secret.
+  const box = new SecretBox(loadKey(join(lab.dir, 'var', 'secrets.key'), false))
+  const sealed = lab.db(db => db.prepare('SELECT cluster_id, token_id, sealed FROM bootstrap_tokens').all() as Array<{ cluster_id: number; token_id: string; sealed: string }>)
+  const log = JSON.stringify(lab.daemon?.logs() ?? [])
+  t.ok(log.length > 10_000, 'the daemon logged (at debug)')
+  t.notOk(log.includes('PRIVATE KEY'), 'no private key in the log')
+  t.ok(sealed.length > 0)
+  for (const r of sealed) t.notOk(log.includes(box.openText(r.sealed, `cluster:${r.cluster_id}:token:${r.token_id}`)), `bootstrap token ${r.token_id}: its secret is not in the log`)
+
   // Once more for the BIOS machine: it boots its disk and nothing is downloaded.
   const streams = await imageStreams()
   const third = await lab.vm({ name: 'bios1c', mac: '52:54:00:be:11:01', firmware: 'bios', disk: disks.bios, timeoutMs: 300_000 })

@@ -270,8 +270,9 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
       bootstrapTokenTtlMs: s.bootstrapTokenTtlMs,
       now: store.now()
     })
-    store.write(() => {
-      clusterMaterialServed(store, machine, cluster.id, { role: material.role, credential: material.credential, tokenId: material.tokenId, files: material.files.map(f => ({ path: f.path, sha256: sha256(f.content) })) }, ACTOR)
+    // Group-committed with the other seeds of this moment (a rack installing at once), and committed before the answer.
+    await store.writeSoon(() => {
+      clusterMaterialServed(store, machine, cluster, { role: material.role, credential: material.credential, tokenId: material.tokenId, files: material.files.map(f => ({ path: f.path, sha256: sha256(f.content) })) }, ACTOR)
     })
     log.info({ machineId: machine.id, cluster: cluster.name, role: material.role, client }, 'cluster material served')
     const domain = lan?.config.domain

@@ -324,13 +324,14 @@ export interface PoolCreateOptions extends ClientOptions { cidr?: string; range?
 export interface AllocateOptions extends ClientOptions { address?: string; prefix?: string; cluster?: string; machine?: string; purpose?: string; comment?: string }
 export interface ClusterCreateOptions extends ClientOptions {
   kubernetes: string; vipPool?: string; vip?: string; endpoint?: string; port?: string; podCidr?: string; serviceCidr?: string; dnsDomain?: string; keyAlgorithm?: string; initMachine?: string
+  applyManifests?: boolean
 }
 
 interface PoolJson { name: string; cidr: string | null; ranges: string[]; reserved: string[]; lan: string | null; delivery: string; description: string | null; size: number; allocated: number }
 interface AllocationJson { id: number; pool: string; address: string; cidr: string | null; cluster: string | null; machine: string | null; purpose: string | null; comment: string | null; createdAt: string }
 interface ClusterJson {
   name: string; version: string; endpoint: { host: string; port: number; pool: string | null }; state: string; stateReason: string | null; initMachine: string | null
-  podCidr: string; serviceCidr: string; keyAlgorithm: string; caCertHash: string
+  podCidr: string; serviceCidr: string; keyAlgorithm: string; caCertHash: string; applyManifests: boolean
   nodes: Array<{ hostname: string; role: string; ipv4: string | null; state: string; clusterStatus: string | null; clusterReason: string | null }>
   tokens: Array<{ id: string; expiresAt: string; inCluster: boolean }>
 }
@@ -395,7 +396,7 @@ function clusterDetail (c: ClusterJson): string {
   const head = [
     ['name', c.name], ['version', c.version], ['endpoint', `${c.endpoint.host}:${c.endpoint.port}${c.endpoint.pool === null ? '' : ` (VIP from pool ${c.endpoint.pool})`}`],
     ['state', c.stateReason === null ? c.state : `${c.state}: ${c.stateReason}`], ['init machine', c.initMachine], ['pods', c.podCidr], ['services', c.serviceCidr],
-    ['keys', c.keyAlgorithm], ['CA hash', c.caCertHash], ['tokens', c.tokens.map(t => `${t.id} (until ${t.expiresAt}${t.inCluster ? ', in the cluster' : ''})`).join(', ')]
+    ['keys', c.keyAlgorithm], ['CA hash', c.caCertHash], ['manifests', c.applyManifests ? 'applied by the init node' : 'not applied by rackboot'], ['tokens', c.tokens.map(t => `${t.id} (until ${t.expiresAt}${t.inCluster ? ', in the cluster' : ''})`).join(', ')]
   ].map(([k, v]) => `${String(k).padEnd(12)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
   const nodes = c.nodes.length === 0 ? 'no nodes (set a machine\'s --cluster and --role control-plane or worker)' : table(['hostname', 'role', 'ipv4', 'state', 'kubeadm', 'reason'], c.nodes.map(n => [n.hostname, n.role, n.ipv4, n.state, n.clusterStatus, n.clusterReason]))
   return `${head}\n\n${nodes}`
@@ -420,16 +421,17 @@ export async function clustersCreate (io: Io, name: string, o: ClusterCreateOpti
   }
   const port = intOption('--port', o.port)
   if (port !== undefined) body.endpointPort = port
-  Object.assign(body, given(o, { podCidr: 'podCidr', serviceCidr: 'serviceCidr', dnsDomain: 'dnsDomain', keyAlgorithm: 'keyAlgorithm', initMachine: 'initMachine' }))
+  Object.assign(body, given(o, { podCidr: 'podCidr', serviceCidr: 'serviceCidr', dnsDomain: 'dnsDomain', keyAlgorithm: 'keyAlgorithm', initMachine: 'initMachine', applyManifests: 'applyManifests' }))
   const c = await client(o, io.env).request<ClusterJson>('POST', '/api/v1/clusters', body)
   io.out(o.json === true ? JSON.stringify(c, null, 2) : clusterDetail(c))
 }
 
-export async function clustersSet (io: Io, name: string, o: ClientOptions & { initMachine?: string; kubernetes?: string }): Promise<void> {
+export async function clustersSet (io: Io, name: string, o: ClientOptions & { initMachine?: string; kubernetes?: string; applyManifests?: boolean }): Promise<void> {
   const body: Record<string, unknown> = {}
   if (o.initMachine !== undefined) body.initMachine = orNull(o.initMachine)
   if (o.kubernetes !== undefined) body.version = o.kubernetes
-  if (Object.keys(body).length === 0) throw new UsageError('clusters set: nothing to change (give --init-machine or --kubernetes)')
+  if (o.applyManifests !== undefined) body.applyManifests = o.applyManifests
+  if (Object.keys(body).length === 0) throw new UsageError('clusters set: nothing to change (give --init-machine, --kubernetes or --[no-]apply-manifests)')
   const c = await client(o, io.env).request<ClusterJson>('PATCH', `/api/v1/clusters/${encodeURIComponent(name)}`, body)
   io.out(o.json === true ? JSON.stringify(c, null, 2) : clusterDetail(c))
 }

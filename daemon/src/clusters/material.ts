@@ -8,6 +8,7 @@ import type { Cluster } from '../store/clusters.js'
 import type { Machine } from '../store/machines.js'
 import { initConfig, joinConfig, kubeconfig, kubeVipManifest, BOOTSTRAP_GROUP, type ClusterView, type JoinCredential } from './kubeadm.js'
 import { issueLeaf } from './pki.js'
+import { clusterManifests } from './manifests.js'
 
 export type NodeRole = 'init' | 'control-plane' | 'worker'
 
@@ -36,6 +37,7 @@ export const KUBEADM_CONFIG = '/etc/rackboot/kubeadm.yaml'
 export const RUNNER = '/usr/local/sbin/rackboot-kubeadm'
 export const RUNNER_CONFIG = '/etc/rackboot/kubeadm.json'
 export const BOOTSTRAP_KUBECONFIG = '/etc/rackboot/bootstrap-kubelet.conf'
+export const METALLB_MANIFESTS = '/etc/rackboot/metallb.yaml'
 const KUBE_VIP_STAGED = '/etc/rackboot/kube-vip.yaml'
 const KUBE_VIP = '/etc/kubernetes/manifests/kube-vip.yaml'
 const PKI = '/etc/kubernetes/pki'
@@ -101,12 +103,17 @@ export async function nodeMaterial (store: Store, c: Cluster, m: Machine, o: Mat
     config = joinConfig(view, node, role === 'worker' ? 'worker' : 'control-plane', cred)
   }
   files.push({ path: KUBEADM_CONFIG, content: config, mode: 0o600 })
+  // The init node applies the MetalLB manifests once its API server is up, when the cluster asks for it.
+  const manifests = role === 'init' && c.applyManifests ? clusterManifests(store, c) : null
+  const apply = manifests !== null && !manifests.startsWith('#') ? [METALLB_MANIFESTS] : []
+  if (apply.length > 0 && manifests !== null) files.push({ path: METALLB_MANIFESTS, content: manifests, mode: 0o600 })
   const issued = files.map(f => ({ path: f.path, sha256: sha256(f.content) }))
   const runnerConfig = {
     cluster: c.name,
     role,
     command: role === 'init' ? ['kubeadm', 'init', '--config', KUBEADM_CONFIG] : ['kubeadm', 'join', '--config', KUBEADM_CONFIG],
     after: role === 'control-plane' && c.endpoint.pool !== null ? [{ copy: KUBE_VIP_STAGED, to: KUBE_VIP }] : [],
+    apply,
     report: o.reportUrl,
     files: issued.map(f => f.path)
   }
@@ -123,9 +130,9 @@ export async function nodeMaterial (store: Store, c: Cluster, m: Machine, o: Mat
  */
 export const RUNNER_SCRIPT = `#!/usr/bin/python3
 # rackboot: runs kubeadm for this node's role and tells rackboot how it went.
-import hashlib, json, os, shutil, subprocess, sys, urllib.request
+import hashlib, json, os, shutil, subprocess, sys, time, urllib.request
 
-cfg = json.load(open(${JSON.stringify(RUNNER_CONFIG)}))
+cfg = json.load(open(os.environ.get('RACKBOOT_KUBEADM_CONFIG', ${JSON.stringify(RUNNER_CONFIG)})))
 
 def digest(path):
     try:
@@ -161,5 +168,14 @@ if p.returncode != 0:
 for step in cfg['after']:
     shutil.copyfile(step['copy'], step['to'])
     os.chmod(step['to'], 0o600)
-report('succeeded', 'kubeadm ' + cfg['command'][1] + ' succeeded', '\\n'.join(p.stdout.splitlines()[-10:]))
+done = 'kubeadm ' + cfg['command'][1] + ' succeeded'
+for path in cfg.get('apply', []):
+    # MetalLB's resources need its CRDs: retried for a while, then reported, not fatal.
+    for attempt in range(30):
+        a = subprocess.run(['kubectl', '--kubeconfig', '/etc/kubernetes/admin.conf', 'apply', '-f', path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if a.returncode == 0:
+            break
+        time.sleep(10)
+    done += '; %s %s' % (path, 'applied' if a.returncode == 0 else 'not applied (is MetalLB installed?): ' + a.stdout.strip()[-300:])
+report('succeeded', done, '\\n'.join(p.stdout.splitlines()[-10:]))
 `

@@ -25,6 +25,8 @@ export interface ClusterInput {
   keyAlgorithm?: KeyAlgorithm
   /** The control plane that runs `kubeadm init` (id, MAC or hostname resolved by the caller); default: the first control plane. */
   initMachineId?: number | null
+  /** The init node applies the cluster's MetalLB manifests once kubeadm init succeeded (MetalLB must be installed). */
+  applyManifests?: boolean
 }
 
 export interface ClusterNode { id: number; hostname: string; role: string; ipv4: string | null; state: string; clusterStatus: string | null; clusterReason: string | null }
@@ -42,6 +44,7 @@ export interface Cluster {
   stateReason: string | null
   /** The control plane that runs (or ran) `kubeadm init`; null while the cluster has none. */
   initMachine: string | null
+  applyManifests: boolean
   /** `sha256:…` of the cluster CA's public key: every join config's `caCertHashes`. */
   caCertHash: string
   nodes: ClusterNode[]
@@ -52,6 +55,7 @@ export interface Cluster {
 interface Row {
   id: number; name: string; version: string; endpoint_host: string; endpoint_port: number; pod_cidr: string; service_cidr: string
   dns_domain: string; key_algorithm: KeyAlgorithm; state: ClusterState; state_reason: string | null; init_machine_id: number | null
+  apply_manifests: number
   pki: string; created_at: number; updated_at: number
 }
 
@@ -117,8 +121,8 @@ export class ClusterStore {
     const now = this.now()
     let id: number
     try {
-      id = Number(this.db.prepare(`INSERT INTO clusters (name, version, endpoint_host, endpoint_port, pod_cidr, service_cidr, dns_domain, key_algorithm, init_machine_id, pki, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.name, version, host, port, podCidr, serviceCidr, dnsDomain, pki.algorithm, input.initMachineId ?? null,
+      id = Number(this.db.prepare(`INSERT INTO clusters (name, version, endpoint_host, endpoint_port, pod_cidr, service_cidr, dns_domain, key_algorithm, init_machine_id, apply_manifests, pki, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.name, version, host, port, podCidr, serviceCidr, dnsDomain, pki.algorithm, input.initMachineId ?? null, input.applyManifests === true ? 1 : 0,
         JSON.stringify({ public: pki.public, caCertHash: pki.caCertHash } satisfies StoredPki), now, now).lastInsertRowid)
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new RackbootError('RB_CONFLICT_CLUSTER', `a cluster named ${input.name} already exists`, 'name')
@@ -212,6 +216,7 @@ export class ClusterStore {
       state: r.state,
       stateReason: r.state_reason,
       initMachine: init?.hostname ?? null,
+      applyManifests: r.apply_manifests === 1,
       caCertHash: (JSON.parse(r.pki) as StoredPki).caCertHash,
       nodes: nodes.map(n => ({ id: n.id, hostname: n.hostname, role: n.role, ipv4: n.ipv4, state: n.state, clusterStatus: n.cluster_status, clusterReason: n.cluster_reason })),
       createdAt: iso(r.created_at),
@@ -255,8 +260,9 @@ export class ClusterStore {
   }
 
   /** Changes what may change: the init machine (only while `pending`) and the version. */
-  update (name: string, patch: { initMachineId?: number | null; version?: string }, actor: string): Cluster {
+  update (name: string, patch: { initMachineId?: number | null; version?: string; applyManifests?: boolean }, actor: string): Cluster {
     const c = this.require(name)
+    if (patch.applyManifests !== undefined) this.db.prepare('UPDATE clusters SET apply_manifests = ?, updated_at = ? WHERE id = ?').run(patch.applyManifests ? 1 : 0, this.now(), c.id)
     if (patch.initMachineId !== undefined) {
       if (c.state !== 'pending') throw new RackbootError('RB_STATE_TRANSITION', `cluster ${name} is ${c.state}: its init machine can only change while it is pending`, 'initMachine')
       if (patch.initMachineId !== null) {

@@ -135,3 +135,28 @@ t.test('the schema refuses v1beta3 shapes and unknown fields', async t => {
   t.ok(errors.length >= 2, 'a map extraArgs and v1beta3\'s timeoutForControlPlane fail')
   t.same([...Value.Errors(BY_KIND.JoinConfiguration as never, { apiVersion: 'kubeadm.k8s.io/v1beta4', kind: 'JoinConfiguration', discovery: { bootstrapToken: { token: 'abcdef.0123456789abcdef' } }, colour: 1 })].length > 0, true)
 })
+
+t.test('applyManifests: the init node gets the MetalLB manifests to apply; others do not', async t => {
+  const now = Date.now()
+  const loaded = config(t)
+  const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
+  t.teardown(() => store.close())
+  const pki = await createClusterPki('ecdsa-p256', now)
+  const c = store.write(() => {
+    store.pools.create({ name: 'svc', ranges: ['10.60.0.0-10.60.0.7'] }, 'test')
+    const created = store.clusters.create({ name: 'lb', version: 'v1.31.4', endpoint: { host: '10.77.0.9' }, applyManifests: true }, pki, 24 * HOUR, 'test')
+    store.pools.allocate('svc', { prefix: 30, clusterId: created.id, purpose: 'services' }, 'test')
+    return created
+  })
+  t.equal(c.applyManifests, true)
+  const cp = store.write(() => store.machines.create({ hostname: 'cp', macs: [mac(1)], lan: 'prov', ipv4: '10.77.0.11', role: 'control-plane', cluster: 'lb' }, 'test'))
+  const w = store.write(() => store.machines.create({ hostname: 'w', macs: [mac(2)], lan: 'prov', ipv4: '10.77.0.12', role: 'worker', cluster: 'lb' }, 'test'))
+  const cluster = store.clusters.get('lb') ?? c
+  const init = await nodeMaterial(store, cluster, cp, opts(now))
+  const manifests = init.files.find(f => f.path === '/etc/rackboot/metallb.yaml')
+  t.match(manifests?.content, /kind: IPAddressPool[\s\S]*- 10\.60\.0\.0\/30[\s\S]*kind: L2Advertisement/)
+  t.same(JSON.parse(init.files.find(f => f.path === RUNNER_CONFIG)?.content ?? '{}').apply, ['/etc/rackboot/metallb.yaml'])
+  t.notOk(init.files.some(f => f.path === '/etc/kubernetes/manifests/kube-vip.yaml'), 'a given endpoint (not a pool VIP) gets no kube-vip')
+  const worker = await nodeMaterial(store, cluster, w, opts(now))
+  t.same(JSON.parse(worker.files.find(f => f.path === RUNNER_CONFIG)?.content ?? '{}').apply, [])
+})

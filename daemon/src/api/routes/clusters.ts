@@ -1,7 +1,6 @@
 // /api/v1/clusters: Kubernetes clusters rackboot bootstraps, their admin kubeconfig and their
 // MetalLB manifests. Nodes join a cluster through the machine's `cluster` and `role` fields.
 import Type from 'typebox'
-import { stringify } from 'yaml'
 import type { Api, ApiDeps } from '../app.js'
 import { ErrorSchema } from '../schemas.js'
 import { RackbootError } from '../../errors.js'
@@ -9,6 +8,7 @@ import { createClusterPki, issueLeaf, KEY_ALGORITHMS } from '../../clusters/pki.
 import { kubeconfig } from '../../clusters/kubeadm.js'
 import { viewOf } from '../../clusters/material.js'
 import type { ClusterInput } from '../../store/clusters.js'
+import { clusterManifests } from '../../clusters/manifests.js'
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema }
 const NAME = '^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$'
@@ -26,7 +26,8 @@ export const ClusterInputSchema = Type.Object({
   serviceCidr: Type.Optional(Type.String({ description: 'Service network, default 10.96.0.0/12.' })),
   dnsDomain: Type.Optional(Type.String({ description: 'Default cluster.local.' })),
   keyAlgorithm: Type.Optional(Type.Enum([...KEY_ALGORITHMS], { description: 'Key type of the whole PKI: `ecdsa-p256` (default) or `rsa-2048`.' })),
-  initMachine: Type.Optional(Type.String({ description: 'The control plane that runs kubeadm init (id, MAC or hostname); default: the first control plane registered.' }))
+  initMachine: Type.Optional(Type.String({ description: 'The control plane that runs kubeadm init (id, MAC or hostname); default: the first control plane registered.' })),
+  applyManifests: Type.Optional(Type.Boolean({ description: 'The init node applies the cluster\'s MetalLB manifests (GET …/manifests) with kubectl once kubeadm init succeeded. Off by default: MetalLB itself must be installed in the cluster first.' }))
 }, { additionalProperties: false, description: 'A cluster to create: rackboot makes its whole PKI and first bootstrap token now.' })
 
 const NodeSchema = Type.Object({
@@ -46,6 +47,7 @@ export const ClusterSchema = Type.Object({
   state: ClusterState,
   stateReason: Type.Union([Type.String(), Type.Null()]),
   initMachine: Type.Union([Type.String(), Type.Null()]),
+  applyManifests: Type.Boolean(),
   caCertHash: Type.String({ description: '`sha256:` pin of the cluster CA\'s public key (kubeadm\'s caCertHashes).' }),
   nodes: Type.Array(NodeSchema),
   tokens: Type.Array(Type.Object({ id: Type.String(), expiresAt: Type.String({ format: 'date-time' }), inCluster: Type.Boolean() }), { description: 'Bootstrap tokens by id (their secrets are never shown).' }),
@@ -84,7 +86,8 @@ export async function clusterRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
         ...(b.serviceCidr === undefined ? {} : { serviceCidr: b.serviceCidr }),
         ...(b.dnsDomain === undefined ? {} : { dnsDomain: b.dnsDomain }),
         keyAlgorithm: pki.algorithm,
-        initMachineId: b.initMachine === undefined ? null : machineId(b.initMachine, 'initMachine')
+        initMachineId: b.initMachine === undefined ? null : machineId(b.initMachine, 'initMachine'),
+        applyManifests: b.applyManifests === true
       }
       return store.clusters.create(input, pki, settings().bootstrapTokenTtlMs, actor(req))
     })
@@ -102,14 +105,15 @@ export async function clusterRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
   app.patch('/clusters/:name', {
     schema: {
       tags: ['clusters'],
-      summary: 'Change the init machine (while pending) or the version',
+      summary: 'Change the init machine (while pending), the version, or whether the init node applies the MetalLB manifests',
       params: NameParams,
-      body: Type.Object({ initMachine: Type.Optional(Type.Union([Type.String(), Type.Null()])), version: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false, minProperties: 1 }),
+      body: Type.Object({ initMachine: Type.Optional(Type.Union([Type.String(), Type.Null()])), version: Type.Optional(Type.String({ maxLength: 40 })), applyManifests: Type.Optional(Type.Boolean()) }, { additionalProperties: false, minProperties: 1 }),
       response: { 200: ClusterSchema, ...errors }
     }
   }, async (req) => withTokens(store.write(() => store.clusters.update(req.params.name, {
     ...(req.body.initMachine === undefined ? {} : { initMachineId: req.body.initMachine === null ? null : machineId(req.body.initMachine, 'initMachine') }),
-    ...(req.body.version === undefined ? {} : { version: req.body.version })
+    ...(req.body.version === undefined ? {} : { version: req.body.version }),
+    ...(req.body.applyManifests === undefined ? {} : { applyManifests: req.body.applyManifests })
   }, actor(req)))))
 
   app.delete('/clusters/:name', {
@@ -142,26 +146,9 @@ export async function clusterRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
     schema: { tags: ['clusters'], summary: 'MetalLB manifests (IPAddressPool + L2Advertisement, metallb.io/v1beta1) for the cluster\'s `services` allocations; MetalLB itself must be installed', params: NameParams, produces: ['application/yaml'], response: { 200: Type.String(), ...errors } }
   }, async (req, reply) => {
     const c = store.clusters.require(req.params.name)
-    return reply.type('application/yaml').send(metallbManifests(c.name, store.pools.allocations({ clusterId: c.id }).filter(a => a.purpose === 'services'), name => store.pools.get(name)?.delivery ?? 'l2'))
+    return reply.type('application/yaml').send(clusterManifests(store, c))
   })
 }
 
 export const DEFAULT_CLUSTER_SETTINGS = { bootstrapTokenTtlMs: 24 * 3600_000, joinMarginMs: 3600_000, bootstrapCertTtlMs: 2 * 3600_000, kubeconfigTtlMs: 24 * 3600_000, kubeVipImage: 'ghcr.io/kube-vip/kube-vip:v0.8.9' }
 export type ClusterSettings = typeof DEFAULT_CLUSTER_SETTINGS
-
-/**
- * One MetalLB IPAddressPool per rackboot pool the cluster has service addresses in, and an
- * L2Advertisement for those delivered on the LAN (BGP and routed pools need the operator's
- * peering or route, so they get the pool only).
- */
-export function metallbManifests (cluster: string, allocs: ReadonlyArray<{ pool: string; cidr: string | null; address: string; first: string; last: string }>, delivery: (pool: string) => string): string {
-  const byPool = new Map<string, string[]>()
-  for (const a of allocs) byPool.set(a.pool, [...(byPool.get(a.pool) ?? []), a.cidr ?? `${a.address}/32`])
-  const docs: object[] = []
-  for (const [pool, addresses] of byPool) {
-    const name = `rackboot-${pool}`
-    docs.push({ apiVersion: 'metallb.io/v1beta1', kind: 'IPAddressPool', metadata: { name, namespace: 'metallb-system', labels: { 'rackboot.dev/cluster': cluster } }, spec: { addresses, autoAssign: true } })
-    if (delivery(pool) === 'l2') docs.push({ apiVersion: 'metallb.io/v1beta1', kind: 'L2Advertisement', metadata: { name, namespace: 'metallb-system', labels: { 'rackboot.dev/cluster': cluster } }, spec: { ipAddressPools: [name] } })
-  }
-  return docs.length === 0 ? `# cluster ${cluster} has no service addresses: allocate some with purpose "services"\n` : docs.map(d => stringify(d)).join('---\n')
-}
