@@ -63,14 +63,16 @@ async function main (): Promise<void> {
       for (let n = 0; n < PER_CLUSTER; n++) {
         const i = c * PER_CLUSTER + n
         const m = store.machines.create({ hostname: `c${c}-n${n}`, macs: [mac(i)], lan: 'prov', ipv4: `10.80.${Math.floor(i / 250) + 1}.${(i % 250) + 2}`, role: n < CONTROL_PLANES ? 'control-plane' : 'worker', cluster: `c${c}`, state: 'installed' }, 'bench')
-        paths.push(`/boot/metadata/${store.bootTokens.mint(m.id, 'node', now, 24 * 3600_000, 'seed')}/user-data`)
+        paths.push(`/boot/metadata/${store.bootTokens.mint(m.id, 'node', Date.now(), 24 * 3600_000, 'seed')}/user-data`)
       }
     })
   }
   store.close()
   const token = execFileSync(process.execPath, [MAIN, 'token', 'create', '--name', 'bench', '--config', config], { encoding: 'utf8' }).trim()
 
-  const [cmd, args] = pinned(0, process.execPath, [MAIN, 'serve', '--config', config])
+  // BENCH_PROF=<dir>: the daemon writes a CPU profile there (node --cpu-prof) when it stops.
+  const prof = process.env.BENCH_PROF === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF]
+  const [cmd, args] = pinned(0, process.execPath, [...prof, MAIN, 'serve', '--config', config])
   const daemon = child(cmd, args)
   const api = `http://127.0.0.1:${apiPort}`
   const boot = `http://127.0.0.1:${bootPort}`

@@ -258,7 +258,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
    * certificate is signed here) and recorded by path and SHA-256.
    */
   const clusterSeed = async (machine: Machine, lan: Lan | undefined, values: TemplateValues, bootUrl: string, token: string, client: string): Promise<string> => {
-    const cluster = machine.cluster === null ? null : store.clusters.get(machine.cluster)
+    const cluster = machine.cluster === null ? null : store.clusters.get(machine.cluster, { nodes: false })
     if (cluster === null) return installedUserData(machine, lan, values)
     const current = deps.current()
     const s = current.settings.clusters
@@ -286,7 +286,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const report = parseKubeadmReport(req.body)
     if (typeof report === 'string') return reply.code(400).send({ code: 'RB_BAD_REQUEST', message: report })
     const machine = store.machines.get(check.machineId)
-    const cluster = machine?.cluster == null ? null : store.clusters.get(machine.cluster)
+    const cluster = machine?.cluster == null ? null : store.clusters.get(machine.cluster, { nodes: false })
     if (machine === null || cluster === null) return reply.code(403).send({ code: 'RB_BOOT_TOKEN_STALE', message: 'the machine is not a node of a cluster' })
     const role = roleOf(cluster, machine)
     store.write(() => kubeadmReported(store, machine, role, report, ACTOR))

@@ -2,7 +2,7 @@
 // bootstrap tokens (secret part sealed) and state, and the machines that are their nodes.
 import { randomInt } from 'node:crypto'
 import { cidrOverlaps, tryParseIPv4, tryParseSubnet } from '@rackboot/wire'
-import type { Db } from './db.js'
+import { statementCache, type Db } from './db.js'
 import type { EventLog } from './events.js'
 import type { SecretBox } from './secrets.js'
 import type { PoolStore } from './pools.js'
@@ -76,14 +76,18 @@ export function newBootstrapToken (): { id: string; secret: string } {
 export const BOOTSTRAP_TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/
 
 export class ClusterStore {
+  /** Each statement prepared once (seeds of a rack installing at once run these per request). */
+  private readonly sql
   constructor (
-    private readonly db: Db,
+    db: Db,
     private readonly events: EventLog,
     private readonly secrets: SecretBox,
     private readonly pools: PoolStore,
     private readonly lans: () => ReadonlyMap<string, Lan>,
     private readonly now: () => number
-  ) {}
+  ) {
+    this.sql = statementCache(db)
+  }
 
   /**
    * Creates a cluster with its PKI (made by the caller beforehand: key generation is async and
@@ -121,7 +125,7 @@ export class ClusterStore {
     const now = this.now()
     let id: number
     try {
-      id = Number(this.db.prepare(`INSERT INTO clusters (name, version, endpoint_host, endpoint_port, pod_cidr, service_cidr, dns_domain, key_algorithm, init_machine_id, apply_manifests, pki, created_at, updated_at)
+      id = Number(this.sql(`INSERT INTO clusters (name, version, endpoint_host, endpoint_port, pod_cidr, service_cidr, dns_domain, key_algorithm, init_machine_id, apply_manifests, pki, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.name, version, host, port, podCidr, serviceCidr, dnsDomain, pki.algorithm, input.initMachineId ?? null, input.applyManifests === true ? 1 : 0,
         JSON.stringify({ public: pki.public, caCertHash: pki.caCertHash } satisfies StoredPki), now, now).lastInsertRowid)
     } catch (err) {
@@ -131,10 +135,10 @@ export class ClusterStore {
     if ('pool' in input.endpoint) {
       const vip = this.pools.allocate(input.endpoint.pool, { ...(input.endpoint.address === undefined ? {} : { address: input.endpoint.address }), clusterId: id, purpose: 'vip', comment: `control-plane endpoint of cluster ${input.name}` }, actor)
       host = vip.address
-      this.db.prepare('UPDATE clusters SET endpoint_host = ? WHERE id = ?').run(host, id)
+      this.sql('UPDATE clusters SET endpoint_host = ? WHERE id = ?').run(host, id)
     }
     for (const [name, pem] of Object.entries(pki.secret)) {
-      this.db.prepare('INSERT INTO cluster_secrets (cluster_id, name, sealed) VALUES (?, ?, ?)').run(id, name, this.secrets.seal(pem, `cluster:${id}:${name}`))
+      this.sql('INSERT INTO cluster_secrets (cluster_id, name, sealed) VALUES (?, ?, ?)').run(id, name, this.secrets.seal(pem, `cluster:${id}:${name}`))
     }
     this.mintToken(id, tokenTtlMs)
     const c = this.getById(id) as Cluster
@@ -146,10 +150,10 @@ export class ClusterStore {
   mintToken (clusterId: number, ttlMs: number): { token: string; expiresAt: number } {
     for (;;) {
       const t = newBootstrapToken()
-      const exists = this.db.prepare('SELECT 1 FROM bootstrap_tokens WHERE token_id = ?').get(t.id) !== undefined
+      const exists = this.sql('SELECT 1 FROM bootstrap_tokens WHERE token_id = ?').get(t.id) !== undefined
       if (exists) continue
       const expiresAt = this.now() + ttlMs
-      this.db.prepare('INSERT INTO bootstrap_tokens (cluster_id, token_id, sealed, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
+      this.sql('INSERT INTO bootstrap_tokens (cluster_id, token_id, sealed, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
         .run(clusterId, t.id, this.secrets.seal(t.secret, `cluster:${clusterId}:token:${t.id}`), expiresAt, this.now())
       return { token: `${t.id}.${t.secret}`, expiresAt }
     }
@@ -165,45 +169,51 @@ export class ClusterStore {
    * the cluster. Call inside a transaction.
    */
   tokenForInit (clusterId: number, ttlMs: number, marginMs: number): { token: string; expiresAt: number } {
-    const r = this.db.prepare('SELECT id, token_id, sealed, expires_at FROM bootstrap_tokens WHERE cluster_id = ? ORDER BY id DESC LIMIT 1').get(clusterId) as { id: number; token_id: string; sealed: string; expires_at: number } | undefined
+    const r = this.sql('SELECT id, token_id, sealed, expires_at FROM bootstrap_tokens WHERE cluster_id = ? ORDER BY id DESC LIMIT 1').get(clusterId) as { id: number; token_id: string; sealed: string; expires_at: number } | undefined
     if (r !== undefined && r.expires_at >= this.now() + marginMs) {
-      this.db.prepare('UPDATE bootstrap_tokens SET in_cluster = 1 WHERE id = ?').run(r.id)
+      this.sql('UPDATE bootstrap_tokens SET in_cluster = 1 WHERE id = ?').run(r.id)
       return { token: this.openToken(clusterId, r), expiresAt: r.expires_at }
     }
     const t = this.mintToken(clusterId, ttlMs)
-    this.db.prepare('UPDATE bootstrap_tokens SET in_cluster = 1 WHERE token_id = ?').run(t.token.slice(0, 6))
+    this.sql('UPDATE bootstrap_tokens SET in_cluster = 1 WHERE token_id = ?').run(t.token.slice(0, 6))
     return t
   }
 
   /** A token the cluster knows (one an init config carried) that is still valid at `validUntil`, or null. */
   joinToken (clusterId: number, validUntil: number): string | null {
-    const r = this.db.prepare('SELECT token_id, sealed FROM bootstrap_tokens WHERE cluster_id = ? AND in_cluster = 1 AND expires_at >= ? ORDER BY expires_at DESC LIMIT 1').get(clusterId, validUntil) as { token_id: string; sealed: string } | undefined
+    const r = this.sql('SELECT token_id, sealed FROM bootstrap_tokens WHERE cluster_id = ? AND in_cluster = 1 AND expires_at >= ? ORDER BY expires_at DESC LIMIT 1').get(clusterId, validUntil) as { token_id: string; sealed: string } | undefined
     return r === undefined ? null : this.openToken(clusterId, r)
   }
 
   /** The cluster's tokens without their secrets: id, expiry, whether the cluster has it. */
   tokens (clusterId: number): Array<{ id: string; expiresAt: string; inCluster: boolean }> {
-    return (this.db.prepare('SELECT token_id, expires_at, in_cluster FROM bootstrap_tokens WHERE cluster_id = ? ORDER BY id').all(clusterId) as Array<{ token_id: string; expires_at: number; in_cluster: number }>)
+    return (this.sql('SELECT token_id, expires_at, in_cluster FROM bootstrap_tokens WHERE cluster_id = ? ORDER BY id').all(clusterId) as Array<{ token_id: string; expires_at: number; in_cluster: number }>)
       .map(r => ({ id: r.token_id, expiresAt: iso(r.expires_at), inCluster: r.in_cluster === 1 }))
   }
 
   /** A private PKI file of the cluster, opened. */
   secret (clusterId: number, name: keyof PkiSecret): string {
-    const r = this.db.prepare('SELECT sealed FROM cluster_secrets WHERE cluster_id = ? AND name = ?').pluck().get(clusterId, name) as string | undefined
+    const r = this.sql('SELECT sealed FROM cluster_secrets WHERE cluster_id = ? AND name = ?').pluck().get(clusterId, name) as string | undefined
     if (r === undefined) throw new Error(`cluster ${clusterId} has no ${name}`)
     return this.secrets.openText(r, `cluster:${clusterId}:${name}`)
   }
 
   pki (clusterId: number): StoredPki {
-    const r = this.db.prepare('SELECT pki FROM clusters WHERE id = ?').pluck().get(clusterId) as string | undefined
+    const r = this.sql('SELECT pki FROM clusters WHERE id = ?').pluck().get(clusterId) as string | undefined
     if (r === undefined) throw new Error(`cluster ${clusterId} does not exist`)
     return JSON.parse(r) as StoredPki
   }
 
-  private fromRow (r: Row): Cluster {
-    const nodes = this.db.prepare('SELECT id, hostname, role, ipv4, state, cluster_status, cluster_reason FROM machines WHERE cluster_id = ? ORDER BY id').all(r.id) as Array<{ id: number; hostname: string; role: string; ipv4: string | null; state: string; cluster_status: string | null; cluster_reason: string | null }>
-    const init = this.initNodeOf(r, nodes)
-    const vipPool = this.db.prepare("SELECT p.name FROM ip_allocations a JOIN ip_pools p ON p.id = a.pool_id WHERE a.cluster_id = ? AND a.purpose = 'vip' LIMIT 1").pluck().get(r.id) as string | undefined
+  /**
+   * The cluster of a row; `nodes: false` leaves its node list empty (what a seed needs is the
+   * cluster itself and its init machine, not its hundreds of nodes).
+   */
+  private fromRow (r: Row, withNodes = true): Cluster {
+    const nodes = withNodes
+      ? this.sql('SELECT id, hostname, role, ipv4, state, cluster_status, cluster_reason FROM machines WHERE cluster_id = ? ORDER BY id').all(r.id) as Array<{ id: number; hostname: string; role: string; ipv4: string | null; state: string; cluster_status: string | null; cluster_reason: string | null }>
+      : []
+    const init = withNodes ? this.initNodeOf(r, nodes) : this.initNodeQuery(r)
+    const vipPool = this.sql("SELECT p.name FROM ip_allocations a JOIN ip_pools p ON p.id = a.pool_id WHERE a.cluster_id = ? AND a.purpose = 'vip' LIMIT 1").pluck().get(r.id) as string | undefined
     return {
       id: r.id,
       name: r.name,
@@ -233,6 +243,15 @@ export class ClusterStore {
     return nodes.find(n => n.role === 'control-plane') ?? null
   }
 
+  /** initNodeOf by two indexed queries instead of the node list. */
+  private initNodeQuery (r: Row): { id: number; hostname: string } | null {
+    if (r.init_machine_id !== null) {
+      const chosen = this.sql("SELECT id, hostname FROM machines WHERE id = ? AND cluster_id = ? AND role = 'control-plane'").get(r.init_machine_id, r.id) as { id: number; hostname: string } | undefined
+      if (chosen !== undefined) return chosen
+    }
+    return (this.sql("SELECT id, hostname FROM machines WHERE cluster_id = ? AND role = 'control-plane' ORDER BY id LIMIT 1").get(r.id) as { id: number; hostname: string } | undefined) ?? null
+  }
+
   /** The id of the machine that runs `kubeadm init` in the cluster, or null. */
   initMachineId (clusterId: number): number | null {
     const c = this.getById(clusterId)
@@ -240,13 +259,13 @@ export class ClusterStore {
   }
 
   getById (id: number): Cluster | null {
-    const r = this.db.prepare('SELECT * FROM clusters WHERE id = ?').get(id) as Row | undefined
+    const r = this.sql('SELECT * FROM clusters WHERE id = ?').get(id) as Row | undefined
     return r === undefined ? null : this.fromRow(r)
   }
 
-  get (name: string): Cluster | null {
-    const r = this.db.prepare('SELECT * FROM clusters WHERE name = ?').get(name) as Row | undefined
-    return r === undefined ? null : this.fromRow(r)
+  get (name: string, o: { nodes?: boolean } = {}): Cluster | null {
+    const r = this.sql('SELECT * FROM clusters WHERE name = ?').get(name) as Row | undefined
+    return r === undefined ? null : this.fromRow(r, o.nodes !== false)
   }
 
   require (name: string, field = 'params.name'): Cluster {
@@ -256,25 +275,25 @@ export class ClusterStore {
   }
 
   list (): Cluster[] {
-    return (this.db.prepare('SELECT * FROM clusters ORDER BY name').all() as Row[]).map(r => this.fromRow(r))
+    return (this.sql('SELECT * FROM clusters ORDER BY name').all() as Row[]).map(r => this.fromRow(r))
   }
 
   /** Changes what may change: the init machine (only while `pending`) and the version. */
   update (name: string, patch: { initMachineId?: number | null; version?: string; applyManifests?: boolean }, actor: string): Cluster {
     const c = this.require(name)
-    if (patch.applyManifests !== undefined) this.db.prepare('UPDATE clusters SET apply_manifests = ?, updated_at = ? WHERE id = ?').run(patch.applyManifests ? 1 : 0, this.now(), c.id)
+    if (patch.applyManifests !== undefined) this.sql('UPDATE clusters SET apply_manifests = ?, updated_at = ? WHERE id = ?').run(patch.applyManifests ? 1 : 0, this.now(), c.id)
     if (patch.initMachineId !== undefined) {
       if (c.state !== 'pending') throw new RackbootError('RB_STATE_TRANSITION', `cluster ${name} is ${c.state}: its init machine can only change while it is pending`, 'initMachine')
       if (patch.initMachineId !== null) {
         const node = c.nodes.find(n => n.id === patch.initMachineId)
         if (node === undefined || node.role !== 'control-plane') throw new RackbootError('RB_CLUSTER_ROLE', `the init machine must be a control-plane node of cluster ${name}`, 'initMachine')
       }
-      this.db.prepare('UPDATE clusters SET init_machine_id = ?, updated_at = ? WHERE id = ?').run(patch.initMachineId, this.now(), c.id)
+      this.sql('UPDATE clusters SET init_machine_id = ?, updated_at = ? WHERE id = ?').run(patch.initMachineId, this.now(), c.id)
     }
     if (patch.version !== undefined) {
       const v = VERSION.exec(patch.version)
       if (v === null || Number(v[1]) !== 1 || Number(v[2]) < 31) throw new RackbootError('RB_VALIDATION', `version ${JSON.stringify(patch.version)} is not a Kubernetes version v1.31 or later`, 'version')
-      this.db.prepare('UPDATE clusters SET version = ?, updated_at = ? WHERE id = ?').run(patch.version.startsWith('v') ? patch.version : `v${patch.version}`, this.now(), c.id)
+      this.sql('UPDATE clusters SET version = ?, updated_at = ? WHERE id = ?').run(patch.version.startsWith('v') ? patch.version : `v${patch.version}`, this.now(), c.id)
     }
     const updated = this.getById(c.id) as Cluster
     this.events.append({ actor, type: 'cluster.updated', detail: { cluster: name, changed: Object.keys(patch) } })
@@ -285,13 +304,13 @@ export class ClusterStore {
   setState (clusterId: number, state: ClusterState, reason: string | null, actor: string): void {
     const c = this.getById(clusterId)
     if (c === null || (c.state === state && c.stateReason === reason)) return
-    this.db.prepare('UPDATE clusters SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), clusterId)
+    this.sql('UPDATE clusters SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(state, reason, this.now(), clusterId)
     this.events.append({ actor, type: 'cluster.state', detail: { cluster: c.name, from: c.state, to: state, ...(reason === null ? {} : { reason }) } })
   }
 
   /** A node's kubeadm status in its cluster. */
   setNodeStatus (machineId: number, status: 'pending' | 'running' | 'joined' | 'failed', reason: string | null): void {
-    this.db.prepare('UPDATE machines SET cluster_status = ?, cluster_reason = ?, updated_at = ? WHERE id = ? AND cluster_id IS NOT NULL').run(status, reason, this.now(), machineId)
+    this.sql('UPDATE machines SET cluster_status = ?, cluster_reason = ?, updated_at = ? WHERE id = ? AND cluster_id IS NOT NULL').run(status, reason, this.now(), machineId)
   }
 
   /**
@@ -302,8 +321,8 @@ export class ClusterStore {
     const c = this.require(name)
     if (c.nodes.length > 0 && !force) throw new RackbootError('RB_CLUSTER_IN_USE', `cluster ${name} has ${c.nodes.length} node(s) (${c.nodes.map(n => n.hostname).join(', ')}); remove them from it first, or delete with force`, 'params.name')
     const released = this.pools.allocations({ clusterId: c.id }).map(a => `${a.pool}:${a.cidr ?? a.address}`)
-    this.db.prepare('UPDATE machines SET cluster_status = NULL, cluster_reason = NULL WHERE cluster_id = ?').run(c.id)
-    this.db.prepare('DELETE FROM clusters WHERE id = ?').run(c.id)
+    this.sql('UPDATE machines SET cluster_status = NULL, cluster_reason = NULL WHERE cluster_id = ?').run(c.id)
+    this.sql('DELETE FROM clusters WHERE id = ?').run(c.id)
     this.events.append({ actor, type: 'cluster.deleted', detail: { cluster: name, nodes: c.nodes.map(n => n.hostname), released } })
     return { released }
   }

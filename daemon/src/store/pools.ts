@@ -3,7 +3,7 @@
 // ask an outside IPAM at run time, so it allocates here, in one transaction, and renders their
 // manifests from what it allocated.
 import { formatIPv4, rangesOverlap, tryParseIPv4, tryParseIPv4Range, tryParseSubnet, type Ipv4Range } from '@rackboot/wire'
-import type { Db } from './db.js'
+import { statementCache, type Db } from './db.js'
 import type { EventLog } from './events.js'
 import type { Lan } from '../config/lan.js'
 import { RackbootError } from '../errors.js'
@@ -113,7 +113,10 @@ function blockProblem (block: Ipv4Range, ranges: readonly Ipv4Range[], why: Read
 }
 
 export class PoolStore {
-  constructor (private readonly db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {}
+  private readonly sql
+  constructor (db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
+    this.sql = statementCache(db)
+  }
 
   private parse (input: PoolInput): { cidr: string | null; ranges: Ipv4Range[]; reserved: Ipv4Range[] } {
     if (!POOL_NAME.test(input.name)) throw new RackbootError('RB_VALIDATION', `pool name ${JSON.stringify(input.name)} must be lower-case letters, digits and -, at most 63`, 'name')
@@ -174,7 +177,7 @@ export class PoolStore {
     const now = this.now()
     let id: number
     try {
-      id = Number(this.db.prepare('INSERT INTO ip_pools (name, cidr, ranges, reserved, lan, delivery, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      id = Number(this.sql('INSERT INTO ip_pools (name, cidr, ranges, reserved, lan, delivery, description, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(input.name, cidr, JSON.stringify(ranges.map(r => [r.start, r.end])), JSON.stringify(reserved.map(r => [r.start, r.end])), lan, input.delivery ?? 'l2', input.description ?? null, now, now).lastInsertRowid)
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new RackbootError('RB_CONFLICT_POOL', `a pool named ${input.name} already exists`, 'name')
@@ -186,12 +189,12 @@ export class PoolStore {
   }
 
   private allPools (): Array<{ id: number; name: string; ranges: Ipv4Range[] }> {
-    return (this.db.prepare('SELECT id, name, ranges FROM ip_pools').all() as PoolRow[]).map(r => ({ id: r.id, name: r.name, ranges: toRanges(r.ranges) }))
+    return (this.sql('SELECT id, name, ranges FROM ip_pools').all() as PoolRow[]).map(r => ({ id: r.id, name: r.name, ranges: toRanges(r.ranges) }))
   }
 
   private fromRow (r: PoolRow): Pool {
     const ranges = toRanges(r.ranges)
-    const allocated = this.db.prepare('SELECT coalesce(sum(last - first + 1), 0) FROM ip_allocations WHERE pool_id = ?').pluck().get(r.id) as number
+    const allocated = this.sql('SELECT coalesce(sum(last - first + 1), 0) FROM ip_allocations WHERE pool_id = ?').pluck().get(r.id) as number
     return {
       id: r.id,
       name: r.name,
@@ -209,12 +212,12 @@ export class PoolStore {
   }
 
   getById (id: number): Pool | null {
-    const r = this.db.prepare('SELECT * FROM ip_pools WHERE id = ?').get(id) as PoolRow | undefined
+    const r = this.sql('SELECT * FROM ip_pools WHERE id = ?').get(id) as PoolRow | undefined
     return r === undefined ? null : this.fromRow(r)
   }
 
   get (name: string): Pool | null {
-    const r = this.db.prepare('SELECT * FROM ip_pools WHERE name = ?').get(name) as PoolRow | undefined
+    const r = this.sql('SELECT * FROM ip_pools WHERE name = ?').get(name) as PoolRow | undefined
     return r === undefined ? null : this.fromRow(r)
   }
 
@@ -226,21 +229,26 @@ export class PoolStore {
   }
 
   list (): Pool[] {
-    return (this.db.prepare('SELECT * FROM ip_pools ORDER BY name').all() as PoolRow[]).map(r => this.fromRow(r))
+    return (this.sql('SELECT * FROM ip_pools ORDER BY name').all() as PoolRow[]).map(r => this.fromRow(r))
   }
 
   /** Removes a pool; with allocations only when `force` (they go with it). */
   delete (name: string, force: boolean, actor: string): void {
     const p = this.require(name)
     if (p.allocated > 0 && !force) throw new RackbootError('RB_POOL_IN_USE', `pool ${name} has ${p.allocated} allocated address(es); release them first, or delete with force`, 'params.name')
-    this.db.prepare('DELETE FROM ip_pools WHERE id = ?').run(p.id)
+    this.sql('DELETE FROM ip_pools WHERE id = ?').run(p.id)
     this.events.append({ actor, type: 'pool.deleted', lan: p.lan, detail: { pool: p.name, released: p.allocated } })
   }
 
   /** Machine reservations (their `ipv4`) that fall inside `ranges`, sorted. */
   private machineAddressesIn (ranges: readonly Ipv4Range[]): Array<{ ip: number; hostname: string }> {
     const out: Array<{ ip: number; hostname: string }> = []
-    for (const m of this.db.prepare('SELECT hostname, ipv4 FROM machines WHERE ipv4 IS NOT NULL').all() as Array<{ hostname: string; ipv4: string }>) {
+    // A reservation lies inside its LAN's subnet (the machine store checks it): only the LANs
+    // the ranges touch can hold one (none for a routed public block).
+    const lans = [...this.lans().values()].filter(l => ranges.some(r => rangesOverlap(r, { start: l.subnet.first, end: l.subnet.last }))).map(l => l.name)
+    if (lans.length === 0) return out
+    const rows = lans.flatMap(lan => this.sql('SELECT hostname, ipv4 FROM machines WHERE lan = ? AND ipv4 IS NOT NULL').all(lan) as Array<{ hostname: string; ipv4: string }>)
+    for (const m of rows) {
       const ip = tryParseIPv4(m.ipv4)
       if (ip !== null && ranges.some(r => ip >= r.start && ip <= r.end)) out.push({ ip, hostname: m.hostname })
     }
@@ -264,7 +272,7 @@ export class PoolStore {
     }
     for (const r of reserved) why.push({ range: r, reason: 'is reserved in the pool' })
     for (const m of this.machineAddressesIn(ranges)) one(m.ip, `is reserved for machine ${m.hostname}`)
-    for (const a of this.db.prepare('SELECT first, last FROM ip_allocations WHERE pool_id = ?').all(poolId) as Array<{ first: number; last: number }>) {
+    for (const a of this.sql('SELECT first, last FROM ip_allocations WHERE pool_id = ?').all(poolId) as Array<{ first: number; last: number }>) {
       why.push({ range: { start: a.first, end: a.last }, reason: 'is already allocated' })
     }
     return why
@@ -276,7 +284,7 @@ export class PoolStore {
    * pool is a 409 naming the pool.
    */
   allocate (poolName: string, input: AllocationInput, actor: string): Allocation {
-    const row = this.db.prepare('SELECT * FROM ip_pools WHERE name = ?').get(poolName) as PoolRow | undefined
+    const row = this.sql('SELECT * FROM ip_pools WHERE name = ?').get(poolName) as PoolRow | undefined
     if (row === undefined) throw new RackbootError('RB_NOT_FOUND', `pool ${poolName} does not exist`, 'params.name')
     const ranges = toRanges(row.ranges)
     const prefix = input.prefix ?? 32
@@ -296,9 +304,9 @@ export class PoolStore {
       if (f === null) throw new RackbootError('RB_POOL_EXHAUSTED', `pool ${poolName} has no free ${size === 1 ? 'address' : `/${prefix} block`} left`, 'params.name')
       first = f
     }
-    const id = Number(this.db.prepare('INSERT INTO ip_allocations (pool_id, first, last, cluster_id, machine_id, purpose, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+    const id = Number(this.sql('INSERT INTO ip_allocations (pool_id, first, last, cluster_id, machine_id, purpose, comment, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(row.id, first, first + size - 1, input.clusterId ?? null, input.machineId ?? null, input.purpose ?? null, input.comment ?? null, this.now()).lastInsertRowid)
-    this.db.prepare('UPDATE ip_pools SET updated_at = ? WHERE id = ?').run(this.now(), row.id)
+    this.sql('UPDATE ip_pools SET updated_at = ? WHERE id = ?').run(this.now(), row.id)
     const alloc = this.allocation(id) as Allocation
     this.events.append({ actor, type: 'pool.allocated', lan: row.lan, detail: { pool: poolName, allocation: id, address: alloc.cidr ?? alloc.address, cluster: alloc.cluster, machine: alloc.machine, purpose: alloc.purpose } })
     return alloc
@@ -308,7 +316,7 @@ export class PoolStore {
   release (poolName: string, id: number, actor: string): boolean {
     const a = this.allocation(id)
     if (a === null || a.pool !== poolName) return false
-    this.db.prepare('DELETE FROM ip_allocations WHERE id = ?').run(id)
+    this.sql('DELETE FROM ip_allocations WHERE id = ?').run(id)
     this.events.append({ actor, type: 'pool.released', detail: { pool: poolName, allocation: id, address: a.cidr ?? a.address } })
     return true
   }
@@ -317,7 +325,7 @@ export class PoolStore {
     JOIN ip_pools p ON p.id = a.pool_id LEFT JOIN clusters c ON c.id = a.cluster_id LEFT JOIN machines m ON m.id = a.machine_id`
 
   allocation (id: number): Allocation | null {
-    const r = this.db.prepare(`${PoolStore.SELECT} WHERE a.id = ?`).get(id) as AllocRow | undefined
+    const r = this.sql(`${PoolStore.SELECT} WHERE a.id = ?`).get(id) as AllocRow | undefined
     return r === undefined ? null : allocFromRow(r)
   }
 
@@ -327,12 +335,12 @@ export class PoolStore {
     if (filter.pool !== undefined) { where.push('p.name = ?'); args.push(filter.pool) }
     if (filter.clusterId !== undefined) { where.push('a.cluster_id = ?'); args.push(filter.clusterId) }
     const sql = `${PoolStore.SELECT}${where.length === 0 ? '' : ' WHERE ' + where.join(' AND ')} ORDER BY p.name, a.first`
-    return (this.db.prepare(sql).all(...args) as AllocRow[]).map(allocFromRow)
+    return (this.sql(sql).all(...args) as AllocRow[]).map(allocFromRow)
   }
 
   /** The pool that holds `ip`, if any (machine reservations may not take a pool's allocated address). */
   allocatedAt (ip: number): Allocation | null {
-    const r = this.db.prepare(`${PoolStore.SELECT} WHERE a.first <= ? AND a.last >= ? LIMIT 1`).get(ip, ip) as AllocRow | undefined
+    const r = this.sql(`${PoolStore.SELECT} WHERE a.first <= ? AND a.last >= ? LIMIT 1`).get(ip, ip) as AllocRow | undefined
     return r === undefined ? null : allocFromRow(r)
   }
 }
