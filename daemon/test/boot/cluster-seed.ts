@@ -70,6 +70,12 @@ t.test('cluster seeds by role, reports, refusals', async t => {
   // Tokens: another machine's seed opens only that machine's material; a wrong one nothing.
   let res = await app.inject({ url: '/boot/metadata/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/user-data' })
   t.equal(res.statusCode, 403)
+  const late = add(4, { role: 'worker', cluster: 'prod', state: 'installed' })
+  const expired = store.write(() => store.bootTokens.mint(late.id, 'node', Date.now(), 1, 'seed'))
+  await new Promise(resolve => setTimeout(resolve, 20))
+  res = await app.inject({ url: `/boot/metadata/${expired}/user-data` })
+  t.match([res.statusCode, res.json().code], [403, 'RB_BOOT_TOKEN_EXPIRED'], 'an expired seed token gets no material')
+  t.notOk(res.body.includes('kubeadm'))
   res = await app.inject({ method: 'POST', url: '/boot/kubeadm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', payload: { outcome: 'succeeded', step: 'x' } })
   t.equal(res.statusCode, 403, 'a wrong token cannot report')
   res = await app.inject({ method: 'POST', url: `/boot/kubeadm/${seedLoner}`, payload: { outcome: 'succeeded', step: 'x' } })
