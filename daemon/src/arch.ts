@@ -33,3 +33,8 @@ export function archCanBoot (imageArch: string, clientArch: string | null): bool
 export function isX64Efi (clientArch: string | null): boolean {
   return clientArch !== null && ['7', '9', '16'].includes(clientArch)
 }
+
+/** Whether option 93 names any UEFI firmware (everything but x86 BIOS, 0). */
+export function isUefi (clientArch: string | null): boolean {
+  return clientArch !== null && /^\d+$/.test(clientArch) && clientArch !== '0'
+}

@@ -8,6 +8,7 @@ import type { Lan } from './config/lan.js'
 import { Store } from './store/index.js'
 import { Metrics } from './metrics.js'
 import { buildApi, type Api } from './api/app.js'
+import { BmcService } from './bmc/service.js'
 import { TftpService } from './tftp/service.js'
 import { DhcpService } from './dhcp/service.js'
 import { BootService } from './boot/service.js'
@@ -93,7 +94,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     warnOrphans(store, current, log)
     warnHost(current, log)
     await boot.loadImages(current.config.boot.imagesDir)
-    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory, clusters: () => ({ ...current.settings.clusters, kubeVipImage: current.config.clusters.kubeVipImage }) })
+    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory, clusters: () => ({ ...current.settings.clusters, kubeVipImage: current.config.clusters.kubeVipImage }), bmcService: new BmcService(store, log.child({ svc: 'bmc' }), () => current.settings.bmc) })
     const { host, port, text } = current.settings.api.listen
     try {
       await api.listen({ host, port })

@@ -19,6 +19,7 @@ import { VERSION } from '../version.js'
 import { imageRoutes } from './routes/images.js'
 import { poolRoutes } from './routes/pools.js'
 import { clusterRoutes, type ClusterSettings } from './routes/clusters.js'
+import type { BmcService } from '../bmc/service.js'
 import type { Image } from '../boot/images.js'
 import type { Health } from '../health.js'
 
@@ -34,6 +35,8 @@ export interface ApiDeps {
   health?: Health
   /** Event stream: a client that takes nothing for `stallMs` is closed; replays go `pageSize` events at a time. */
   sse?: { stallMs?: number; pageSize?: number }
+  /** Drives machines' BMCs (the daemon's, with its config's settings; a default one in tests). */
+  bmcService?: BmcService
   /** Cluster settings (token and certificate lifetimes, kube-vip image); defaults in tests. */
   clusters?: () => ClusterSettings
 }

@@ -11,7 +11,7 @@ const check = Compile(MachineInputSchema)
 export const MAX_IMPORT_ROWS = 50_000
 
 /** CSV columns and the MachineInput field each fills. */
-export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'state', 'netboot', 'install_disk', 'network'] as const
+export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'bmc_driver', 'bmc_port', 'bmc_username', 'bmc_password', 'bmc_cipher_suite', 'state', 'netboot', 'install_disk', 'network', 'cluster'] as const
 const ALIASES: Record<string, typeof CSV_COLUMNS[number]> = { mac: 'macs', ip: 'ipv4', address: 'ipv4', installDisk: 'install_disk' }
 
 function validate (input: unknown, row: number): FieldError[] {
@@ -44,7 +44,8 @@ function fromCsv (text: string): ImportRow[] {
   return records.map(({ record, info }, i) => {
     const input: Record<string, unknown> = {}
     const problems: FieldError[] = []
-    const bmc: Record<string, string> = {}
+    const bmc: Record<string, string | number> = {}
+    const int = (v: string): number | string => /^\d{1,5}$/.test(v) ? Number(v) : v
     for (const [rawKey, value] of Object.entries(record)) {
       if (value === '') continue
       const key = ALIASES[rawKey] ?? rawKey
@@ -69,6 +70,11 @@ function fromCsv (text: string): ImportRow[] {
         }
         case 'bmc_address': bmc.address = value; break
         case 'bmc_mac': bmc.mac = value; break
+        case 'bmc_driver': bmc.driver = value; break
+        case 'bmc_port': bmc.port = int(value); break
+        case 'bmc_username': bmc.username = value; break
+        case 'bmc_password': bmc.password = value; break
+        case 'bmc_cipher_suite': bmc.cipherSuite = int(value); break
         case 'install_disk': input.installDisk = value; break
         default: input[key] = value
       }

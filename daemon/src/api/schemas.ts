@@ -30,7 +30,12 @@ const inputProperties = {
   labels: Labels,
   bmc: Type.Object({
     address: Type.Optional(Nullable(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$', description: 'BMC address (IPv4 or host name).' }))),
-    mac: Type.Optional(Nullable(MacString))
+    mac: Type.Optional(Nullable(MacString)),
+    driver: Type.Optional(Type.Unsafe<'ipmi' | null>({ type: ['string', 'null'], enum: ['ipmi', null], description: 'How rackboot drives it: `ipmi` (IPMI over LAN, RMCP+, through ipmitool). null: not driven.' })),
+    port: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65535, description: 'Default 623 (IPMI).' }))),
+    username: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\s]+$', description: 'BMC user.' }))),
+    password: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, description: 'BMC password: write-only, stored sealed (AES-256-GCM under the secrets key), never returned (responses say `passwordSet`), never logged, never on a command line.' }))),
+    cipherSuite: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 17, description: 'IPMI RMCP+ cipher suite: default 17 (HMAC-SHA256, AES-128); 3 (HMAC-SHA1) for older BMCs.' })))
   }, { additionalProperties: false, description: 'Baseboard management controller.' }),
   state: MachineState,
   netboot: Type.Boolean({ description: 'Netboot on the next power-on (true) or boot from disk (false).' }),
@@ -68,7 +73,12 @@ export const MachineSchema = Type.Object({
   image: Nullable(Type.String()),
   role: Nullable(Type.String()),
   labels: Type.Record(Type.String(), Type.String()),
-  bmc: Type.Object({ address: Nullable(Type.String()), mac: Nullable(Type.String()) }),
+  bmc: Type.Object({
+    address: Nullable(Type.String()), mac: Nullable(Type.String()), driver: Nullable(Type.String()), port: Nullable(Type.Integer()), username: Nullable(Type.String()),
+    passwordSet: Type.Boolean({ description: 'Whether a password is stored (it is never shown).' }), cipherSuite: Nullable(Type.Integer()),
+    powerState: Nullable(Type.String({ description: 'The power state the BMC last reported (on, off); null: never asked.' })),
+    powerCheckedAt: Nullable(Type.String({ format: 'date-time' }))
+  }),
   state: MachineState,
   stateReason: Nullable(Type.String({ description: 'Why the machine is `failed` (e.g. `install failed: checksum-mismatch: …`); null in every other state.' })),
   netboot: Type.Boolean(),

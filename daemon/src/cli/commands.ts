@@ -18,7 +18,7 @@ export interface EventOptions extends ClientOptions { machine?: string; lan?: st
 export interface ImportOptions extends ClientOptions { format?: 'csv' | 'json' }
 export interface MachineOptions extends ClientOptions {
   hostname?: string; mac?: string[]; lan?: string; ip?: string; image?: string; role?: string; label?: string[]
-  bmcAddress?: string; bmcMac?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string; cluster?: string
+  bmcAddress?: string; bmcMac?: string; bmcDriver?: string; bmcPort?: string; bmcUser?: string; bmcPasswordFile?: string; bmcCipherSuite?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string; cluster?: string
 }
 
 // Config, SQLite and their dependencies load only for the commands that use them:
@@ -67,9 +67,15 @@ function machineBody (v: MachineOptions, forCreate: boolean): Record<string, unk
     }
     body.labels = labels
   }
-  if (v.bmcAddress !== undefined || v.bmcMac !== undefined) {
-    body.bmc = { ...(v.bmcAddress === undefined ? {} : { address: orNull(v.bmcAddress) }), ...(v.bmcMac === undefined ? {} : { mac: orNull(v.bmcMac) }) }
-  }
+  const bmc: Record<string, unknown> = {}
+  if (v.bmcAddress !== undefined) bmc.address = orNull(v.bmcAddress)
+  if (v.bmcMac !== undefined) bmc.mac = orNull(v.bmcMac)
+  if (v.bmcDriver !== undefined) bmc.driver = orNull(v.bmcDriver)
+  if (v.bmcPort !== undefined) bmc.port = v.bmcPort === '' ? null : intOption('--bmc-port', v.bmcPort)
+  if (v.bmcUser !== undefined) bmc.username = orNull(v.bmcUser)
+  if (v.bmcCipherSuite !== undefined) bmc.cipherSuite = v.bmcCipherSuite === '' ? null : intOption('--bmc-cipher-suite', v.bmcCipherSuite)
+  if (v.bmcPasswordFile !== undefined) bmc.password = secretFrom('--bmc-password-file', v.bmcPasswordFile)
+  if (Object.keys(bmc).length > 0) body.bmc = bmc
   if (v.netboot !== undefined) body.netboot = v.netboot
   if (v.installDisk !== undefined) body.installDisk = orNull(v.installDisk)
   if (v.network !== undefined) body.network = orNull(v.network)
@@ -79,6 +85,15 @@ function machineBody (v: MachineOptions, forCreate: boolean): Record<string, unk
     if (missing.length > 0) throw new UsageError(`machines add needs ${missing.join(', ')}`)
   }
   return body
+}
+
+/** A secret from a file (or stdin for -), its trailing newline removed: never from the command line. */
+function secretFrom (option: string, file: string): string {
+  let text: string
+  try { text = readFileSync(file === '-' ? 0 : file, 'utf8') } catch (err) { throw new UsageError(`${option} ${file}: ${(err as Error).message}`) }
+  const secret = text.replace(/\r?\n$/, '')
+  if (secret === '') throw new UsageError(`${option} ${file} is empty`)
+  return secret
 }
 
 function machineRows (ms: Machine[]): string {
@@ -93,7 +108,8 @@ function machineDetail (m: Machine): string {
     ['state', m.stateReason === null ? m.state : `${m.state}: ${m.stateReason}`], ['netboot', m.netboot ? 'yes' : 'no'], ['image', m.image],
     ['install disk', m.installDisk], ['network', m.network], ['role', m.role],
     ['cluster', m.cluster === null ? null : `${m.cluster} (${m.clusterStatus ?? '-'}${m.clusterReason === null ? '' : `: ${m.clusterReason}`})`], ['labels', labels],
-    ['bmc', [m.bmc.address, m.bmc.mac].filter(x => x !== null).join(' ')], ['arch', m.arch], ['uuid', m.uuid],
+    ['bmc', [m.bmc.driver, m.bmc.address === null ? null : `${m.bmc.address}${m.bmc.port === null ? '' : `:${m.bmc.port}`}`, m.bmc.mac, m.bmc.username === null ? null : `user ${m.bmc.username}`, m.bmc.passwordSet ? 'password set' : null, m.bmc.cipherSuite === null ? null : `cipher suite ${m.bmc.cipherSuite}`].filter(x => x !== null).join(' ')],
+    ['power', m.bmc.powerState === null ? null : `${m.bmc.powerState} (at ${m.bmc.powerCheckedAt ?? '?'})`], ['arch', m.arch], ['uuid', m.uuid],
     ['first seen', m.firstSeen], ['last seen', m.lastSeen], ['created', m.createdAt], ['updated', m.updatedAt]
   ].map(([k, v]) => `${String(k).padEnd(12)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')
 }
@@ -459,4 +475,22 @@ export async function clustersKubeconfig (io: Io, name: string, o: ClientOptions
 
 export async function clustersManifests (io: Io, name: string, o: ClientOptions): Promise<void> {
   io.out((await client(o, io.env).text(`/api/v1/clusters/${encodeURIComponent(name)}/manifests`)).replace(/\n$/, ''))
+}
+
+export async function machinesPower (io: Io, action: string, ref: string, o: ClientOptions): Promise<void> {
+  const api = client(o, io.env)
+  const m = await machineRef(api, ref)
+  const r = action === 'status'
+    ? await api.request<{ machine: string; state: string | null; attempts: number }>('GET', `/api/v1/machines/${m.id}/power`)
+    : await api.request<{ machine: string; state: string | null; attempts: number }>('POST', `/api/v1/machines/${m.id}/power`, { action })
+  if (o.json === true) { io.out(JSON.stringify(r, null, 2)); return }
+  io.out(action === 'status' ? `${r.machine}: power ${r.state ?? '?'}` : `${r.machine}: power ${action} done${r.attempts > 1 ? ` (after ${r.attempts} tries)` : ''}`)
+}
+
+export async function machinesBootdev (io: Io, device: string, ref: string, o: ClientOptions & { once?: boolean; persistent?: boolean; mode?: string }): Promise<void> {
+  if (o.once === true && o.persistent === true) throw new UsageError('bootdev: --once or --persistent, not both')
+  const api = client(o, io.env)
+  const m = await machineRef(api, ref)
+  const r = await api.request<{ machine: string; device: string; once: boolean; mode: string }>('PUT', `/api/v1/machines/${m.id}/boot-device`, { device, once: o.persistent !== true, ...(o.mode === undefined ? {} : { mode: o.mode }) })
+  io.out(o.json === true ? JSON.stringify(r, null, 2) : `${r.machine}: next boot from ${r.device}${r.once ? ' (once)' : ' (until changed)'}, ${r.mode}`)
 }

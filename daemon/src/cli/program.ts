@@ -2,7 +2,7 @@
 // lives here once, so `--help`, the docs (gen-docs) and the parser cannot drift apart.
 // run() returns an exit code and writes to the given streams, so tests can call it; `serve`
 // is handed in by main.ts, which owns the process.
-import { Command, CommanderError, Option } from 'commander'
+import { Argument, Command, CommanderError, Option } from 'commander'
 import { ConfigError } from '../config/errors.js'
 import { RackbootError } from '../errors.js'
 import { VERSION } from '../version.js'
@@ -42,6 +42,11 @@ function machineFields (cmd: Command, forSet: boolean): Command {
     .option('--label <k=v>', 'a label (repeat for several)', collect)
     .option('--bmc-address <address>', 'BMC address (\'\' clears)')
     .option('--bmc-mac <mac>', 'BMC MAC (\'\' clears)')
+    .option('--bmc-driver <driver>', 'drive the BMC with: ipmi (\'\' clears)')
+    .option('--bmc-port <port>', 'BMC port (default 623 for IPMI; \'\' clears)')
+    .option('--bmc-user <name>', 'BMC user (\'\' clears)')
+    .option('--bmc-password-file <file>', 'read the BMC password from this file (- for stdin); it is never taken on the command line, stored sealed, never shown')
+    .option('--bmc-cipher-suite <n>', 'IPMI cipher suite: 17 (default) or 3 for older BMCs (\'\' clears)')
     .option('--state <state>', 'lifecycle state: discovered, ready, provisioning, installed, provisioned, failed')
     .option('--netboot', forSet ? 'netboot on the next boot' : 'netboot on the next boot (the default)')
     .option('--no-netboot', 'boot from the local disk')
@@ -148,6 +153,21 @@ export function buildProgram (io: Io, hooks: RunHooks = {}): Program {
     .option('--limit <n>', 'how many attempts', '5')
     .addOption(jsonOption())
     .action(exec(async (ref: string, o: act.ClientOptions & { limit: string }) => act.machinesTimeline(io, ref, o)))
+  clientCommand(machines.command('power'))
+    .description('power a machine through its BMC, or read its power state: on, off (hard), cycle, reset, soft (ACPI shutdown), status')
+    .addArgument(new Argument('<action>', 'what to do').choices(['on', 'off', 'cycle', 'reset', 'soft', 'status']))
+    .argument('<machine>', 'id, MAC or hostname')
+    .addOption(jsonOption())
+    .action(exec(async (action: string, ref: string, o: act.ClientOptions) => act.machinesPower(io, action, ref, o)))
+  clientCommand(machines.command('bootdev'))
+    .description('set the next boot device through the BMC')
+    .addArgument(new Argument('<device>', 'boot device').choices(['pxe', 'disk']))
+    .argument('<machine>', 'id, MAC or hostname')
+    .option('--once', 'only for the next boot (the default)')
+    .option('--persistent', 'until changed')
+    .addOption(new Option('--mode <mode>', 'firmware mode (default: UEFI when DHCP saw an EFI client, else BIOS)').choices(['bios', 'uefi']))
+    .addOption(jsonOption())
+    .action(exec(async (device: string, ref: string, o: act.ClientOptions & { once?: boolean; persistent?: boolean; mode?: string }) => act.machinesBootdev(io, device, ref, o)))
   for (const [name, what] of [['reprovision', 'netboot once more (state ready, netboot on)'], ['deprovision', 'stop provisioning: boot from the local disk (state ready, netboot off)']] as const) {
     clientCommand(machines.command(name))
       .description(what)

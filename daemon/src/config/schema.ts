@@ -114,6 +114,12 @@ export const ConfigSchema = Type.Object({
     kubeconfigTtl: Duration('Validity of the admin client certificate in a kubeconfig from GET /api/v1/clusters/{name}/kubeconfig.', '24h'),
     kubeVipImage: Type.String({ default: 'ghcr.io/kube-vip/kube-vip:v0.8.9', minLength: 1, description: 'The kube-vip container image the control planes\' static pod runs to hold a pool-allocated control-plane VIP (use a mirror if the nodes cannot reach ghcr.io).' })
   }, { additionalProperties: false, default: {}, description: 'Kubernetes clusters rackboot bootstraps.' }),
+  bmc: Type.Object({
+    ipmitool: Type.String({ default: 'ipmitool', minLength: 1, description: 'The ipmitool binary rackboot drives IPMI BMCs with (Debian: `apt install ipmitool`).' }),
+    timeout: Duration('How long ipmitool waits for each answer from a BMC.', '2s'),
+    attempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Tries per BMC operation when the BMC does not answer or is busy (never for a refused password: no lock-out storm), with a doubling backoff from 1 s.' }),
+    deadline: Duration('No BMC operation (all its tries) takes longer.', '60s')
+  }, { additionalProperties: false, default: {}, description: 'Driving machines\' BMCs (power, boot device).' }),
   lans: Type.Array(LanSchema, { default: [], description: 'The private LANs rackboot serves DHCP on. None by default: no DHCP until a LAN is configured.' })
 }, { additionalProperties: false, $id: 'https://rackboot.dev/schema/config.json', title: 'rackboot configuration' })
 

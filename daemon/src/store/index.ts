@@ -46,16 +46,16 @@ export class Store {
     this.db = openDb(opts.dataDir, opts.sync)
     this.savepoint = this.db.transaction((fn: () => unknown) => fn())
     this.events = new EventLog(this.db, this.now)
-    this.machines = new MachineStore(this.db, this.events, opts.lans, this.now)
-    this.tokens = new TokenStore(this.db, this.now)
-    this.leases = new LeaseStore(this.db)
-    this.bootTokens = new BootTokenStore(this.db)
     try {
       this.secrets = opts.dataDir === ':memory:' ? SecretBox.ephemeral() : openSecrets(this.db, opts.secretsKeyFile ?? keyFileOf(opts.dataDir), opts.secretsKeyFile === undefined)
     } catch (err) {
       this.db.close()
       throw err
     }
+    this.machines = new MachineStore(this.db, this.events, opts.lans, this.now, this.secrets)
+    this.tokens = new TokenStore(this.db, this.now)
+    this.leases = new LeaseStore(this.db)
+    this.bootTokens = new BootTokenStore(this.db)
     this.pools = new PoolStore(this.db, this.events, opts.lans, this.now)
     this.clusters = new ClusterStore(this.db, this.events, this.secrets, this.pools, opts.lans, this.now)
     if (opts.dataDir !== ':memory:') {

@@ -8,6 +8,7 @@ import type { Lan } from '../config/lan.js'
 import { reservationProblem } from '../config/lan.js'
 import { formatIPv4, tryParseIPv4, tryParseMac } from '@rackboot/wire'
 import { RackbootError } from '../errors.js'
+import type { SecretBox } from './secrets.js'
 
 export interface Machine {
   id: number
@@ -18,7 +19,7 @@ export interface Machine {
   image: string | null
   role: string | null
   labels: Record<string, string>
-  bmc: { address: string | null; mac: string | null }
+  bmc: BmcView
   state: MachineState
   /** Why the machine is `failed` (e.g. an install's reason); null in every other state. */
   stateReason: string | null
@@ -49,12 +50,37 @@ export interface MachineInput {
   image?: string | null
   role?: string | null
   labels?: Record<string, string>
-  bmc?: { address?: string | null; mac?: string | null }
+  bmc?: BmcInput
   state?: MachineState
   netboot?: boolean
   installDisk?: string | null
   network?: NetworkMode | null
   cluster?: string | null
+}
+
+/** The BMC as the API shows it: the password only as whether one is set. */
+export interface BmcView {
+  address: string | null
+  mac: string | null
+  driver: 'ipmi' | 'redfish' | null
+  port: number | null
+  username: string | null
+  passwordSet: boolean
+  cipherSuite: number | null
+  /** The power state the BMC last reported, and when (null: never asked). */
+  powerState: 'on' | 'off' | null
+  powerCheckedAt: string | null
+}
+
+/** BMC settings to set: `password` is write-only (sealed at rest); null clears a field. */
+export interface BmcInput {
+  address?: string | null
+  mac?: string | null
+  driver?: 'ipmi' | 'redfish' | null
+  port?: number | null
+  username?: string | null
+  password?: string | null
+  cipherSuite?: number | null
 }
 
 export type ClusterStatus = 'pending' | 'running' | 'joined' | 'failed'
@@ -65,7 +91,10 @@ export type NetworkMode = 'static' | 'dhcp'
 /** A change; `stateReason` only from the daemon itself (it is cleared by any other state change). */
 export type MachinePatch = Partial<MachineInput> & { stateReason?: string | null }
 
-type Normalized = Required<Omit<MachineInput, 'bmc' | 'cluster'>> & { bmc: { address: string | null; mac: string | null }; clusterId: number | null }
+type Normalized = Required<Omit<MachineInput, 'bmc' | 'cluster'>> & {
+  bmc: { address: string | null; mac: string | null; driver: 'ipmi' | 'redfish' | null; port: number | null; username: string | null; cipherSuite: number | null }
+  clusterId: number | null
+}
 
 export interface LabelSelector { key: string; op: '=' | '!=' | 'exists'; value?: string }
 
@@ -82,6 +111,8 @@ export interface MachineFilter {
 interface Row {
   id: number; hostname: string; lan: string; ipv4: string | null; image: string | null; role: string | null
   labels: string; bmc_address: string | null; bmc_mac: string | null; state: MachineState; netboot: number
+  bmc_driver: 'ipmi' | 'redfish' | null; bmc_port: number | null; bmc_username: string | null; bmc_password: string | null; bmc_cipher_suite: number | null
+  power_state: 'on' | 'off' | null; power_checked_at: number | null
   state_reason: string | null; install_disk: string | null; network: NetworkMode | null
   cluster_id: number | null; cluster: string | null; cluster_status: ClusterStatus | null; cluster_reason: string | null
   arch: string | null; uuid: string | null; first_seen: number | null; last_seen: number | null
@@ -100,7 +131,10 @@ function fromRow (r: Row): Machine {
     image: r.image,
     role: r.role,
     labels: JSON.parse(r.labels),
-    bmc: { address: r.bmc_address, mac: r.bmc_mac },
+    bmc: {
+      address: r.bmc_address, mac: r.bmc_mac, driver: r.bmc_driver, port: r.bmc_port, username: r.bmc_username,
+      passwordSet: r.bmc_password !== null, cipherSuite: r.bmc_cipher_suite, powerState: r.power_state, powerCheckedAt: iso(r.power_checked_at)
+    },
     state: r.state,
     stateReason: r.state_reason,
     netboot: r.netboot === 1,
@@ -151,6 +185,9 @@ export class MachineStore {
   private readonly discoveredStmt
   private readonly seenStmt
   private readonly clusterByName
+  private readonly setPassword
+  private readonly getPassword
+  private readonly setPower
   private readonly allocatedAt
 
   /**
@@ -159,14 +196,17 @@ export class MachineStore {
    */
   images: (() => { names: readonly string[]; dir: string; arch?: ReadonlyMap<string, string> }) | undefined
 
-  constructor (db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number) {
+  constructor (db: Db, private readonly events: EventLog, private readonly lans: () => ReadonlyMap<string, Lan>, private readonly now: () => number, private readonly secrets: SecretBox) {
     this.prepare = statementCache(db)
     this.byId = db.prepare(`${SELECT} WHERE m.id = ?`)
     this.idByMac = db.prepare('SELECT machine_id FROM machine_macs WHERE mac = ?').pluck()
     this.idByHostname = db.prepare('SELECT id FROM machines WHERE hostname = ?').pluck()
     this.idByIp = db.prepare('SELECT id FROM machines WHERE lan = ? AND ipv4 = ?').pluck()
-    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, install_disk, network, cluster_id, cluster_status, created_at, updated_at)
-      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @state, @netboot, @install_disk, @network, @cluster_id, @cluster_status, @now, @now)`)
+    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, bmc_driver, bmc_port, bmc_username, bmc_cipher_suite, state, netboot, install_disk, network, cluster_id, cluster_status, created_at, updated_at)
+      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @bmc_driver, @bmc_port, @bmc_username, @bmc_cipher_suite, @state, @netboot, @install_disk, @network, @cluster_id, @cluster_status, @now, @now)`)
+    this.setPassword = db.prepare('UPDATE machines SET bmc_password = ? WHERE id = ?')
+    this.getPassword = db.prepare('SELECT bmc_password FROM machines WHERE id = ?').pluck()
+    this.setPower = db.prepare('UPDATE machines SET power_state = ?, power_checked_at = ? WHERE id = ?')
     this.clusterByName = db.prepare('SELECT id FROM clusters WHERE name = ?').pluck()
     this.allocatedAt = db.prepare('SELECT p.name FROM ip_allocations a JOIN ip_pools p ON p.id = a.pool_id WHERE a.first <= ? AND a.last >= ? LIMIT 1').pluck()
     this.insertMac = db.prepare('INSERT INTO machine_macs (mac, machine_id, position) VALUES (?, ?, ?)')
@@ -263,10 +303,12 @@ export class MachineStore {
     const info = this.insertMachine.run({
       hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role,
       labels: JSON.stringify(m.labels), bmc_address: m.bmc.address, bmc_mac: m.bmc.mac,
+      bmc_driver: m.bmc.driver, bmc_port: m.bmc.port, bmc_username: m.bmc.username, bmc_cipher_suite: m.bmc.cipherSuite,
       state: m.state, netboot: m.netboot ? 1 : 0, install_disk: m.installDisk, network: m.network,
       cluster_id: m.clusterId, cluster_status: m.clusterId === null ? null : 'pending', now
     })
     const id = Number(info.lastInsertRowid)
+    if (input.bmc?.password != null) this.setPassword.run(this.secrets.seal(input.bmc.password, `machine:${id}:bmc.password`), id)
     m.macs.forEach((mac, i) => this.insertMac.run(mac, id, i))
     const created = this.get(id) as Machine
     this.events.append({ actor, type: 'machine.created', machineId: id, lan: created.lan, mac: created.macs[0] ?? null, detail: { hostname: created.hostname, ipv4: created.ipv4 } })
@@ -285,7 +327,7 @@ export class MachineStore {
       image: patch.image !== undefined ? patch.image : current.image,
       role: patch.role !== undefined ? patch.role : current.role,
       labels: patch.labels ?? current.labels,
-      bmc: { ...current.bmc, ...patch.bmc },
+      bmc: { address: current.bmc.address, mac: current.bmc.mac, driver: current.bmc.driver, port: current.bmc.port, username: current.bmc.username, cipherSuite: current.bmc.cipherSuite, ...patch.bmc },
       state: patch.state ?? current.state,
       netboot: patch.netboot ?? current.netboot,
       installDisk: patch.installDisk !== undefined ? patch.installDisk : current.installDisk,
@@ -299,28 +341,44 @@ export class MachineStore {
     }
     const m = this.normalize(merged, id, patch.image !== undefined && patch.image !== current.image)
     this.prepare(`UPDATE machines SET hostname = @hostname, lan = @lan, ipv4 = @ipv4, image = @image, role = @role, labels = @labels,
-      bmc_address = @bmc_address, bmc_mac = @bmc_mac, state = @state, state_reason = @state_reason, netboot = @netboot,
+      bmc_address = @bmc_address, bmc_mac = @bmc_mac, bmc_driver = @bmc_driver, bmc_port = @bmc_port, bmc_username = @bmc_username,
+      bmc_cipher_suite = @bmc_cipher_suite, state = @state, state_reason = @state_reason, netboot = @netboot,
       install_disk = @install_disk, network = @network, cluster_id = @cluster_id, cluster_status = @cluster_status,
       cluster_reason = @cluster_reason, updated_at = @now WHERE id = @id`).run({
       id, hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role, labels: JSON.stringify(m.labels),
-      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, state: m.state, state_reason: stateReason, netboot: m.netboot ? 1 : 0,
+      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, bmc_driver: m.bmc.driver, bmc_port: m.bmc.port, bmc_username: m.bmc.username,
+      bmc_cipher_suite: m.bmc.cipherSuite, state: m.state, state_reason: stateReason, netboot: m.netboot ? 1 : 0,
       install_disk: m.installDisk, network: m.network, now: this.now(),
       // A node that changes cluster starts over there; one that leaves has no status.
       cluster_id: m.clusterId,
       cluster_status: m.clusterId === null ? null : merged.cluster === current.cluster ? current.clusterStatus : 'pending',
       cluster_reason: m.clusterId !== null && merged.cluster === current.cluster ? current.clusterReason : null
     })
+    if (patch.bmc?.password !== undefined) this.setPassword.run(patch.bmc.password === null ? null : this.secrets.seal(patch.bmc.password, `machine:${id}:bmc.password`), id)
     if (patch.macs !== undefined) {
       this.deleteMacs.run(id)
       m.macs.forEach((mac, i) => this.insertMac.run(mac, id, i))
     }
     const updated = this.get(id) as Machine
-    const changed = Object.keys(patch).filter(k => JSON.stringify((current as any)[k]) !== JSON.stringify((updated as any)[k]))
+    const changed = Object.keys(patch).filter(k => JSON.stringify((current as any)[k]) !== JSON.stringify((updated as any)[k]) || (k === 'bmc' && patch.bmc?.password !== undefined))
     this.events.append({ actor, type: 'machine.updated', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { hostname: updated.hostname, changed } })
     if (current.state !== updated.state) {
       this.events.append({ actor, type: 'machine.state', machineId: id, lan: updated.lan, mac: updated.macs[0] ?? null, detail: { from: current.state, to: updated.state, ...(updated.stateReason === null ? {} : { reason: updated.stateReason }) } })
     }
     return updated
+  }
+
+  /** The machine's BMC password, opened; null when none is set. */
+  bmcPassword (id: number): string | null {
+    const sealed = this.getPassword.get(id) as string | null | undefined
+    return sealed == null ? null : this.secrets.openText(sealed, `machine:${id}:bmc.password`)
+  }
+
+  /** Records the power state a BMC reported; returns the state before (for a change event). */
+  powerSeen (id: number, state: 'on' | 'off', at: number): 'on' | 'off' | null {
+    const before = this.get(id)?.bmc.powerState ?? null
+    this.setPower.run(state, at, id)
+    return before
   }
 
   /** Deletes a machine (its MACs go with it; events stay); call inside a transaction. */
@@ -429,7 +487,7 @@ export class MachineStore {
     const value: Normalized = {
       hostname, macs, lan: lan.name, ipv4,
       image: input.image ?? null, role: input.role ?? null, labels: input.labels ?? {},
-      bmc: { address: input.bmc?.address ?? null, mac: bmcMac },
+      bmc: { address: input.bmc?.address ?? null, mac: bmcMac, driver: input.bmc?.driver ?? null, port: input.bmc?.port ?? null, username: input.bmc?.username ?? null, cipherSuite: input.bmc?.cipherSuite ?? null },
       state: input.state ?? 'ready', netboot: input.netboot ?? true,
       installDisk: input.installDisk ?? null, network: input.network ?? null, clusterId
     }

@@ -62,7 +62,7 @@ t.test('CSV import with per-row errors and line numbers', async t => {
   t.equal(store.machines.count(), 2)
 
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac,rack\nx,52:54:00:00:00:01,r1\n' })
-  t.same(res.json(), { code: 'RB_VALIDATION', message: 'unknown CSV column rack; known: hostname, macs, lan, ipv4, image, role, labels, bmc_address, bmc_mac, state, netboot, install_disk, network', field: 'body' })
+  t.same(res.json(), { code: 'RB_VALIDATION', message: 'unknown CSV column rack; known: hostname, macs, lan, ipv4, image, role, labels, bmc_address, bmc_mac, bmc_driver, bmc_port, bmc_username, bmc_password, bmc_cipher_suite, state, netboot, install_disk, network, cluster', field: 'body' })
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac\n"x,52:54\n' })
   t.equal(res.json().code, 'RB_VALIDATION')
   t.match(res.json().message, /^the CSV cannot be parsed: /)
@@ -89,4 +89,17 @@ t.test('one row with several faults reports each of them', async t => {
     ['labels', 'RB_VALIDATION'], ['macs[0]', 'RB_CONFLICT_MAC'], ['hostname', 'RB_CONFLICT_HOSTNAME'], ['ipv4', 'RB_IP_INVALID']
   ])
   t.match(res.json().message, '4 problems in 1 of 1 rows')
+})
+
+t.test('CSV with BMC settings: the password sealed and never answered', async t => {
+  const { app, auth, store } = await build(t)
+  const csv = 'hostname,macs,lan,bmc_driver,bmc_address,bmc_port,bmc_username,bmc_password,bmc_cipher_suite\nn1,52:54:00:00:60:01,prov,ipmi,10.78.0.11,623,admin,Csv-Secret-1,3\n'
+  const res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: csv })
+  t.equal(res.statusCode, 201, res.body)
+  t.match(res.json().machines[0].bmc, { driver: 'ipmi', address: '10.78.0.11', port: 623, username: 'admin', passwordSet: true, cipherSuite: 3 })
+  t.notOk(res.body.includes('Csv-Secret-1'), 'the password is not in the answer')
+  t.equal(store.machines.bmcPassword(res.json().machines[0].id), 'Csv-Secret-1', 'it is stored, sealed')
+  const bad = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,macs,lan,bmc_driver,bmc_port\nn2,52:54:00:00:60:02,prov,smoke,99999\n' })
+  t.equal(bad.statusCode, 422)
+  t.match(bad.json().errors.map((e: { field: string }) => e.field).sort(), ['bmc.driver', 'bmc.port'])
 })

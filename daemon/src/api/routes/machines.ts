@@ -9,6 +9,9 @@ import { timeline, BOOT_EVENT_TYPES } from '../../boot/timeline.js'
 import { EventSchema } from '../schemas.js'
 import type { MachinePatch } from '../../store/index.js'
 import { provisionAgain } from '../../lifecycle.js'
+import { BmcService } from '../../bmc/service.js'
+import { POWER_ACTIONS } from '../../bmc/driver.js'
+import { isUefi } from '../../arch.js'
 
 const errors = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema, 404: ErrorSchema, 409: ErrorSchema, 422: ErrorSchema }
 
@@ -82,6 +85,49 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
   }, async (req) => store.write(() => provisionAgain(store, machineOr404(req.params.id), name, actor(req))))
   action('reprovision', 'Netboot once more: state ready, netboot on (the next power-on installs its image again)')
   action('deprovision', 'Stop provisioning: state ready, netboot off (the machine boots from its disk)')
+
+  // The machine's BMC: power state and actions, the next boot device (one operation at a time per BMC).
+  const bmc = deps.bmcService ?? new BmcService(store, deps.log)
+  const PowerResult = Type.Object({ machine: Type.String(), state: Type.Union([Type.Enum(['on', 'off']), Type.Null()], { description: 'The power state (for on and off: the one asked for).' }), attempts: Type.Integer({ description: 'Tries it took (no answer and busy are retried).' }) })
+  app.get('/machines/:id/power', {
+    schema: { tags: ['machines'], summary: 'The live power state, asked of the machine\'s BMC (also recorded as its last known state)', params: IdParams, response: { 200: PowerResult, 502: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema, ...errors } }
+  }, async (req) => {
+    const m = machineOr404(req.params.id)
+    const r = await bmc.status(m, actor(req))
+    return { machine: m.hostname, state: r.state, attempts: r.attempts }
+  })
+  app.post('/machines/:id/power', {
+    schema: {
+      tags: ['machines'],
+      summary: 'Power the machine on, off (hard), cycle (off then on), reset (warm) or soft (an ACPI shutdown request) through its BMC',
+      params: IdParams,
+      body: Type.Object({ action: Type.Enum([...POWER_ACTIONS]) }, { additionalProperties: false }),
+      response: { 200: PowerResult, 502: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema, ...errors }
+    }
+  }, async (req) => {
+    const m = machineOr404(req.params.id)
+    const r = await bmc.power(m, req.body.action, actor(req))
+    return { machine: m.hostname, state: req.body.action === 'on' || req.body.action === 'off' ? req.body.action : null, attempts: r.attempts }
+  })
+  app.put('/machines/:id/boot-device', {
+    schema: {
+      tags: ['machines'],
+      summary: 'Set the next boot device through the BMC: pxe or disk, for the next boot only (default) or until changed',
+      params: IdParams,
+      body: Type.Object({
+        device: Type.Enum(['pxe', 'disk']),
+        once: Type.Optional(Type.Boolean({ description: 'Only the next boot (default true).' })),
+        mode: Type.Optional(Type.Enum(['bios', 'uefi'], { description: 'Firmware mode of the override; default: from the architecture DHCP last saw (UEFI for EFI clients), else bios.' }))
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ machine: Type.String(), device: Type.String(), once: Type.Boolean(), mode: Type.String(), attempts: Type.Integer() }), 502: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema, ...errors }
+    }
+  }, async (req) => {
+    const m = machineOr404(req.params.id)
+    const mode = req.body.mode ?? (isUefi(m.arch) ? 'uefi' : 'bios')
+    const once = req.body.once ?? true
+    const r = await bmc.bootDevice(m, req.body.device, { once, mode }, actor(req))
+    return { machine: m.hostname, device: req.body.device, once, mode, attempts: r.attempts }
+  })
 
   app.get('/machines/:id/timeline', {
     schema: {

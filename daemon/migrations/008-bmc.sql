@@ -1,0 +1,10 @@
+-- BMC settings per machine (issue 15): the driver and how to log in. The password is sealed
+-- (AES-256-GCM under the secrets key, store/secrets.ts) and never returned by the API.
+-- `power_state` is the last state a BMC reported, and when.
+ALTER TABLE machines ADD COLUMN bmc_driver TEXT CHECK (bmc_driver IS NULL OR bmc_driver IN ('ipmi', 'redfish'));
+ALTER TABLE machines ADD COLUMN bmc_port INTEGER CHECK (bmc_port IS NULL OR (bmc_port BETWEEN 1 AND 65535));
+ALTER TABLE machines ADD COLUMN bmc_username TEXT;
+ALTER TABLE machines ADD COLUMN bmc_password TEXT;
+ALTER TABLE machines ADD COLUMN bmc_cipher_suite INTEGER;
+ALTER TABLE machines ADD COLUMN power_state TEXT CHECK (power_state IS NULL OR power_state IN ('on', 'off'));
+ALTER TABLE machines ADD COLUMN power_checked_at INTEGER;

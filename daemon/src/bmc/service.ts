@@ -1,0 +1,88 @@
+// Drives machines' BMCs for the API (and, later, provisioning): builds the machine's driver
+// from its settings (the password opened only here, handed to the driver, never logged), runs
+// each operation through the per-BMC queue, and records the result or the error on the
+// machine's timeline. A power state that differs from the last one known is an event too.
+import type { Logger } from 'pino'
+import type { Store, Machine } from '../store/index.js'
+import { RackbootError, type ErrorCode } from '../errors.js'
+import { BmcError, type BmcDriver, type BootDevice, type BootOptions, type PowerAction, type PowerState } from './driver.js'
+import { IpmiDriver } from './ipmi.js'
+import { BmcQueue, type RetryPolicy } from './queue.js'
+
+export interface BmcSettings {
+  /** The ipmitool binary. */
+  ipmitool: string
+  /** Seconds ipmitool waits for each answer. */
+  timeoutS: number
+  /** Tries per operation, with doubling backoff from `backoffMs`, within `deadlineMs`. */
+  retry: RetryPolicy
+}
+
+export const DEFAULT_BMC_SETTINGS: BmcSettings = { ipmitool: 'ipmitool', timeoutS: 2, retry: { attempts: 3, backoffMs: 1000, deadlineMs: 60_000 } }
+
+const CODES: Record<BmcError['kind'], ErrorCode> = {
+  auth: 'RB_BMC_AUTH', unreachable: 'RB_BMC_UNREACHABLE', unsupported: 'RB_BMC_UNSUPPORTED', busy: 'RB_BMC_BUSY', failed: 'RB_BMC_FAILED'
+}
+
+export class BmcService {
+  private readonly queue = new BmcQueue()
+
+  constructor (private readonly store: Store, private readonly log: Logger, private readonly settings: () => BmcSettings = () => DEFAULT_BMC_SETTINGS) {}
+
+  /** The machine's driver, or a 422 naming what is missing. */
+  driverFor (m: Machine): { driver: BmcDriver; key: string } {
+    const b = m.bmc
+    const missing = [b.driver === null ? 'bmc.driver' : null, b.address === null ? 'bmc.address' : null, b.username === null ? 'bmc.username' : null, b.passwordSet ? null : 'bmc.password'].filter(x => x !== null)
+    if (missing.length > 0) throw new RackbootError('RB_BMC_NOT_CONFIGURED', `machine ${m.hostname} has no ${missing.join(', ')}: set them (rackboot machines set ${m.hostname} --bmc-…) before driving its BMC`, missing[0] ?? 'bmc')
+    const password = this.store.machines.bmcPassword(m.id) ?? ''
+    const s = this.settings()
+    if (b.driver !== 'ipmi') throw new RackbootError('RB_BMC_NOT_CONFIGURED', `machine ${m.hostname}: BMC driver ${String(b.driver)} is not available`, 'bmc.driver')
+    const driver = new IpmiDriver({ address: b.address as string, port: b.port ?? 623, username: b.username as string, password, cipherSuite: b.cipherSuite ?? 17, timeoutS: s.timeoutS, retries: 1, ipmitool: s.ipmitool })
+    return { driver, key: `${b.address as string}:${b.port ?? 623}` }
+  }
+
+  /**
+   * Runs one operation on the machine's BMC and records it (`bmc.<op>` with its outcome, or
+   * `bmc.error`); a BmcError becomes a RackbootError with the kind's code and the tool's message.
+   */
+  private async run<T> (m: Machine, op: string, detail: Record<string, unknown>, actor: string, fn: (d: BmcDriver) => Promise<T>): Promise<{ value: T; attempts: number }> {
+    const { driver, key } = this.driverFor(m)
+    const t0 = Date.now()
+    try {
+      const r = await this.queue.run(key, async () => await fn(driver), this.settings().retry)
+      this.store.write(() => this.store.events.append({ actor, type: `bmc.${op}`, machineId: m.id, lan: m.lan, detail: { ...detail, ...(typeof r.value === 'string' ? { state: r.value } : {}), attempts: r.attempts, ms: Date.now() - t0 } }))
+      return r
+    } catch (err) {
+      const e = err instanceof BmcError ? err : new BmcError('failed', (err as Error).message)
+      const attempts = (e as BmcError & { attempts?: number }).attempts ?? 1
+      this.store.write(() => this.store.events.append({ actor, type: 'bmc.error', machineId: m.id, lan: m.lan, detail: { op, ...detail, kind: e.kind, message: e.message, tool: e.detail, attempts, ms: Date.now() - t0 } }))
+      this.log.warn({ machineId: m.id, op, kind: e.kind, attempts, reason: e.message }, 'BMC operation failed')
+      throw new RackbootError(CODES[e.kind], `${m.hostname}'s BMC (${m.bmc.address ?? '?'}): ${e.message}${e.detail === '' ? '' : ` (${e.detail})`}`, 'bmc')
+    }
+  }
+
+  /** The live power state; recorded on the machine, and an event when it changed. */
+  async status (m: Machine, actor: string): Promise<{ state: PowerState; attempts: number }> {
+    const r = await this.run(m, 'status', {}, actor, async d => await d.status())
+    this.seen(m, r.value, actor)
+    return { state: r.value, attempts: r.attempts }
+  }
+
+  async power (m: Machine, action: PowerAction, actor: string): Promise<{ attempts: number }> {
+    const r = await this.run(m, 'power', { action }, actor, async d => { await d.power(action) })
+    if (action === 'on' || action === 'off') this.seen(m, action, actor)
+    return { attempts: r.attempts }
+  }
+
+  async bootDevice (m: Machine, device: BootDevice, o: BootOptions, actor: string): Promise<{ attempts: number }> {
+    const r = await this.run(m, 'boot-device', { device, once: o.once, mode: o.mode }, actor, async d => { await d.bootDevice(device, o) })
+    return { attempts: r.attempts }
+  }
+
+  private seen (m: Machine, state: PowerState, actor: string): void {
+    this.store.write(() => {
+      const before = this.store.machines.powerSeen(m.id, state, this.store.now())
+      if (before !== state) this.store.events.append({ actor, type: 'machine.power', machineId: m.id, lan: m.lan, detail: { from: before, to: state } })
+    })
+  }
+}

@@ -1,0 +1,85 @@
+// The power API against a real BMC simulator (ipmi_sim in a namespace): a machine registered
+// with its BMC, its live power state, power on/off, the next boot device, each on its
+// timeline; a wrong password a clear 502 tried once; a machine without BMC settings a 422; the
+// password write-only, sealed in the database, and in no log line.
+import t from 'tap'
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Writable } from 'node:stream'
+import pino from 'pino'
+import { netnsUnavailable, requireOrSkip } from '../../../bench/netns.js'
+import { buildApi } from '../../src/api/app.js'
+import { BmcService } from '../../src/bmc/service.js'
+import { Metrics } from '../../src/metrics.js'
+import { Store } from '../../src/store/index.js'
+import { parseConfig } from '../../src/config/load.js'
+import { ipmiSim, ipmiSimUnavailable } from '../../../test/helpers/ipmi-sim.js'
+import { tempDir } from '../helpers/build.js'
+
+t.test('power and boot device through the API, on ipmi_sim', async t => {
+  if (!requireOrSkip(t, netnsUnavailable() ?? ipmiSimUnavailable())) return
+  const dir = tempDir(t)
+  const sim = await ipmiSim(t, join(dir, 'sim'))
+  const loaded = parseConfig(`dataDir: ${join(dir, 'var')}\nlans:\n  - name: prov\n    interface: br-prov\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n  - name: mgmt\n    interface: br-mgmt\n    subnet: 127.0.0.0/8\n    address: 127.0.0.254\n`, 'test.yaml')
+  const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
+  let logged = ''
+  const log = pino({ level: 'debug' }, new Writable({ write (chunk, _enc, done) { logged += String(chunk); done() } }))
+  const bmcService = new BmcService(store, log, () => ({ ipmitool: sim.ipmitool, timeoutS: 1, retry: { attempts: 3, backoffMs: 100, deadlineMs: 20_000 } }))
+  const app = await buildApi({ store, lans: () => loaded.lans, log, metrics: new Metrics({ defaults: false }), bmcService })
+  await app.ready()
+  t.teardown(async () => { await app.close(); store.close() })
+  const rw = store.tokens.create('admin', false).token
+  const ro = store.tokens.create('viewer', true).token
+  const auth = (token = rw) => ({ authorization: `Bearer ${token}` })
+
+  let res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'node-1', macs: ['52:54:00:00:50:01'], lan: 'prov', bmc: { driver: 'ipmi', address: sim.address, username: sim.user, password: sim.password, cipherSuite: 3 } } })
+  t.equal(res.statusCode, 201, res.body)
+  const machineId = res.json().id as number
+  t.match(res.json().bmc, { driver: 'ipmi', address: '127.0.0.1', username: 'admin', passwordSet: true, cipherSuite: 3, powerState: null })
+  t.notOk(res.body.includes(sim.password), 'the password is never in an answer')
+  t.notOk('password' in res.json().bmc)
+
+  res = await app.inject({ url: '/api/v1/machines/node-1/power', headers: auth(ro) })
+  t.same([res.statusCode, res.json()], [200, { machine: 'node-1', state: 'off', attempts: 1 }], 'the live power state (a read-only token may read it)')
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/power', headers: auth(ro), payload: { action: 'on' } })
+  t.equal(res.statusCode, 403, 'a read-only token cannot power a machine')
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/power', headers: auth(), payload: { action: 'on' } })
+  t.same([res.statusCode, res.json()], [200, { machine: 'node-1', state: 'on', attempts: 1 }])
+  t.equal(sim.power(), '1', 'the chassis is on')
+  res = await app.inject({ method: 'PUT', url: '/api/v1/machines/node-1/boot-device', headers: auth(), payload: { device: 'pxe' } })
+  t.same(res.json(), { machine: 'node-1', device: 'pxe', once: true, mode: 'bios', attempts: 1 })
+  t.equal(sim.boot(), 'pxe', 'PXE set for the next boot')
+  res = await app.inject({ url: '/api/v1/machines/node-1', headers: auth() })
+  t.match(res.json().bmc, { powerState: 'on', powerCheckedAt: /^\d{4}-/ })
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/power', headers: auth(), payload: { action: 'bounce' } })
+  t.equal(res.statusCode, 400, 'an unknown action is refused')
+
+  const events = store.events.list({ machineId, limit: 50, order: 'asc' }).map(e => `${e.type}${e.detail.action === undefined ? '' : `:${String(e.detail.action)}`}`)
+  t.same(events.filter(e => e.startsWith('bmc.') || e.startsWith('machine.power')), ['bmc.status', 'machine.power', 'bmc.power:on', 'machine.power', 'bmc.boot-device'], 'each operation, and each power change, on the timeline')
+
+  // A wrong password: 502 with the reason, tried once, on the timeline.
+  res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/node-1', headers: auth(), payload: { bmc: { password: 'not-the-password' } } })
+  t.equal(res.statusCode, 200)
+  const calls = sim.calls().length
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/power', headers: auth(), payload: { action: 'off' } })
+  t.match([res.statusCode, res.json()], [502, { code: 'RB_BMC_AUTH', message: /node-1's BMC \(127\.0\.0\.1\): the BMC refused the user name or password \(.*RAKP 2 HMAC is invalid/ }])
+  t.equal(sim.calls().length, calls, 'nothing reached the chassis')
+  t.equal(sim.power(), '1', 'still on')
+  const err = store.events.list({ type: 'bmc.error', limit: 5 })[0]
+  t.match(err?.detail, { op: 'power', action: 'off', kind: 'auth', attempts: 1 })
+
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'node-2', macs: ['52:54:00:00:50:02'], lan: 'prov', bmc: { address: '10.78.0.2' } } })
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-2/power', headers: auth(), payload: { action: 'on' } })
+  t.match([res.statusCode, res.json()], [422, { code: 'RB_BMC_NOT_CONFIGURED', message: /node-2 has no bmc\.driver, bmc\.username, bmc\.password/ }])
+
+  // The password: sealed in the database, never in the log.
+  store.close()
+  for (const f of readdirSync(join(dir, 'var'))) {
+    if (f === 'secrets.key') continue
+    const bytes = readFileSync(join(dir, 'var', f))
+    t.equal(bytes.indexOf(sim.password), -1, `${f}: no BMC password in clear`)
+    t.equal(bytes.indexOf('not-the-password'), -1, `${f}: nor the wrong one`)
+  }
+  t.ok(logged.length > 0)
+  t.notOk(logged.includes(sim.password) || logged.includes('not-the-password'), 'no password in the log')
+})
