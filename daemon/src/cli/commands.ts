@@ -247,10 +247,10 @@ export async function machinesTimeline (io: Io, ref: string, o: ClientOptions & 
   }
 }
 
-export async function machinesLifecycle (io: Io, action: 'reprovision' | 'deprovision', ref: string, o: ClientOptions): Promise<void> {
+export async function machinesLifecycle (io: Io, action: 'reprovision' | 'deprovision', ref: string, o: ClientOptions & { power?: boolean }): Promise<void> {
   const api = client(o, io.env)
   const m = await machineRef(api, ref)
-  print(io, o, await api.request<Machine>('POST', `/api/v1/machines/${m.id}/${action}`, {}))
+  print(io, o, await api.request<Machine>('POST', `/api/v1/machines/${m.id}/${action}`, o.power === true ? { power: true } : {}))
 }
 
 interface ImageFileView { name: string; size: number; sha256: string }

@@ -172,8 +172,9 @@ export function buildProgram (io: Io, hooks: RunHooks = {}): Program {
     clientCommand(machines.command(name))
       .description(what)
       .argument('<machine>', 'id, MAC or hostname')
+      .option('--power', name === 'reprovision' ? 'also through the BMC: PXE for the next boot, then a power cycle (or on)' : 'also power it off through the BMC')
       .addOption(jsonOption())
-      .action(exec(async (ref: string, o: act.ClientOptions) => act.machinesLifecycle(io, name, ref, o)))
+      .action(exec(async (ref: string, o: act.ClientOptions & { power?: boolean }) => act.machinesLifecycle(io, name, ref, o)))
   }
 
   const images = program.command('images').description('netboot images')

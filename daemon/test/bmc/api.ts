@@ -57,6 +57,29 @@ t.test('power and boot device through the API, on ipmi_sim', async t => {
   const events = store.events.list({ machineId, limit: 50, order: 'asc' }).map(e => `${e.type}${e.detail.action === undefined ? '' : `:${String(e.detail.action)}`}`)
   t.same(events.filter(e => e.startsWith('bmc.') || e.startsWith('machine.power')), ['bmc.status', 'machine.power', 'bmc.power:on', 'machine.power', 'bmc.boot-device'], 'each operation, and each power change, on the timeline')
 
+  // Provisioning acts: reprovision with power sets PXE once and cycles (or powers on) the
+  // machine; deprovision with power powers it off. Each step on the timeline.
+  const provisioned = (id: number) => store.write(() => { store.machines.update(id, { state: 'provisioning' }, 'test'); store.machines.update(id, { state: 'provisioned', netboot: false }, 'test') })
+  provisioned(machineId)
+  const callsBefore = sim.calls().length
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/reprovision', headers: auth(), payload: { power: true } })
+  t.equal(res.statusCode, 200, res.body)
+  t.match(res.json(), { state: 'ready', netboot: true })
+  // A BMC's power cycle is off now, on a moment later (ipmi_sim: after its cycle interval).
+  for (let i = 0; i < 100 && !(sim.calls().slice(callsBefore).includes('set power 1') && sim.power() === '1'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const acted = sim.calls().slice(callsBefore)
+  t.ok(acted.includes('set boot pxe'), `PXE for the next boot (${acted.join(', ')})`)
+  t.ok(acted.indexOf('set boot pxe') < acted.indexOf('set power 0'), 'before the power action')
+  t.ok(acted.indexOf('set power 0') >= 0 && acted.indexOf('set power 1') > acted.indexOf('set power 0'), 'the machine was on: power-cycled (off, then on)')
+  t.equal(sim.power(), '1')
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/deprovision', headers: auth(), payload: { power: true } })
+  t.match([res.statusCode, res.json()], [200, { state: 'ready', netboot: false, bmc: { powerState: 'off' } }])
+  t.equal(sim.power(), '0', 'deprovision with power: off')
+  await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/reprovision', headers: auth(), payload: { power: true } })
+  t.equal(sim.power(), '1', 'reprovision of a machine that is off: powered on')
+  const steps = store.events.list({ machineId, limit: 100, order: 'asc' }).map(e => e.type).filter(ty => ty === 'machine.reprovision' || ty.startsWith('bmc.'))
+  t.same(steps.slice(-4), ['machine.reprovision', 'bmc.boot-device', 'bmc.status', 'bmc.power'], 'each step on the timeline')
+
   // A wrong password: 502 with the reason, tried once, on the timeline.
   res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/node-1', headers: auth(), payload: { bmc: { password: 'not-the-password' } } })
   t.equal(res.statusCode, 200)
@@ -71,6 +94,10 @@ t.test('power and boot device through the API, on ipmi_sim', async t => {
   res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'node-2', macs: ['52:54:00:00:50:02'], lan: 'prov', bmc: { address: '10.78.0.2' } } })
   res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-2/power', headers: auth(), payload: { action: 'on' } })
   t.match([res.statusCode, res.json()], [422, { code: 'RB_BMC_NOT_CONFIGURED', message: /node-2 has no bmc\.driver, bmc\.username, bmc\.password/ }])
+  provisioned(store.machines.getByHostname('node-2')?.id ?? 0)
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-2/reprovision', headers: auth(), payload: { power: true } })
+  t.match([res.statusCode, res.json().code], [422, 'RB_BMC_NOT_CONFIGURED'])
+  t.equal(store.machines.getByHostname('node-2')?.state, 'provisioned', 'nothing changed when the BMC cannot be driven')
 
   // The password: sealed in the database, never in the log.
   store.close()

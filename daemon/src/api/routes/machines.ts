@@ -34,6 +34,7 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
     throw new RackbootError('RB_NOT_FOUND', by === 'id' ? `machine ${ref} does not exist` : `no machine with ${by} ${ref}`, 'params.id')
   }
   const actor = (req: { identity: { name: string } | null }) => `api:${req.identity?.name ?? '?'}`
+  const bmc = deps.bmcService ?? new BmcService(store, deps.log)
 
   app.post('/machines', {
     schema: { tags: ['machines'], summary: 'Register a machine', body: MachineInputSchema, response: { 201: MachineSchema, ...errors } }
@@ -80,14 +81,42 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
     return reply.code(204).send(null)
   })
 
+  // reprovision / deprovision; with `power`, rackboot also acts through the machine's BMC:
+  // reprovision sets PXE for the next boot and power-cycles the machine (or powers it on when
+  // it is off); deprovision powers it off. The inventory changes first: a BMC that fails
+  // leaves the machine reprovisioned (its next boot netboots) and says why.
+  // The body is optional (no schema, so that a bare POST works): `{}` or `{"power": true}`.
+  const powerFlag = (body: unknown): boolean => {
+    if (body === undefined || body === null || body === '') return false
+    if (typeof body !== 'object' || Array.isArray(body)) throw new RackbootError('RB_VALIDATION', 'body must be an object: {} or {"power": true}', 'body')
+    const extra = Object.keys(body).filter(k => k !== 'power')
+    if (extra.length > 0) throw new RackbootError('RB_VALIDATION', `body.${extra[0] ?? ''} is not a known key; allowed: power`, `body.${extra[0] ?? ''}`)
+    const power = (body as { power?: unknown }).power
+    if (power !== undefined && typeof power !== 'boolean') throw new RackbootError('RB_VALIDATION', 'body.power must be true or false', 'body.power')
+    return power === true
+  }
   const action = (name: 'reprovision' | 'deprovision', summary: string) => app.post(`/machines/:id/${name}`, {
-    schema: { tags: ['machines'], summary, params: IdParams, response: { 200: MachineSchema, ...errors } }
-  }, async (req) => store.write(() => provisionAgain(store, machineOr404(req.params.id), name, actor(req))))
-  action('reprovision', 'Netboot once more: state ready, netboot on (the next power-on installs its image again)')
-  action('deprovision', 'Stop provisioning: state ready, netboot off (the machine boots from its disk)')
+    schema: { tags: ['machines'], summary, params: IdParams, response: { 200: MachineSchema, 502: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema, ...errors } }
+  }, async (req) => {
+    const machine = machineOr404(req.params.id)
+    const who = actor(req)
+    const power = powerFlag(req.body)
+    if (power) bmc.driverFor(machine) // 422 before anything changes when the BMC is not set up
+    const updated = store.write(() => provisionAgain(store, machine, name, who))
+    if (!power) return updated
+    if (name === 'reprovision') {
+      await bmc.bootDevice(updated, 'pxe', { once: true, mode: isUefi(updated.arch) ? 'uefi' : 'bios' }, who)
+      const { state } = await bmc.status(updated, who)
+      await bmc.power(updated, state === 'on' ? 'cycle' : 'on', who)
+    } else {
+      await bmc.power(updated, 'off', who)
+    }
+    return store.machines.get(updated.id) ?? updated
+  })
+  action('reprovision', 'Netboot once more: state ready, netboot on (the next power-on installs its image again); with {"power": true} also PXE once and a power cycle (or on) through the BMC')
+  action('deprovision', 'Stop provisioning: state ready, netboot off (the machine boots from its disk); with {"power": true} also power off through the BMC')
 
   // The machine's BMC: power state and actions, the next boot device (one operation at a time per BMC).
-  const bmc = deps.bmcService ?? new BmcService(store, deps.log)
   const PowerResult = Type.Object({ machine: Type.String(), state: Type.Union([Type.Enum(['on', 'off']), Type.Null()], { description: 'The power state (for on and off: the one asked for).' }), attempts: Type.Integer({ description: 'Tries it took (no answer and busy are retried).' }) })
   app.get('/machines/:id/power', {
     schema: { tags: ['machines'], summary: 'The live power state, asked of the machine\'s BMC (also recorded as its last known state)', params: IdParams, response: { 200: PowerResult, 502: ErrorSchema, 503: ErrorSchema, 504: ErrorSchema, ...errors } }
