@@ -6,5 +6,11 @@ ALTER TABLE machines ADD COLUMN bmc_port INTEGER CHECK (bmc_port IS NULL OR (bmc
 ALTER TABLE machines ADD COLUMN bmc_username TEXT;
 ALTER TABLE machines ADD COLUMN bmc_password TEXT;
 ALTER TABLE machines ADD COLUMN bmc_cipher_suite INTEGER;
+-- Redfish: verify the BMC's TLS certificate (default on), against a CA file or a pinned
+-- SHA-256 fingerprint; the system's Id when the service has several.
+ALTER TABLE machines ADD COLUMN bmc_tls_verify INTEGER CHECK (bmc_tls_verify IS NULL OR bmc_tls_verify IN (0, 1));
+ALTER TABLE machines ADD COLUMN bmc_ca_file TEXT;
+ALTER TABLE machines ADD COLUMN bmc_fingerprint TEXT;
+ALTER TABLE machines ADD COLUMN bmc_system_id TEXT;
 ALTER TABLE machines ADD COLUMN power_state TEXT CHECK (power_state IS NULL OR power_state IN ('on', 'off'));
 ALTER TABLE machines ADD COLUMN power_checked_at INTEGER;

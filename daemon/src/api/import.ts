@@ -11,7 +11,7 @@ const check = Compile(MachineInputSchema)
 export const MAX_IMPORT_ROWS = 50_000
 
 /** CSV columns and the MachineInput field each fills. */
-export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'bmc_driver', 'bmc_port', 'bmc_username', 'bmc_password', 'bmc_cipher_suite', 'state', 'netboot', 'install_disk', 'network', 'cluster'] as const
+export const CSV_COLUMNS = ['hostname', 'macs', 'lan', 'ipv4', 'image', 'role', 'labels', 'bmc_address', 'bmc_mac', 'bmc_driver', 'bmc_port', 'bmc_username', 'bmc_password', 'bmc_cipher_suite', 'bmc_tls_verify', 'bmc_ca_file', 'bmc_fingerprint', 'bmc_system_id', 'state', 'netboot', 'install_disk', 'network', 'cluster'] as const
 const ALIASES: Record<string, typeof CSV_COLUMNS[number]> = { mac: 'macs', ip: 'ipv4', address: 'ipv4', installDisk: 'install_disk' }
 
 function validate (input: unknown, row: number): FieldError[] {
@@ -44,8 +44,16 @@ function fromCsv (text: string): ImportRow[] {
   return records.map(({ record, info }, i) => {
     const input: Record<string, unknown> = {}
     const problems: FieldError[] = []
-    const bmc: Record<string, string | number> = {}
+    const bmc: Record<string, string | number | boolean> = {}
     const int = (v: string): number | string => /^\d{1,5}$/.test(v) ? Number(v) : v
+    /** true/yes/1 or false/no/0; anything else is a problem of the row. */
+    const bool = (field: string, v: string): boolean | undefined => {
+      const l = v.toLowerCase()
+      if (['true', 'yes', '1'].includes(l)) return true
+      if (['false', 'no', '0'].includes(l)) return false
+      problems.push({ field, message: `${JSON.stringify(v)} is not true/false` })
+      return undefined
+    }
     for (const [rawKey, value] of Object.entries(record)) {
       if (value === '') continue
       const key = ALIASES[rawKey] ?? rawKey
@@ -61,13 +69,7 @@ function fromCsv (text: string): ImportRow[] {
           input.labels = labels
           break
         }
-        case 'netboot': {
-          const v = value.toLowerCase()
-          if (['true', 'yes', '1'].includes(v)) input.netboot = true
-          else if (['false', 'no', '0'].includes(v)) input.netboot = false
-          else problems.push({ field: 'netboot', message: `${JSON.stringify(value)} is not true/false` })
-          break
-        }
+        case 'netboot': { const v = bool('netboot', value); if (v !== undefined) input.netboot = v; break }
         case 'bmc_address': bmc.address = value; break
         case 'bmc_mac': bmc.mac = value; break
         case 'bmc_driver': bmc.driver = value; break
@@ -75,6 +77,10 @@ function fromCsv (text: string): ImportRow[] {
         case 'bmc_username': bmc.username = value; break
         case 'bmc_password': bmc.password = value; break
         case 'bmc_cipher_suite': bmc.cipherSuite = int(value); break
+        case 'bmc_tls_verify': { const v = bool('bmc.tlsVerify', value); if (v !== undefined) bmc.tlsVerify = v; break }
+        case 'bmc_ca_file': bmc.caFile = value; break
+        case 'bmc_fingerprint': bmc.fingerprint = value; break
+        case 'bmc_system_id': bmc.systemId = value; break
         case 'install_disk': input.installDisk = value; break
         default: input[key] = value
       }

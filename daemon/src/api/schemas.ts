@@ -31,11 +31,15 @@ const inputProperties = {
   bmc: Type.Object({
     address: Type.Optional(Nullable(Type.String({ maxLength: 253, pattern: '^[A-Za-z0-9.:-]+$', description: 'BMC address (IPv4 or host name).' }))),
     mac: Type.Optional(Nullable(MacString)),
-    driver: Type.Optional(Type.Unsafe<'ipmi' | null>({ type: ['string', 'null'], enum: ['ipmi', null], description: 'How rackboot drives it: `ipmi` (IPMI over LAN, RMCP+, through ipmitool). null: not driven.' })),
-    port: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65535, description: 'Default 623 (IPMI).' }))),
+    driver: Type.Optional(Type.Unsafe<'ipmi' | 'redfish' | null>({ type: ['string', 'null'], enum: ['ipmi', 'redfish', null], description: 'How rackboot drives it: `ipmi` (IPMI over LAN, RMCP+, through ipmitool) or `redfish` (HTTPS). null: not driven.' })),
+    port: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 65535, description: 'Default 623 (IPMI) or 443 (Redfish).' }))),
     username: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\s]+$', description: 'BMC user.' }))),
     password: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, description: 'BMC password: write-only, stored sealed (AES-256-GCM under the secrets key), never returned (responses say `passwordSet`), never logged, never on a command line.' }))),
-    cipherSuite: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 17, description: 'IPMI RMCP+ cipher suite: default 17 (HMAC-SHA256, AES-128); 3 (HMAC-SHA1) for older BMCs.' })))
+    cipherSuite: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 17, description: 'IPMI RMCP+ cipher suite: default 17 (HMAC-SHA256, AES-128); 3 (HMAC-SHA1) for older BMCs.' }))),
+    tlsVerify: Type.Optional(Nullable(Type.Boolean({ description: 'Redfish: verify the BMC\'s TLS certificate (null: yes). Turn off only on a trusted management network.' }))),
+    caFile: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 4096, description: 'Redfish: PEM file (on the rackboot host) of the CA that signed the BMC\'s certificate.' }))),
+    fingerprint: Type.Optional(Nullable(Type.String({ pattern: '^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$|^[0-9A-Fa-f]{64}$', description: 'Redfish: the SHA-256 fingerprint of the BMC\'s certificate, pinned instead of a CA (for self-signed BMC certificates); hex, colons allowed.' }))),
+    systemId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 128, description: 'Redfish: the ComputerSystem Id when the service has several.' })))
   }, { additionalProperties: false, description: 'Baseboard management controller.' }),
   state: MachineState,
   netboot: Type.Boolean({ description: 'Netboot on the next power-on (true) or boot from disk (false).' }),
@@ -76,6 +80,7 @@ export const MachineSchema = Type.Object({
   bmc: Type.Object({
     address: Nullable(Type.String()), mac: Nullable(Type.String()), driver: Nullable(Type.String()), port: Nullable(Type.Integer()), username: Nullable(Type.String()),
     passwordSet: Type.Boolean({ description: 'Whether a password is stored (it is never shown).' }), cipherSuite: Nullable(Type.Integer()),
+    tlsVerify: Nullable(Type.Boolean()), caFile: Nullable(Type.String()), fingerprint: Nullable(Type.String()), systemId: Nullable(Type.String()),
     powerState: Nullable(Type.String({ description: 'The power state the BMC last reported (on, off); null: never asked.' })),
     powerCheckedAt: Nullable(Type.String({ format: 'date-time' }))
   }),

@@ -19,6 +19,8 @@ export interface BmcDriver {
   status (): Promise<PowerState>
   power (action: PowerAction): Promise<void>
   bootDevice (device: BootDevice, options: BootOptions): Promise<void>
+  /** Ends the driver's session with the BMC, if it keeps one (Redfish logs out). */
+  close?: () => Promise<void>
 }
 
 /**

@@ -7,6 +7,7 @@ import type { Store, Machine } from '../store/index.js'
 import { RackbootError, type ErrorCode } from '../errors.js'
 import { BmcError, type BmcDriver, type BootDevice, type BootOptions, type PowerAction, type PowerState } from './driver.js'
 import { IpmiDriver } from './ipmi.js'
+import { RedfishDriver } from './redfish.js'
 import { BmcQueue, type RetryPolicy } from './queue.js'
 
 export interface BmcSettings {
@@ -36,7 +37,10 @@ export class BmcService {
     if (missing.length > 0) throw new RackbootError('RB_BMC_NOT_CONFIGURED', `machine ${m.hostname} has no ${missing.join(', ')}: set them (rackboot machines set ${m.hostname} --bmc-…) before driving its BMC`, missing[0] ?? 'bmc')
     const password = this.store.machines.bmcPassword(m.id) ?? ''
     const s = this.settings()
-    if (b.driver !== 'ipmi') throw new RackbootError('RB_BMC_NOT_CONFIGURED', `machine ${m.hostname}: BMC driver ${String(b.driver)} is not available`, 'bmc.driver')
+    if (b.driver === 'redfish') {
+      const driver = new RedfishDriver({ address: b.address as string, port: b.port ?? 443, username: b.username as string, password, tlsVerify: b.tlsVerify ?? true, caFile: b.caFile, fingerprint: b.fingerprint, systemId: b.systemId, timeoutMs: s.timeoutS * 5000 })
+      return { driver, key: `${b.address as string}:${b.port ?? 443}` }
+    }
     const driver = new IpmiDriver({ address: b.address as string, port: b.port ?? 623, username: b.username as string, password, cipherSuite: b.cipherSuite ?? 17, timeoutS: s.timeoutS, retries: 1, ipmitool: s.ipmitool })
     return { driver, key: `${b.address as string}:${b.port ?? 623}` }
   }
@@ -49,7 +53,8 @@ export class BmcService {
     const { driver, key } = this.driverFor(m)
     const t0 = Date.now()
     try {
-      const r = await this.queue.run(key, async () => await fn(driver), this.settings().retry)
+      // One session per operation, logged out at its end (a Redfish BMC has few session slots).
+      const r = await this.queue.run(key, async () => { try { return await fn(driver) } finally { await driver.close?.() } }, this.settings().retry)
       this.store.write(() => this.store.events.append({ actor, type: `bmc.${op}`, machineId: m.id, lan: m.lan, detail: { ...detail, ...(typeof r.value === 'string' ? { state: r.value } : {}), attempts: r.attempts, ms: Date.now() - t0 } }))
       return r
     } catch (err) {

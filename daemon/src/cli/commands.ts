@@ -18,7 +18,8 @@ export interface EventOptions extends ClientOptions { machine?: string; lan?: st
 export interface ImportOptions extends ClientOptions { format?: 'csv' | 'json' }
 export interface MachineOptions extends ClientOptions {
   hostname?: string; mac?: string[]; lan?: string; ip?: string; image?: string; role?: string; label?: string[]
-  bmcAddress?: string; bmcMac?: string; bmcDriver?: string; bmcPort?: string; bmcUser?: string; bmcPasswordFile?: string; bmcCipherSuite?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string; cluster?: string
+  bmcAddress?: string; bmcMac?: string; bmcDriver?: string; bmcPort?: string; bmcUser?: string; bmcPasswordFile?: string; bmcCipherSuite?: string
+  bmcCaFile?: string; bmcFingerprint?: string; bmcInsecure?: boolean; bmcVerify?: boolean; bmcSystemId?: string; state?: string; netboot?: boolean; installDisk?: string; network?: string; cluster?: string
 }
 
 // Config, SQLite and their dependencies load only for the commands that use them:
@@ -75,6 +76,12 @@ function machineBody (v: MachineOptions, forCreate: boolean): Record<string, unk
   if (v.bmcUser !== undefined) bmc.username = orNull(v.bmcUser)
   if (v.bmcCipherSuite !== undefined) bmc.cipherSuite = v.bmcCipherSuite === '' ? null : intOption('--bmc-cipher-suite', v.bmcCipherSuite)
   if (v.bmcPasswordFile !== undefined) bmc.password = secretFrom('--bmc-password-file', v.bmcPasswordFile)
+  if (v.bmcCaFile !== undefined) bmc.caFile = orNull(v.bmcCaFile)
+  if (v.bmcFingerprint !== undefined) bmc.fingerprint = orNull(v.bmcFingerprint)
+  if (v.bmcSystemId !== undefined) bmc.systemId = orNull(v.bmcSystemId)
+  if (v.bmcInsecure === true && v.bmcVerify === true) throw new UsageError('--bmc-insecure or --bmc-verify, not both')
+  if (v.bmcInsecure === true) bmc.tlsVerify = false
+  if (v.bmcVerify === true) bmc.tlsVerify = true
   if (Object.keys(bmc).length > 0) body.bmc = bmc
   if (v.netboot !== undefined) body.netboot = v.netboot
   if (v.installDisk !== undefined) body.installDisk = orNull(v.installDisk)
@@ -108,7 +115,8 @@ function machineDetail (m: Machine): string {
     ['state', m.stateReason === null ? m.state : `${m.state}: ${m.stateReason}`], ['netboot', m.netboot ? 'yes' : 'no'], ['image', m.image],
     ['install disk', m.installDisk], ['network', m.network], ['role', m.role],
     ['cluster', m.cluster === null ? null : `${m.cluster} (${m.clusterStatus ?? '-'}${m.clusterReason === null ? '' : `: ${m.clusterReason}`})`], ['labels', labels],
-    ['bmc', [m.bmc.driver, m.bmc.address === null ? null : `${m.bmc.address}${m.bmc.port === null ? '' : `:${m.bmc.port}`}`, m.bmc.mac, m.bmc.username === null ? null : `user ${m.bmc.username}`, m.bmc.passwordSet ? 'password set' : null, m.bmc.cipherSuite === null ? null : `cipher suite ${m.bmc.cipherSuite}`].filter(x => x !== null).join(' ')],
+    ['bmc', [m.bmc.driver, m.bmc.address === null ? null : `${m.bmc.address}${m.bmc.port === null ? '' : `:${m.bmc.port}`}`, m.bmc.mac, m.bmc.username === null ? null : `user ${m.bmc.username}`, m.bmc.passwordSet ? 'password set' : null, m.bmc.cipherSuite === null ? null : `cipher suite ${m.bmc.cipherSuite}`,
+      m.bmc.tlsVerify === false ? 'TLS unverified' : m.bmc.fingerprint !== null ? `pinned ${m.bmc.fingerprint.slice(0, 16)}…` : m.bmc.caFile !== null ? `CA ${m.bmc.caFile}` : null, m.bmc.systemId === null ? null : `system ${m.bmc.systemId}`].filter(x => x !== null).join(' ')],
     ['power', m.bmc.powerState === null ? null : `${m.bmc.powerState} (at ${m.bmc.powerCheckedAt ?? '?'})`], ['arch', m.arch], ['uuid', m.uuid],
     ['first seen', m.firstSeen], ['last seen', m.lastSeen], ['created', m.createdAt], ['updated', m.updatedAt]
   ].map(([k, v]) => `${String(k).padEnd(12)} ${v === null || v === '' ? '-' : String(v)}`).join('\n')

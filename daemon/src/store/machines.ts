@@ -67,6 +67,12 @@ export interface BmcView {
   username: string | null
   passwordSet: boolean
   cipherSuite: number | null
+  /** Redfish: verify the BMC's TLS certificate (null: yes), against this CA file or this pinned SHA-256 fingerprint. */
+  tlsVerify: boolean | null
+  caFile: string | null
+  fingerprint: string | null
+  /** Redfish: the system's Id when the service has several. */
+  systemId: string | null
   /** The power state the BMC last reported, and when (null: never asked). */
   powerState: 'on' | 'off' | null
   powerCheckedAt: string | null
@@ -81,6 +87,10 @@ export interface BmcInput {
   username?: string | null
   password?: string | null
   cipherSuite?: number | null
+  tlsVerify?: boolean | null
+  caFile?: string | null
+  fingerprint?: string | null
+  systemId?: string | null
 }
 
 export type ClusterStatus = 'pending' | 'running' | 'joined' | 'failed'
@@ -92,7 +102,7 @@ export type NetworkMode = 'static' | 'dhcp'
 export type MachinePatch = Partial<MachineInput> & { stateReason?: string | null }
 
 type Normalized = Required<Omit<MachineInput, 'bmc' | 'cluster'>> & {
-  bmc: { address: string | null; mac: string | null; driver: 'ipmi' | 'redfish' | null; port: number | null; username: string | null; cipherSuite: number | null }
+  bmc: { address: string | null; mac: string | null; driver: 'ipmi' | 'redfish' | null; port: number | null; username: string | null; cipherSuite: number | null; tlsVerify: boolean | null; caFile: string | null; fingerprint: string | null; systemId: string | null }
   clusterId: number | null
 }
 
@@ -112,6 +122,7 @@ interface Row {
   id: number; hostname: string; lan: string; ipv4: string | null; image: string | null; role: string | null
   labels: string; bmc_address: string | null; bmc_mac: string | null; state: MachineState; netboot: number
   bmc_driver: 'ipmi' | 'redfish' | null; bmc_port: number | null; bmc_username: string | null; bmc_password: string | null; bmc_cipher_suite: number | null
+  bmc_tls_verify: number | null; bmc_ca_file: string | null; bmc_fingerprint: string | null; bmc_system_id: string | null
   power_state: 'on' | 'off' | null; power_checked_at: number | null
   state_reason: string | null; install_disk: string | null; network: NetworkMode | null
   cluster_id: number | null; cluster: string | null; cluster_status: ClusterStatus | null; cluster_reason: string | null
@@ -120,6 +131,12 @@ interface Row {
 }
 
 const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString()
+
+/** The BMC columns of a normalised machine, as the statements name them. */
+const bmcColumns = (b: Normalized['bmc']) => ({
+  bmc_driver: b.driver, bmc_port: b.port, bmc_username: b.username, bmc_cipher_suite: b.cipherSuite,
+  bmc_tls_verify: b.tlsVerify === null ? null : b.tlsVerify ? 1 : 0, bmc_ca_file: b.caFile, bmc_fingerprint: b.fingerprint, bmc_system_id: b.systemId
+})
 
 function fromRow (r: Row): Machine {
   return {
@@ -133,7 +150,8 @@ function fromRow (r: Row): Machine {
     labels: JSON.parse(r.labels),
     bmc: {
       address: r.bmc_address, mac: r.bmc_mac, driver: r.bmc_driver, port: r.bmc_port, username: r.bmc_username,
-      passwordSet: r.bmc_password !== null, cipherSuite: r.bmc_cipher_suite, powerState: r.power_state, powerCheckedAt: iso(r.power_checked_at)
+      passwordSet: r.bmc_password !== null, cipherSuite: r.bmc_cipher_suite,
+      tlsVerify: r.bmc_tls_verify === null ? null : r.bmc_tls_verify === 1, caFile: r.bmc_ca_file, fingerprint: r.bmc_fingerprint, systemId: r.bmc_system_id, powerState: r.power_state, powerCheckedAt: iso(r.power_checked_at)
     },
     state: r.state,
     stateReason: r.state_reason,
@@ -202,8 +220,8 @@ export class MachineStore {
     this.idByMac = db.prepare('SELECT machine_id FROM machine_macs WHERE mac = ?').pluck()
     this.idByHostname = db.prepare('SELECT id FROM machines WHERE hostname = ?').pluck()
     this.idByIp = db.prepare('SELECT id FROM machines WHERE lan = ? AND ipv4 = ?').pluck()
-    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, bmc_driver, bmc_port, bmc_username, bmc_cipher_suite, state, netboot, install_disk, network, cluster_id, cluster_status, created_at, updated_at)
-      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @bmc_driver, @bmc_port, @bmc_username, @bmc_cipher_suite, @state, @netboot, @install_disk, @network, @cluster_id, @cluster_status, @now, @now)`)
+    this.insertMachine = db.prepare(`INSERT INTO machines (hostname, lan, ipv4, image, role, labels, bmc_address, bmc_mac, bmc_driver, bmc_port, bmc_username, bmc_cipher_suite, bmc_tls_verify, bmc_ca_file, bmc_fingerprint, bmc_system_id, state, netboot, install_disk, network, cluster_id, cluster_status, created_at, updated_at)
+      VALUES (@hostname, @lan, @ipv4, @image, @role, @labels, @bmc_address, @bmc_mac, @bmc_driver, @bmc_port, @bmc_username, @bmc_cipher_suite, @bmc_tls_verify, @bmc_ca_file, @bmc_fingerprint, @bmc_system_id, @state, @netboot, @install_disk, @network, @cluster_id, @cluster_status, @now, @now)`)
     this.setPassword = db.prepare('UPDATE machines SET bmc_password = ? WHERE id = ?')
     this.getPassword = db.prepare('SELECT bmc_password FROM machines WHERE id = ?').pluck()
     this.setPower = db.prepare('UPDATE machines SET power_state = ?, power_checked_at = ? WHERE id = ?')
@@ -303,7 +321,7 @@ export class MachineStore {
     const info = this.insertMachine.run({
       hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role,
       labels: JSON.stringify(m.labels), bmc_address: m.bmc.address, bmc_mac: m.bmc.mac,
-      bmc_driver: m.bmc.driver, bmc_port: m.bmc.port, bmc_username: m.bmc.username, bmc_cipher_suite: m.bmc.cipherSuite,
+      ...bmcColumns(m.bmc),
       state: m.state, netboot: m.netboot ? 1 : 0, install_disk: m.installDisk, network: m.network,
       cluster_id: m.clusterId, cluster_status: m.clusterId === null ? null : 'pending', now
     })
@@ -327,7 +345,7 @@ export class MachineStore {
       image: patch.image !== undefined ? patch.image : current.image,
       role: patch.role !== undefined ? patch.role : current.role,
       labels: patch.labels ?? current.labels,
-      bmc: { address: current.bmc.address, mac: current.bmc.mac, driver: current.bmc.driver, port: current.bmc.port, username: current.bmc.username, cipherSuite: current.bmc.cipherSuite, ...patch.bmc },
+      bmc: { address: current.bmc.address, mac: current.bmc.mac, driver: current.bmc.driver, port: current.bmc.port, username: current.bmc.username, cipherSuite: current.bmc.cipherSuite, tlsVerify: current.bmc.tlsVerify, caFile: current.bmc.caFile, fingerprint: current.bmc.fingerprint, systemId: current.bmc.systemId, ...patch.bmc },
       state: patch.state ?? current.state,
       netboot: patch.netboot ?? current.netboot,
       installDisk: patch.installDisk !== undefined ? patch.installDisk : current.installDisk,
@@ -342,12 +360,12 @@ export class MachineStore {
     const m = this.normalize(merged, id, patch.image !== undefined && patch.image !== current.image)
     this.prepare(`UPDATE machines SET hostname = @hostname, lan = @lan, ipv4 = @ipv4, image = @image, role = @role, labels = @labels,
       bmc_address = @bmc_address, bmc_mac = @bmc_mac, bmc_driver = @bmc_driver, bmc_port = @bmc_port, bmc_username = @bmc_username,
-      bmc_cipher_suite = @bmc_cipher_suite, state = @state, state_reason = @state_reason, netboot = @netboot,
+      bmc_cipher_suite = @bmc_cipher_suite, bmc_tls_verify = @bmc_tls_verify, bmc_ca_file = @bmc_ca_file, bmc_fingerprint = @bmc_fingerprint,
+      bmc_system_id = @bmc_system_id, state = @state, state_reason = @state_reason, netboot = @netboot,
       install_disk = @install_disk, network = @network, cluster_id = @cluster_id, cluster_status = @cluster_status,
       cluster_reason = @cluster_reason, updated_at = @now WHERE id = @id`).run({
       id, hostname: m.hostname, lan: m.lan, ipv4: m.ipv4, image: m.image, role: m.role, labels: JSON.stringify(m.labels),
-      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, bmc_driver: m.bmc.driver, bmc_port: m.bmc.port, bmc_username: m.bmc.username,
-      bmc_cipher_suite: m.bmc.cipherSuite, state: m.state, state_reason: stateReason, netboot: m.netboot ? 1 : 0,
+      bmc_address: m.bmc.address, bmc_mac: m.bmc.mac, ...bmcColumns(m.bmc), state: m.state, state_reason: stateReason, netboot: m.netboot ? 1 : 0,
       install_disk: m.installDisk, network: m.network, now: this.now(),
       // A node that changes cluster starts over there; one that leaves has no status.
       cluster_id: m.clusterId,
@@ -487,7 +505,11 @@ export class MachineStore {
     const value: Normalized = {
       hostname, macs, lan: lan.name, ipv4,
       image: input.image ?? null, role: input.role ?? null, labels: input.labels ?? {},
-      bmc: { address: input.bmc?.address ?? null, mac: bmcMac, driver: input.bmc?.driver ?? null, port: input.bmc?.port ?? null, username: input.bmc?.username ?? null, cipherSuite: input.bmc?.cipherSuite ?? null },
+      bmc: {
+        address: input.bmc?.address ?? null, mac: bmcMac, driver: input.bmc?.driver ?? null, port: input.bmc?.port ?? null, username: input.bmc?.username ?? null,
+        cipherSuite: input.bmc?.cipherSuite ?? null, tlsVerify: input.bmc?.tlsVerify ?? null, caFile: input.bmc?.caFile ?? null,
+        fingerprint: input.bmc?.fingerprint == null ? null : input.bmc.fingerprint.replace(/:/g, '').toLowerCase(), systemId: input.bmc?.systemId ?? null
+      },
       state: input.state ?? 'ready', netboot: input.netboot ?? true,
       installDisk: input.installDisk ?? null, network: input.network ?? null, clusterId
     }

@@ -62,7 +62,7 @@ t.test('CSV import with per-row errors and line numbers', async t => {
   t.equal(store.machines.count(), 2)
 
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac,rack\nx,52:54:00:00:00:01,r1\n' })
-  t.same(res.json(), { code: 'RB_VALIDATION', message: 'unknown CSV column rack; known: hostname, macs, lan, ipv4, image, role, labels, bmc_address, bmc_mac, bmc_driver, bmc_port, bmc_username, bmc_password, bmc_cipher_suite, state, netboot, install_disk, network, cluster', field: 'body' })
+  t.same(res.json(), { code: 'RB_VALIDATION', message: 'unknown CSV column rack; known: hostname, macs, lan, ipv4, image, role, labels, bmc_address, bmc_mac, bmc_driver, bmc_port, bmc_username, bmc_password, bmc_cipher_suite, bmc_tls_verify, bmc_ca_file, bmc_fingerprint, bmc_system_id, state, netboot, install_disk, network, cluster', field: 'body' })
   res = await app.inject({ method: 'POST', url: '/api/v1/machines:import', headers: { ...auth(), 'content-type': 'text/csv' }, payload: 'hostname,mac\n"x,52:54\n' })
   t.equal(res.json().code, 'RB_VALIDATION')
   t.match(res.json().message, /^the CSV cannot be parsed: /)
