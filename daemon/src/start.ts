@@ -90,11 +90,15 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   const boot = new BootService({ store, current: () => current, log: log.child({ svc: 'boot' }), metrics, health })
   store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory, arch: new Map([...boot.images.current].map(([n, i]) => [n, i.arch])) })
   let api: Api | undefined
+  const bmc = new BmcService(store, log.child({ svc: 'bmc' }), () => current.settings.bmc)
+  metrics.gauge('rackboot_bmc_machines', 'Machines with a BMC driver, by the power state their BMC last reported (unknown: never asked).', ['state'], g => {
+    for (const r of store.machines.powerCounts()) g.set({ state: r.state }, r.n)
+  })
   try {
     warnOrphans(store, current, log)
     warnHost(current, log)
     await boot.loadImages(current.config.boot.imagesDir)
-    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory, clusters: () => ({ ...current.settings.clusters, kubeVipImage: current.config.clusters.kubeVipImage }), bmcService: new BmcService(store, log.child({ svc: 'bmc' }), () => current.settings.bmc) })
+    api = await buildApi({ store, lans, log: log.child({ svc: 'api' }), metrics, health, bodyLimit: current.config.api.bodyLimit, images: () => boot.images.current, imagesDir: () => boot.images.directory, clusters: () => ({ ...current.settings.clusters, kubeVipImage: current.config.clusters.kubeVipImage }), bmcService: bmc })
     const { host, port, text } = current.settings.api.listen
     try {
       await api.listen({ host, port })
@@ -106,6 +110,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     await tftp.start()
     await boot.start(current.lans.size > 0)
     await dhcp.start(current)
+    bmc.startPoll(current.settings.bmc.pollIntervalMs)
   } catch (err) {
     await dhcp.close().catch(() => {})
     await boot.close().catch(() => {})
@@ -140,6 +145,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       if (a.log.level !== b.log.level) { log.level = b.log.level; applied.push('log.level') }
       if (JSON.stringify(a.boot) !== JSON.stringify(b.boot)) applied.push('boot')
       if (JSON.stringify(a.dhcp) !== JSON.stringify(b.dhcp)) applied.push('dhcp')
+      if (JSON.stringify(a.bmc) !== JSON.stringify(b.bmc)) applied.push('bmc')
       // The services read the new config from here on; keys that need a restart keep their running values.
       current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }), settings: Object.freeze({ ...next.settings, api: current.settings.api }) })
       await dhcp.apply(next)
@@ -156,6 +162,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         log.error({ svc: 'tftp', err }, 'TFTP cannot apply the new settings; the previous listener keeps serving')
         needsRestart.push('boot.tftp')
       }
+      if (a.bmc.pollInterval !== b.bmc.pollInterval) bmc.startPoll(current.settings.bmc.pollIntervalMs)
       warnOrphans(store, current, log)
       warnHost(current, log)
       log.info({ applied, needsRestart, file: next.file }, needsRestart.length > 0 ? 'config reloaded; some keys need a restart' : 'config reloaded')
@@ -166,6 +173,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         log.info('shutting down')
         const timer = setTimeout(() => { log.warn({ drainMs: opts.drainMs ?? 10_000 }, 'drain deadline passed; closing connections') ; theApi.server.closeAllConnections() }, opts.drainMs ?? 10_000)
         try {
+          bmc.stopPoll()
           await dhcp.close()
           // stop accepting and drain (up to drainMs)
           await Promise.all([theApi.close(), tftp.close(), boot.close()])

@@ -84,6 +84,60 @@ export class BmcService {
     return { attempts: r.attempts }
   }
 
+  private pollTimer: NodeJS.Timeout | null = null
+  private polling = false
+  /** Per machine, the kind of the last poll's error ('' after a success): a poll records a change, not each repeat. */
+  private readonly pollErrors = new Map<number, string>()
+
+  /**
+   * Polls every BMC-driven machine's power state each `intervalMs` (0: off), one machine after
+   * another and never two polls at once, so a rack of BMCs sees at most one session at a time
+   * from rackboot. A changed state is a `machine.power` event (as from the API); a BMC that
+   * stops or starts answering is a `bmc.poll` event once, not at every tick.
+   */
+  startPoll (intervalMs: number): void {
+    this.stopPoll()
+    if (intervalMs <= 0) return
+    this.pollTimer = setInterval(() => { void this.pollOnce() }, intervalMs)
+    this.pollTimer.unref()
+  }
+
+  stopPoll (): void {
+    if (this.pollTimer !== null) clearInterval(this.pollTimer)
+    this.pollTimer = null
+  }
+
+  /** One pass over the machines with a BMC driver; returns how many answered. */
+  async pollOnce (): Promise<number> {
+    if (this.polling) return 0
+    this.polling = true
+    let answered = 0
+    try {
+      for (const m of this.store.machines.withBmc()) {
+        if (m.bmc.driver === null || m.bmc.address === null || m.bmc.username === null || !m.bmc.passwordSet) continue
+        const { driver, key } = this.driverFor(m)
+        const before = this.pollErrors.get(m.id)
+        try {
+          const r = await this.queue.run(key, async () => { try { return await driver.status() } finally { await driver.close?.() } }, { attempts: 1, backoffMs: 0, deadlineMs: this.settings().retry.deadlineMs })
+          answered++
+          this.seen(m, r.value, 'bmc-poll')
+          if (before !== undefined && before !== '') this.store.write(() => this.store.events.append({ actor: 'bmc-poll', type: 'bmc.poll', machineId: m.id, lan: m.lan, detail: { outcome: 'answering again', state: r.value } }))
+          this.pollErrors.set(m.id, '')
+        } catch (err) {
+          const e = err instanceof BmcError ? err : new BmcError('failed', (err as Error).message)
+          if (before !== e.kind) {
+            this.store.write(() => this.store.events.append({ actor: 'bmc-poll', type: 'bmc.poll', machineId: m.id, lan: m.lan, detail: { outcome: 'error', kind: e.kind, message: e.message, tool: e.detail } }))
+            this.log.warn({ machineId: m.id, kind: e.kind, reason: e.message }, 'BMC power poll failed')
+          }
+          this.pollErrors.set(m.id, e.kind)
+        }
+      }
+    } finally {
+      this.polling = false
+    }
+    return answered
+  }
+
   private seen (m: Machine, state: PowerState, actor: string): void {
     this.store.write(() => {
       const before = this.store.machines.powerSeen(m.id, state, this.store.now())

@@ -118,7 +118,8 @@ export const ConfigSchema = Type.Object({
     ipmitool: Type.String({ default: 'ipmitool', minLength: 1, description: 'The ipmitool binary rackboot drives IPMI BMCs with (Debian: `apt install ipmitool`).' }),
     timeout: Duration('How long ipmitool waits for each answer from a BMC.', '2s'),
     attempts: Type.Integer({ minimum: 1, maximum: 10, default: 3, description: 'Tries per BMC operation when the BMC does not answer or is busy (never for a refused password: no lock-out storm), with a doubling backoff from 1 s.' }),
-    deadline: Duration('No BMC operation (all its tries) takes longer.', '60s')
+    deadline: Duration('No BMC operation (all its tries) takes longer.', '60s'),
+    pollInterval: Duration('How often rackboot asks every BMC-driven machine\'s BMC for its power state, one BMC at a time (the last known state, a metric and an event when it changes). 0: never (the default; the API and CLI still ask on demand).', '0')
   }, { additionalProperties: false, default: {}, description: 'Driving machines\' BMCs (power, boot device).' }),
   lans: Type.Array(LanSchema, { default: [], description: 'The private LANs rackboot serves DHCP on. None by default: no DHCP until a LAN is configured.' })
 }, { additionalProperties: false, $id: 'https://rackboot.dev/schema/config.json', title: 'rackboot configuration' })

@@ -16,7 +16,7 @@ export interface Settings {
   }
   readonly dhcp: { readonly offerHoldMs: number; readonly declineQuarantineMs: number }
   readonly clusters: { readonly bootstrapTokenTtlMs: number; readonly joinMarginMs: number; readonly bootstrapCertTtlMs: number; readonly kubeconfigTtlMs: number }
-  readonly bmc: { readonly ipmitool: string; readonly timeoutS: number; readonly retry: { readonly attempts: number; readonly backoffMs: number; readonly deadlineMs: number } }
+  readonly bmc: { readonly ipmitool: string; readonly timeoutS: number; readonly retry: { readonly attempts: number; readonly backoffMs: number; readonly deadlineMs: number }; readonly pollIntervalMs: number }
 }
 
 const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 }
@@ -71,7 +71,8 @@ export function settingsOf (config: Config): Settings {
     bmc: {
       ipmitool: config.bmc.ipmitool,
       timeoutS: Math.max(1, Math.round(ms('bmc.timeout', config.bmc.timeout) / 1000)),
-      retry: { attempts: config.bmc.attempts, backoffMs: 1000, deadlineMs: ms('bmc.deadline', config.bmc.deadline) }
+      retry: { attempts: config.bmc.attempts, backoffMs: 1000, deadlineMs: ms('bmc.deadline', config.bmc.deadline) },
+      pollIntervalMs: ms('bmc.pollInterval', config.bmc.pollInterval)
     }
   }
 }

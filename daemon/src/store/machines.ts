@@ -386,6 +386,16 @@ export class MachineStore {
     return updated
   }
 
+  /** Machines with a BMC driver set (the power poll's list), in id order. */
+  withBmc (): Machine[] {
+    return (this.prepare(`${SELECT} WHERE m.bmc_driver IS NOT NULL ORDER BY m.id`).all() as Row[]).map(fromRow)
+  }
+
+  /** Machines by last known power state (on, off; unknown: never asked), among those with a BMC driver. */
+  powerCounts (): Array<{ state: string; n: number }> {
+    return this.prepare("SELECT coalesce(power_state, 'unknown') AS state, count(*) AS n FROM machines WHERE bmc_driver IS NOT NULL GROUP BY 1").all() as Array<{ state: string; n: number }>
+  }
+
   /** The machine's BMC password, opened; null when none is set. */
   bmcPassword (id: number): string | null {
     const sealed = this.getPassword.get(id) as string | null | undefined

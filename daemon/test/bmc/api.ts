@@ -91,6 +91,25 @@ t.test('power and boot device through the API, on ipmi_sim', async t => {
   const err = store.events.list({ type: 'bmc.error', limit: 5 })[0]
   t.match(err?.detail, { op: 'power', action: 'off', kind: 'auth', attempts: 1 })
 
+  // The power poll: a BMC that refuses is one bmc.poll event, not one per pass; once it answers
+  // again, that too, and a power state changed behind rackboot's back is a machine.power event.
+  const polls = () => store.events.list({ machineId, type: 'bmc.poll', limit: 20 }).length
+  t.equal(await bmcService.pollOnce(), 0, 'a poll with the wrong password: nobody answered')
+  t.equal(polls(), 1)
+  await bmcService.pollOnce()
+  t.equal(polls(), 1, 'the same error again is not recorded again')
+  res = await app.inject({ method: 'PATCH', url: '/api/v1/machines/node-1', headers: auth(), payload: { bmc: { password: sim.password } } })
+  const changes = () => store.events.list({ machineId, type: 'machine.power', limit: 50 }).length
+  const changesBefore = changes()
+  const r = await sim.ns.run('sh', ['-c', `IPMITOOL_PASSWORD='${sim.password}' ipmitool -I lanplus -H ${sim.address} -U ${sim.user} -E -C 3 chassis power off`])
+  t.equal(r.code, 0, 'powered off behind rackboot\'s back')
+  t.equal(await bmcService.pollOnce(), 1)
+  t.match(store.events.list({ machineId, type: 'bmc.poll', limit: 1, order: 'desc' })[0]?.detail, { outcome: 'answering again' })
+  t.equal(store.machines.get(machineId)?.bmc.powerState, 'off', 'the poll updated the last known state')
+  t.equal(changes(), changesBefore + 1, 'and recorded the change')
+  await bmcService.pollOnce()
+  t.equal(changes(), changesBefore + 1, 'no change, no event')
+
   res = await app.inject({ method: 'POST', url: '/api/v1/machines', headers: auth(), payload: { hostname: 'node-2', macs: ['52:54:00:00:50:02'], lan: 'prov', bmc: { address: '10.78.0.2' } } })
   res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-2/power', headers: auth(), payload: { action: 'on' } })
   t.match([res.statusCode, res.json()], [422, { code: 'RB_BMC_NOT_CONFIGURED', message: /node-2 has no bmc\.driver, bmc\.username, bmc\.password/ }])
