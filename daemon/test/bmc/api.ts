@@ -20,7 +20,7 @@ t.test('power and boot device through the API, on ipmi_sim', async t => {
   if (!requireOrSkip(t, netnsUnavailable() ?? ipmiSimUnavailable())) return
   const dir = tempDir(t)
   const sim = await ipmiSim(t, join(dir, 'sim'))
-  const loaded = parseConfig(`dataDir: ${join(dir, 'var')}\nlans:\n  - name: prov\n    interface: br-prov\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n  - name: mgmt\n    interface: br-mgmt\n    subnet: 127.0.0.0/8\n    address: 127.0.0.254\n`, 'test.yaml')
+  const loaded = parseConfig(`dataDir: ${join(dir, 'var')}\nlans:\n  - name: prov\n    interface: br-prov\n    subnet: 10.77.0.0/24\n    address: 10.77.0.1\n    provisionWithBmc: true\n  - name: mgmt\n    interface: br-mgmt\n    subnet: 127.0.0.0/8\n    address: 127.0.0.254\n`, 'test.yaml')
   const store = new Store({ dataDir: loaded.config.dataDir, lans: () => loaded.lans })
   let logged = ''
   const log = pino({ level: 'debug' }, new Writable({ write (chunk, _enc, done) { logged += String(chunk); done() } }))
@@ -117,6 +117,15 @@ t.test('power and boot device through the API, on ipmi_sim', async t => {
   res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-2/reprovision', headers: auth(), payload: { power: true } })
   t.match([res.statusCode, res.json().code], [422, 'RB_BMC_NOT_CONFIGURED'])
   t.equal(store.machines.getByHostname('node-2')?.state, 'provisioned', 'nothing changed when the BMC cannot be driven')
+  // LAN prov has provisionWithBmc: a plain reprovision acts through the BMC of a machine that has
+  // a driver, and leaves one without (node-2) to be powered on by hand.
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-2/reprovision', headers: auth() })
+  t.match([res.statusCode, res.json()], [200, { state: 'ready', netboot: true }])
+  provisioned(machineId)
+  const plain = sim.calls().length
+  res = await app.inject({ method: 'POST', url: '/api/v1/machines/node-1/reprovision', headers: auth() })
+  t.equal(res.statusCode, 200, res.body)
+  t.ok(sim.calls().slice(plain).includes('set boot pxe'), 'provisionWithBmc: PXE set without {"power": true}')
 
   // The password: sealed in the database, never in the log.
   store.close()

@@ -100,8 +100,10 @@ export async function machineRoutes (app: Api, { deps }: { deps: ApiDeps }): Pro
   }, async (req) => {
     const machine = machineOr404(req.params.id)
     const who = actor(req)
-    const power = powerFlag(req.body)
-    if (power) bmc.driverFor(machine) // 422 before anything changes when the BMC is not set up
+    const asked = powerFlag(req.body)
+    // Asked: the BMC must be set up (422 before anything changes). A LAN's provisionWithBmc: only machines that have a driver.
+    const power = asked || (name === 'reprovision' && machine.bmc.driver !== null && deps.lans().get(machine.lan)?.config.provisionWithBmc === true)
+    if (power) bmc.driverFor(machine)
     const updated = store.write(() => provisionAgain(store, machine, name, who))
     if (!power) return updated
     if (name === 'reprovision') {
