@@ -14,3 +14,6 @@ ALTER TABLE machines ADD COLUMN bmc_fingerprint TEXT;
 ALTER TABLE machines ADD COLUMN bmc_system_id TEXT;
 ALTER TABLE machines ADD COLUMN power_state TEXT CHECK (power_state IS NULL OR power_state IN ('on', 'off'));
 ALTER TABLE machines ADD COLUMN power_checked_at INTEGER;
+-- DHCP on a management LAN finds a machine by its BMC's MAC, and keeps BMC addresses out of pools.
+CREATE INDEX machines_bmc_mac ON machines (bmc_mac);
+CREATE INDEX machines_bmc_address ON machines (bmc_address);

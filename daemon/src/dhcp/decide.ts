@@ -37,6 +37,11 @@ export interface Lookup {
   hasPool (): boolean
   /** Whether the LAN holds `maxDiscovered` discovered machines already (no new ones are recorded). */
   discoverFull (): boolean
+  /**
+   * On a management LAN: the machine whose BMC has this MAC (`bmc.mac`), with the BMC's reserved
+   * address (its `bmc.address`, when that is an address of this LAN), or null.
+   */
+  bmc? (mac: string): { machineId: number; hostname: string; ipv4: string | null } | null
 }
 
 export interface DecideContext {
@@ -65,7 +70,7 @@ export interface LeaseWrite {
   discover: boolean
 }
 
-export interface Observation { machineId: number; arch: string | null; uuid: string | null }
+export interface Observation { machineId: number; arch: string | null; uuid: string | null; /** A machine's BMC was given this address (a management LAN): it becomes the machine's bmc.address. */ bmcAddress?: string }
 
 export type Decision =
   | { kind: 'reply'; type: 'offer' | 'ack' | 'nak'; packet: DhcpPacket; lease: LeaseWrite | null; observe: Observation | null; events: EventInput[] }
@@ -183,14 +188,18 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
   if (req.htype !== HardwareType.Ethernet || req.hlen !== 6) return drop('not-ethernet', `htype ${req.htype} hlen ${req.hlen}`)
   const mac = clientHardwareAddress(req)
 
-  const machine = ctx.lookup.machine(mac)
-  if (machine !== null && machine.lan !== lanName) {
+  const registered = ctx.lookup.machine(mac)
+  if (registered !== null && registered.lan !== lanName) {
     // A registered machine asking on another LAN: a cabling or switch error, worth an alert.
-    return drop('wrong-lan', `registered on ${machine.lan}`, [{
-      actor: ACTOR, type: 'dhcp.wrong-lan', machineId: machine.id, lan: lanName, mac,
-      detail: { seenOn: lanName, registeredOn: machine.lan, hostname: machine.hostname }
+    return drop('wrong-lan', `registered on ${registered.lan}`, [{
+      actor: ACTOR, type: 'dhcp.wrong-lan', machineId: registered.id, lan: lanName, mac,
+      detail: { seenOn: lanName, registeredOn: registered.lan, hostname: registered.hostname }
     }])
   }
+  // A machine's BMC on a management LAN is a known client: its reservation (bmc.address) or a
+  // pool address, named after its machine; the address it gets becomes the machine's bmc.address.
+  const bmc = registered === null && ctx.lan.lan.config.management === true ? ctx.lookup.bmc?.(mac) ?? null : null
+  const machine: MachineView | null = registered ?? (bmc === null ? null : { id: bmc.machineId, lan: lanName, hostname: `${bmc.hostname}-bmc`, ipv4: bmc.ipv4, state: 'ready' })
   const policy = ctx.lan.lan.config.unknownMachines
   if (machine === null && policy === 'ignore') return drop('unknown-mac')
   if (machine === null && policy === 'discover' && (type === MessageType.Discover || type === MessageType.Request) && ctx.lookup.discoverFull()) {
@@ -205,12 +214,12 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
   // different client identifiers and must keep one address. Reservations always follow the MAC.
   const key = ctx.lan.byClientId && clientId !== null && machine?.ipv4 == null ? `id:${clientId}` : mac
   const write = (op: LeaseWrite['op'], ip: string, expiresAt: number): LeaseWrite => ({
-    op, ip, mac, key, machineId: machine?.id ?? null, expiresAt,
+    op, ip, mac, key, machineId: registered?.id ?? null, expiresAt,
     clientId,
     hostname: machine?.hostname ?? hostName(req) ?? null,
     discover: machine === null && policy === 'discover' && op === 'bind'
   })
-  const observe = machine === null ? null : { machineId: machine.id, arch: archName(req), uuid: uuidOf(req) }
+  const observe = registered === null ? null : { machineId: registered.id, arch: archName(req), uuid: uuidOf(req) }
 
   const ack = (ip: string, renewal: boolean): Decision => {
     const packet = buildReply(req, ctx, MessageType.Ack, ip, machine, sel)
@@ -218,7 +227,7 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
     const boot = bootDetail(req, sel)
     if (boot !== null) events.push({ actor: ACTOR, type: 'dhcp.ack', machineId: machine?.id ?? null, lan: lanName, mac, detail: { ip, ...boot } })
     if (!renewal) events.push({ actor: ACTOR, type: 'lease.bound', machineId: machine?.id ?? null, lan: lanName, mac, detail: { ip, hostname: machine?.hostname ?? hostName(req) ?? null } })
-    return { kind: 'reply', type: 'ack', packet, lease: write('bind', ip, ctx.now + ctx.lan.leaseSeconds * 1000), observe, events }
+    return { kind: 'reply', type: 'ack', packet, lease: write('bind', ip, ctx.now + ctx.lan.leaseSeconds * 1000), observe: bmc === null ? observe : { machineId: bmc.machineId, arch: null, uuid: null, bmcAddress: ip }, events }
   }
   /** Whether binding `ip` now only renews what the client already had. */
   const isRenewal = (ip: string) => { const l = ctx.lookup.lease(key); return l !== null && l.ip === ip && l.state === 'bound' && l.expiresAt > ctx.now }

@@ -26,7 +26,15 @@ export class DhcpLedger implements Ledger {
   }
 
   isReserved (lan: string, ip: number): boolean {
-    return this.store.machines.isReserved(lan, formatIPv4(ip))
+    return this.store.machines.isReserved(lan, formatIPv4(ip)) || this.store.machines.isBmcAddress(formatIPv4(ip))
+  }
+
+  /** The machine whose BMC has this MAC, and the BMC's address when it is one of `lan`'s (a reservation). */
+  bmcByMac (mac: string, inLan: (ip: number) => boolean): { machineId: number; hostname: string; ipv4: string | null } | null {
+    const b = this.store.machines.bmcView(mac)
+    if (b === null) return null
+    const ip = b.address === null ? null : tryParseIPv4(b.address)
+    return { machineId: b.id, hostname: b.hostname, ipv4: ip !== null && inLan(ip) ? formatIPv4(ip) : null }
   }
 
   discoveredCount (lan: string): number {
@@ -51,6 +59,7 @@ export class DhcpLedger implements Ledger {
   }
 
   observe (o: Observation, now: number): void {
+    if (o.bmcAddress !== undefined) { this.store.machines.bmcLeased(o.machineId, o.bmcAddress); return }
     this.store.machines.seen(o.machineId, o, now)
   }
 

@@ -5,9 +5,10 @@ import { formatIPv4, tryParseIPv4 } from '@rackboot/wire'
 import type { AddressBook } from './address-book.js'
 import type { Lookup, MachineView } from './decide.js'
 
-export function bookLookup (book: AddressBook, now: number, machine: (mac: string) => MachineView | null, reserved: (ip: number) => boolean, discoverFull: () => boolean = () => false): Lookup {
+export function bookLookup (book: AddressBook, now: number, machine: (mac: string) => MachineView | null, reserved: (ip: number) => boolean, discoverFull: () => boolean = () => false, bmc?: Lookup['bmc']): Lookup {
   return {
     machine,
+    ...(bmc === undefined ? {} : { bmc }),
     discoverFull,
     lease: (key) => {
       const r = book.leaseOf(key)

@@ -375,7 +375,8 @@ export class DhcpService {
       return null
     }
     const maxDiscovered = s.ctx.lan.config.maxDiscovered
-    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac), ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered)
+    const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac), ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered,
+      mac => this.leases.bmcByMac(mac, ip => ip >= s.book.lan.subnet.first && ip <= s.book.lan.subnet.last))
     const decision = decide(req, { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
     return { req, s, decision }
   }

@@ -386,6 +386,25 @@ export class MachineStore {
     return updated
   }
 
+  /** A machine by its BMC's MAC (DHCP on a management LAN). */
+  bmcView (mac: string): { id: number; hostname: string; address: string | null } | null {
+    return (this.prepare('SELECT id, hostname, bmc_address AS address FROM machines WHERE bmc_mac = ?').get(mac) as { id: number; hostname: string; address: string | null } | undefined) ?? null
+  }
+
+  /** Whether some machine's BMC has `ip` as its address (DHCP hands it to nobody else). */
+  isBmcAddress (ip: string): boolean {
+    return this.prepare('SELECT 1 FROM machines WHERE bmc_address = ? AND bmc_mac IS NOT NULL LIMIT 1').get(ip) !== undefined
+  }
+
+  /** DHCP gave a machine's BMC `ip`: it becomes its bmc.address (an event when it changed). */
+  bmcLeased (id: number, ip: string): void {
+    const m = this.get(id)
+    // An operator's host name for the BMC stays: only an address (or none) follows the lease.
+    if (m === null || m.bmc.address === ip || (m.bmc.address !== null && tryParseIPv4(m.bmc.address) === null)) return
+    this.prepare('UPDATE machines SET bmc_address = ?, updated_at = ? WHERE id = ?').run(ip, this.now(), id)
+    this.events.append({ actor: 'dhcp', type: 'bmc.address', machineId: id, lan: m.lan, mac: m.bmc.mac, detail: { from: m.bmc.address, to: ip } })
+  }
+
   /** Machines with a BMC driver set (the power poll's list), in id order. */
   withBmc (): Machine[] {
     return (this.prepare(`${SELECT} WHERE m.bmc_driver IS NOT NULL ORDER BY m.id`).all() as Row[]).map(fromRow)

@@ -181,7 +181,7 @@ t.test('migration 006 rebuilds the machines table and keeps every machine, MAC, 
   t.equal(db.prepare('SELECT machine_id FROM leases').pluck().get(), 7, 'the lease still names its machine')
   t.equal(db.prepare('SELECT kind FROM boot_tokens').pluck().get(), 'netboot', 'old tokens are netboot tokens')
   t.same(db.pragma('foreign_key_check'), [])
-  t.same(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'machines' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all(), ['machines_cluster', 'machines_lan_state', 'machines_state'])
+  t.same(db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'machines' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all(), ['machines_bmc_address', 'machines_bmc_mac', 'machines_cluster', 'machines_lan_state', 'machines_state'])
   t.match(m, { cluster: null, clusterStatus: null, clusterReason: null }, 'migration 007: no machine is in a cluster')
   // The foreign keys still work on the new table: deleting the machine takes its MACs and unlinks its lease.
   store.write(() => store.machines.update(7, { state: 'installed' }, 'test'))
