@@ -21,7 +21,7 @@ import { render, type TemplateValues } from './template.js'
 import { sendFile } from './file.js'
 import { localBootFor, scriptFor, tokenRefusal, type TokenUse } from './decide.js'
 import { INSTALL_FAILURES, INSTALL_STEPS, KUBEADM_OUTCOMES, clusterMaterialServed, installReported, kubeadmReported, netbootBegins, phonedHome, seedMinted, type InstallReport, type KubeadmReport } from '../lifecycle.js'
-import { nodeMaterial, roleOf, sha256 } from '../clusters/material.js'
+import { nodeMaterial, roleOf } from '../clusters/material.js'
 import { clusterUserData } from '../clusters/user-data.js'
 import { installFiles, installNetwork, tarOf } from './install-files.js'
 import type { ServerResponse } from 'node:http'
@@ -272,7 +272,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     })
     // Group-committed with the other seeds of this moment (a rack installing at once), and committed before the answer.
     await store.writeSoon(() => {
-      clusterMaterialServed(store, machine, cluster, { role: material.role, credential: material.credential, tokenId: material.tokenId, files: material.files.map(f => ({ path: f.path, sha256: sha256(f.content) })) }, ACTOR)
+      clusterMaterialServed(store, machine, cluster, { role: material.role, credential: material.credential, tokenId: material.tokenId, files: material.issued }, ACTOR)
     })
     log.info({ machineId: machine.id, cluster: cluster.name, role: material.role, client }, 'cluster material served')
     const domain = lan?.config.domain

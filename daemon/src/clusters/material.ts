@@ -19,6 +19,8 @@ export interface NodeMaterial {
   /** How the node authenticates when it joins (init: none). */
   credential: 'token' | 'certificate' | null
   files: NodeFile[]
+  /** Every file by path and SHA-256 (what the timeline records and the runner reports back). */
+  issued: Array<{ path: string; sha256: string }>
   /** The token the node was given (init: the one kubeadm init creates), to record its id, never its secret. */
   tokenId: string | null
 }
@@ -119,7 +121,8 @@ export async function nodeMaterial (store: Store, c: Cluster, m: Machine, o: Mat
   }
   files.push({ path: RUNNER_CONFIG, content: JSON.stringify(runnerConfig, null, 2) + '\n', mode: 0o600 })
   files.push({ path: RUNNER, content: RUNNER_SCRIPT, mode: 0o700 })
-  return { role, credential, files, tokenId }
+  const rest = files.slice(issued.length).map(f => ({ path: f.path, sha256: sha256(f.content) }))
+  return { role, credential, files, issued: [...issued, ...rest], tokenId }
 }
 
 /**

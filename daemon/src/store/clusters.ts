@@ -73,6 +73,14 @@ export function newBootstrapToken (): { id: string; secret: string } {
   return { id: pick(6), secret: pick(16) }
 }
 
+/** A Kubernetes version kubeadm's v1beta4 configuration fits (v1.31 or later), with its leading `v`; a 400 naming `version` otherwise. */
+function kubernetesVersion (text: string): string {
+  const v = VERSION.exec(text)
+  if (v === null) throw new RackbootError('RB_VALIDATION', `version ${JSON.stringify(text)} is not a Kubernetes version like v1.31.4`, 'version')
+  if (Number(v[1]) !== 1 || Number(v[2]) < 31) throw new RackbootError('RB_VALIDATION', `version ${text}: rackboot writes kubeadm's v1beta4 configuration, which needs Kubernetes v1.31 or later`, 'version')
+  return text.startsWith('v') ? text : `v${text}`
+}
+
 export const BOOTSTRAP_TOKEN = /^[a-z0-9]{6}\.[a-z0-9]{16}$/
 
 export class ClusterStore {
@@ -96,10 +104,7 @@ export class ClusterStore {
    */
   create (input: ClusterInput, pki: ClusterPki, tokenTtlMs: number, actor: string): Cluster {
     if (!CLUSTER_NAME.test(input.name)) throw new RackbootError('RB_VALIDATION', `cluster name ${JSON.stringify(input.name)} must be lower-case letters, digits and -, at most 40, starting and ending with a letter or digit`, 'name')
-    const v = VERSION.exec(input.version)
-    if (v === null) throw new RackbootError('RB_VALIDATION', `version ${JSON.stringify(input.version)} is not a Kubernetes version like v1.31.4`, 'version')
-    if (Number(v[1]) !== 1 || Number(v[2]) < 31) throw new RackbootError('RB_VALIDATION', `version ${input.version}: rackboot writes kubeadm's v1beta4 configuration, which needs Kubernetes v1.31 or later`, 'version')
-    const version = input.version.startsWith('v') ? input.version : `v${input.version}`
+    const version = kubernetesVersion(input.version)
     const podCidr = input.podCidr ?? '10.244.0.0/16'
     const serviceCidr = input.serviceCidr ?? '10.96.0.0/12'
     const pod = tryParseSubnet(podCidr)
@@ -212,7 +217,7 @@ export class ClusterStore {
     const nodes = withNodes
       ? this.sql('SELECT id, hostname, role, ipv4, state, cluster_status, cluster_reason FROM machines WHERE cluster_id = ? ORDER BY id').all(r.id) as Array<{ id: number; hostname: string; role: string; ipv4: string | null; state: string; cluster_status: string | null; cluster_reason: string | null }>
       : []
-    const init = withNodes ? this.initNodeOf(r, nodes) : this.initNodeQuery(r)
+    const init = this.initNode(r)
     const vipPool = this.sql("SELECT p.name FROM ip_allocations a JOIN ip_pools p ON p.id = a.pool_id WHERE a.cluster_id = ? AND a.purpose = 'vip' LIMIT 1").pluck().get(r.id) as string | undefined
     return {
       id: r.id,
@@ -234,28 +239,13 @@ export class ClusterStore {
     }
   }
 
-  /** The init node: the one chosen, else the first control plane registered (lowest id). */
-  private initNodeOf (r: Row, nodes: ReadonlyArray<{ id: number; hostname: string; role: string }>): { id: number; hostname: string } | null {
-    if (r.init_machine_id !== null) {
-      const chosen = nodes.find(n => n.id === r.init_machine_id && n.role === 'control-plane')
-      if (chosen !== undefined) return chosen
-    }
-    return nodes.find(n => n.role === 'control-plane') ?? null
-  }
-
-  /** initNodeOf by two indexed queries instead of the node list. */
-  private initNodeQuery (r: Row): { id: number; hostname: string } | null {
+  /** The init node: the one chosen (while it is a control plane of the cluster), else the first control plane registered (lowest id). */
+  private initNode (r: Row): { id: number; hostname: string } | null {
     if (r.init_machine_id !== null) {
       const chosen = this.sql("SELECT id, hostname FROM machines WHERE id = ? AND cluster_id = ? AND role = 'control-plane'").get(r.init_machine_id, r.id) as { id: number; hostname: string } | undefined
       if (chosen !== undefined) return chosen
     }
     return (this.sql("SELECT id, hostname FROM machines WHERE cluster_id = ? AND role = 'control-plane' ORDER BY id LIMIT 1").get(r.id) as { id: number; hostname: string } | undefined) ?? null
-  }
-
-  /** The id of the machine that runs `kubeadm init` in the cluster, or null. */
-  initMachineId (clusterId: number): number | null {
-    const c = this.getById(clusterId)
-    return c?.nodes.find(n => n.hostname === c.initMachine)?.id ?? null
   }
 
   getById (id: number): Cluster | null {
@@ -291,9 +281,7 @@ export class ClusterStore {
       this.sql('UPDATE clusters SET init_machine_id = ?, updated_at = ? WHERE id = ?').run(patch.initMachineId, this.now(), c.id)
     }
     if (patch.version !== undefined) {
-      const v = VERSION.exec(patch.version)
-      if (v === null || Number(v[1]) !== 1 || Number(v[2]) < 31) throw new RackbootError('RB_VALIDATION', `version ${JSON.stringify(patch.version)} is not a Kubernetes version v1.31 or later`, 'version')
-      this.sql('UPDATE clusters SET version = ?, updated_at = ? WHERE id = ?').run(patch.version.startsWith('v') ? patch.version : `v${patch.version}`, this.now(), c.id)
+      this.sql('UPDATE clusters SET version = ?, updated_at = ? WHERE id = ?').run(kubernetesVersion(patch.version), this.now(), c.id)
     }
     const updated = this.getById(c.id) as Cluster
     this.events.append({ actor, type: 'cluster.updated', detail: { cluster: name, changed: Object.keys(patch) } })

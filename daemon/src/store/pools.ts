@@ -337,12 +337,6 @@ export class PoolStore {
     const sql = `${PoolStore.SELECT}${where.length === 0 ? '' : ' WHERE ' + where.join(' AND ')} ORDER BY p.name, a.first`
     return (this.sql(sql).all(...args) as AllocRow[]).map(allocFromRow)
   }
-
-  /** The pool that holds `ip`, if any (machine reservations may not take a pool's allocated address). */
-  allocatedAt (ip: number): Allocation | null {
-    const r = this.sql(`${PoolStore.SELECT} WHERE a.first <= ? AND a.last >= ? LIMIT 1`).get(ip, ip) as AllocRow | undefined
-    return r === undefined ? null : allocFromRow(r)
-  }
 }
 
 function toRanges (json: string): Ipv4Range[] {
