@@ -11,6 +11,7 @@ import { buildApi, type Api } from './api/app.js'
 import { BmcService } from './bmc/service.js'
 import { TftpService } from './tftp/service.js'
 import { DhcpService } from './dhcp/service.js'
+import { RouterAnswerService } from './ipv6/router-answer.js'
 import { BootService } from './boot/service.js'
 import { Health, explainSystemError } from './health.js'
 import { lockDataDir, type DataDirLock } from './store/lock.js'
@@ -87,6 +88,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     }
   })
   const dhcp = new DhcpService({ store, log: log.child({ svc: 'dhcp' }), metrics, health })
+  const ra = new RouterAnswerService({ store, log: log.child({ svc: 'ipv6' }), metrics, health })
   const boot = new BootService({ store, current: () => current, log: log.child({ svc: 'boot' }), metrics, health })
   store.machines.images = () => ({ names: [...boot.images.current.keys()], dir: boot.images.directory, arch: new Map([...boot.images.current].map(([n, i]) => [n, i.arch])) })
   let api: Api | undefined
@@ -110,9 +112,11 @@ export async function start (opts: StartOptions): Promise<Daemon> {
     await tftp.start()
     await boot.start(current.lans.size > 0)
     await dhcp.start(current)
+    await ra.start(current)
     bmc.startPoll(current.settings.bmc.pollIntervalMs)
   } catch (err) {
     await dhcp.close().catch(() => {})
+    ra.close()
     await boot.close().catch(() => {})
     await tftp.close().catch(() => {})
     await api?.close().catch(() => {})
@@ -149,6 +153,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
       // The services read the new config from here on; keys that need a restart keep their running values.
       current = Object.freeze({ ...next, config: Object.freeze({ ...b, dataDir: a.dataDir, sqliteSync: a.sqliteSync, api: a.api }), settings: Object.freeze({ ...next.settings, api: current.settings.api }) })
       await dhcp.apply(next)
+      ra.apply(next)
       if (JSON.stringify(a.boot) !== JSON.stringify(b.boot) || JSON.stringify(a.lans) !== JSON.stringify(b.lans)) {
         await boot.loadImages(b.boot.imagesDir)
         if (a.boot.http !== b.boot.http || (a.lans.length > 0) !== (b.lans.length > 0)) {
@@ -175,6 +180,7 @@ export async function start (opts: StartOptions): Promise<Daemon> {
         try {
           bmc.stopPoll()
           await dhcp.close()
+          ra.close()
           // stop accepting and drain (up to drainMs)
           await Promise.all([theApi.close(), tftp.close(), boot.close()])
         } finally {

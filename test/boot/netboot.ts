@@ -4,7 +4,7 @@
 import t, { type Test } from 'tap'
 import { fileURLToPath } from 'node:url'
 import { netnsUnavailable, requireOrSkip } from '../../bench/netns.js'
-import { dhcpLab, type Lab } from '../helpers/dhcp-lab.js'
+import { dhcpLab, labMetric, type Lab } from '../helpers/dhcp-lab.js'
 import { bootVm, ensureTestos, vmUnavailable, type Firmware } from '../helpers/vm.js'
 
 const IMAGES = fileURLToPath(new URL('../../images', import.meta.url))
@@ -36,9 +36,14 @@ async function provision (t: Test, lab: Lab, firmware: Firmware, n: number, lan 
   const add = await lab.cli(['machines', 'add', '--hostname', `${firmware}-${n}`, '--mac', mac, '--lan', lan, '--ip', ip, '--image', 'testos'])
   t.equal(add.code, 0, add.stderr)
   const vm = await bootVm(t, { ns: lab.server, bridge, mac, firmware, name: `${firmware}${n}`, consoleLog: `${lab.dir}/${firmware}${n}.console` })
+  // The console timeline of iPXE's network configuration: from "initialising devices" to
+  // "Configuring (net0 …)… ok", which waits for DHCP and for an IPv6 router advertisement.
+  const at = (re: RegExp) => vm.waitFor(re, 240_000).then(() => Date.now(), () => null)
+  const configuring = Promise.all([at(/iPXE initialising devices/), at(/Configuring \(net0 [^)]*\)\.* ok/)])
   const ok = await vm.waitFor(/RACKBOOT-TESTOS: phone-home ok ip=(\S+) /, firmware === 'uefi' ? 240_000 : 180_000)
   await vm.exited
-  return { mac, ip, vm, ok }
+  const [from, to] = await configuring
+  return { mac, ip, vm, ok, configureMs: from === null || to === null ? null : to - from }
 }
 
 t.test('BIOS and UEFI VMs netboot once, phone home, and are provisioned', async t => {
@@ -46,8 +51,13 @@ t.test('BIOS and UEFI VMs netboot once, phone home, and are provisioned', async 
   await ensureTestos()
   const lab = await lab2(t)
   for (const firmware of ['bios', 'uefi'] as const) {
-    const { mac, ip, ok } = await provision(t, lab, firmware, 1)
+    const answersBefore = await labMetric(lab, /rackboot_ipv6_router_answers_total\{lan="prov"\} (\d+)/)
+    const { mac, ip, ok, configureMs } = await provision(t, lab, firmware, 1)
     t.match(ok[0], /phone-home ok/, `${firmware}: the test OS booted and phoned home`)
+    // No IPv6 wait: rackboot answered iPXE's router solicitation, so "Configuring … ok" came
+    // with DHCP instead of after iPXE's ~16 s wait for a router that never advertises.
+    t.ok(await labMetric(lab, /rackboot_ipv6_router_answers_total\{lan="prov"\} (\d+)/) > answersBefore, `${firmware}: rackboot answered a router solicitation`)
+    t.ok(configureMs !== null && configureMs < 10_000, `${firmware}: iPXE configured its network in ${configureMs === null ? '?' : (configureMs / 1000).toFixed(1)} s of console time (no ~16 s wait for IPv6)`)
     const m = await machine(lab, mac)
     t.match(m, { state: 'provisioned', netboot: false, ipv4: ip }, `${firmware}: provisioned, netboot off`)
     const tl = await lab.cli(['machines', 'timeline', mac, '--json'])

@@ -1,5 +1,5 @@
 // @rackboot/netbind native part: the two things Node's dgram cannot do (udpio.c has the
-// batched UDP I/O).
+// batched UDP I/O, raw.c the raw ICMP and ICMPv6 sockets).
 //   openBoundUdpSocket(ifname, port, address) -> { fd, ifindex }
 //     AF_INET/SOCK_DGRAM socket, non-blocking and close-on-exec, with SO_REUSEADDR,
 //     SO_BROADCAST and SO_BINDTODEVICE=<ifname>, bound to address:port. Node adopts the fd
@@ -255,7 +255,8 @@ NAPI_MODULE_INIT (/* napi_env env, napi_value exports */) {
       napi_create_function(env, "interfaceIndex", NAPI_AUTO_LENGTH, interface_index,
                            NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "interfaceIndex", fn) != napi_ok ||
-      udpio_init(env, exports) != 0) {
+      udpio_init(env, exports) != 0 ||
+      raw_init(env, exports) != 0) {
     return NULL;
   }
   return exports;

@@ -10,4 +10,7 @@ void throw_coded (napi_env env, const char *code, const char *message,
 // Registers udpio.c's exports on `exports`; 0 on success.
 int udpio_init (napi_env env, napi_value exports);
 
+// Registers raw.c's exports on `exports`; 0 on success.
+int raw_init (napi_env env, napi_value exports);
+
 #endif

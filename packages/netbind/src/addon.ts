@@ -13,6 +13,10 @@ export interface NativeAddon {
   sendTo (fd: number, data: Uint8Array, address: string, port: number): number
   sendGather (fd: number, head: Uint8Array, body: Uint8Array, layout: Int32Array, count: number): number
   UdpMux: new (onReady: (count: number) => void, rx: Uint8Array, meta: Int32Array) => NativeMux
+  openIcmp6 (ifname: string): { fd: number, ifindex: number }
+  openIcmp4 (ifname: string): { fd: number, ifindex: number }
+  rawSend (fd: number, bytes: Buffer, address: string, ifindex: number): number
+  RawSocket: new (fd: number, onPacket: (bytes: Buffer, source: string, hopLimit: number) => void) => { close (): void }
 }
 
 export interface NativeMux {

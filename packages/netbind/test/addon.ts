@@ -25,7 +25,7 @@ t.test('the built addon loads once and exports its functions', { skip: process.p
   const { native } = await t.mockImport<typeof import('../src/addon.js')>('../src/addon.js')
   const a = native()
   t.equal(native(), a, 'cached')
-  t.same(Object.keys(a).sort(), ['UdpMux', 'interfaceIndex', 'localPort', 'openBoundUdpSocket', 'openConnectedUdp', 'openUdp', 'sendGather', 'sendTo'])
+  t.same(Object.keys(a).sort(), ['RawSocket', 'UdpMux', 'interfaceIndex', 'localPort', 'openBoundUdpSocket', 'openConnectedUdp', 'openIcmp4', 'openIcmp6', 'openUdp', 'rawSend', 'sendGather', 'sendTo'])
 })
 
 t.test('the addon checks its own arguments (no socket is created)', { skip: process.platform !== 'linux' ? 'Linux only' : false }, async t => {
