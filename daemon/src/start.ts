@@ -76,13 +76,14 @@ export async function start (opts: StartOptions): Promise<Daemon> {
   const drainMs = opts.drainMs ?? 10_000
   const tftp = new TftpService({
     loaded: current, log: log.child({ svc: 'tftp' }), metrics, drainMs, health,
-    // A boot step for the machine's timeline: the client is found by its bound lease.
+    // A boot step for the machine's timeline: the client is found by its bound lease (on a
+    // proxyDHCP LAN: by the address DHCP last saw it with).
     // Committed within 100 ms with the others: in a boot storm dozens of transfers end within
     // milliseconds, and one transaction for all of them keeps the event loop serving.
     onTransfer: (x) => {
       const failed = (err: unknown) => { log.error({ svc: 'tftp', err }, 'cannot record the TFTP transfer event') }
       try {
-        const holder = store.leases.holderOf(x.ip)
+        const holder = store.leases.holderOf(x.ip) ?? dhcp.proxyHolder(x.ip)
         store.writeWithin(100, () => store.events.append({ actor: 'tftp', type: 'tftp.transfer', machineId: holder?.machineId ?? null, lan: holder?.lan ?? null, mac: holder?.mac ?? null, detail: { ...x } })).catch(failed)
       } catch (err) { failed(err) }
     }

@@ -12,7 +12,7 @@ interface Tap { teardown (fn: () => unknown): void; fail (msg: string): unknown;
 
 export type Client = Netns & { peer: string; ifname: string }
 
-export interface LabLan { name: string; bridge: string; cidr: string; extra?: string }
+export interface LabLan { name: string; bridge: string; cidr: string; extra?: string; /** Without the gateway and dns lines (a proxyDHCP LAN refuses them). */ bare?: boolean }
 
 export interface Lab {
   dir: string
@@ -48,7 +48,7 @@ export async function dhcpLab (t: Tap, lans: LabLan[], extraYaml = '', opts: { b
   const lanYaml = lans.map(l => {
     const [addr, prefix] = l.cidr.split('/') as [string, string]
     const net = addr.split('.').slice(0, 3).join('.') + '.0'
-    return `  - name: ${l.name}\n    interface: ${l.bridge}\n    subnet: ${net}/${prefix}\n    address: ${addr}\n    gateway: ${addr}\n    dns: [${addr}]\n${l.extra ?? ''}`
+    return `  - name: ${l.name}\n    interface: ${l.bridge}\n    subnet: ${net}/${prefix}\n    address: ${addr}\n${l.bare === true ? '' : `    gateway: ${addr}\n    dns: [${addr}]\n`}${l.extra ?? ''}`
   }).join('')
   const config = join(dir, 'rackboot.yaml')
   writeFileSync(config, `dataDir: ${join(dir, 'var')}\nlog: { level: debug, format: json }\napi: { listen: 127.0.0.1:9080 }\n${opts.boot ?? 'boot: { tftp: "127.0.0.1:0", http: "0.0.0.0:8080" }'}\n${extraYaml}lans:\n${lanYaml}`)
@@ -75,7 +75,7 @@ export async function dhcpLab (t: Tap, lans: LabLan[], extraYaml = '', opts: { b
     scripts,
     async start () {
       lab.daemon = await serve(t, config, 9080, { netns: server })
-      await lab.daemon.waitLog(l => l.msg === 'DHCP serving' && l.lan === lans[lans.length - 1]?.name)
+      await lab.daemon.waitLog(l => typeof l.msg === 'string' && l.msg.startsWith('DHCP serving') && l.lan === lans[lans.length - 1]?.name)
       return lab.daemon
     },
     async client (label, bridge, mac) {

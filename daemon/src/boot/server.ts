@@ -137,7 +137,7 @@ export async function buildBootServer (deps: BootDeps): Promise<BootServer> {
     const current = deps.current()
     const lan = current.lans.get(machine.lan)
     const bootUrl = bootUrlFor(lan, current, req.headers.host)
-    const event = (kind: string, detail: Record<string, unknown> = {}) => ({ actor: ACTOR, type: 'boot.script', machineId: machine.id, lan: machine.lan, mac, detail: { kind, ...detail } })
+    const event = (kind: string, detail: Record<string, unknown> = {}) => ({ actor: ACTOR, type: 'boot.script', machineId: machine.id, lan: machine.lan, mac, detail: { kind, client: req.ip, ...detail } })
     switch (decision.kind) {
       case 'disk': {
         const local = localBootFor(machine, deps.images())

@@ -1,9 +1,10 @@
 // A machine's boot attempts, reconstructed from its events: DHCP → TFTP → script → kernel and
-// initrd → phone-home, or for a disk image DHCP → … → script → installer → install steps, then
+// initrd → phone-home (on a proxyDHCP LAN also the address the client asked the other server
+// for, dhcp.proxy-seen), or for a disk image DHCP → … → script → installer → install steps, then
 // the disk's boot → seed → phone-home. Pure: events in, attempts out.
 import type { RbEvent } from '../store/events.js'
 
-export const BOOT_EVENT_TYPES = ['dhcp.offer', 'dhcp.ack', 'tftp.transfer', 'boot.script', 'boot.file', 'boot.metadata', 'boot.install', 'boot.phone-home', 'machine.state'] as const
+export const BOOT_EVENT_TYPES = ['dhcp.offer', 'dhcp.ack', 'dhcp.proxy-seen', 'tftp.transfer', 'boot.script', 'boot.file', 'boot.metadata', 'boot.install', 'boot.phone-home', 'machine.state'] as const
 
 export interface Attempt {
   startedAt: string

@@ -78,7 +78,7 @@ export function parseConfig (text: string, file: string): LoadedConfig {
   if (problems.list.length > 0) throw new ConfigError(problems.list)
 
   const config = withDefaults as Config
-  semanticChecks(config, problems)
+  semanticChecks(config, problems, raw as { lans?: unknown })
   if (problems.list.length > 0) throw new ConfigError(problems.list)
 
   config.dataDir = resolve(config.dataDir)
@@ -109,13 +109,26 @@ function deepFreeze<T> (o: T): T {
   return o
 }
 
+/** Keys a proxyDHCP LAN refuses: rackboot hands out no addresses there, the other server configures the network. */
+const PROXY_REFUSED: ReadonlyArray<[string, string]> = [
+  ...['pool', 'leaseTime', 'renewalTime', 'rebindingTime', 'leaseIdentity', 'reserved'].map(k => [k, 'rackboot hands out no addresses and keeps no leases on a proxy LAN (mode: proxy); the other DHCP server does'] as [string, string]),
+  ...['gateway', 'dns', 'domain', 'domainSearch', 'ntp', 'mtu', 'routes', 'options'].map(k => [k, 'on a proxy LAN (mode: proxy) the other DHCP server configures the network; rackboot\'s answers carry only boot information'] as [string, string]),
+  ['management', 'a management LAN gives BMCs addresses, which a proxy LAN (mode: proxy) does not'],
+  ['relay', 'proxyDHCP (mode: proxy) answers PXE broadcasts on a local interface; set `interface`']
+]
+
+function proxyChecks (rawLan: Record<string, unknown> | undefined, unknownMachines: string, at: (k: Path, m: string) => void): void {
+  for (const [key, why] of PROXY_REFUSED) if (rawLan !== undefined && rawLan !== null && typeof rawLan === 'object' && key in rawLan) at([key], `is not allowed: ${why}; remove it`)
+  if (unknownMachines !== 'ignore') at(['unknownMachines'], `${unknownMachines} is not allowed on a proxy LAN (mode: proxy): it needs rackboot to hand out addresses; unknown MACs are ignored there`)
+}
+
 function checkListen (value: string, path: Path, problems: Problems): void {
   const e = parseEndpoint(value)
   if (e === null) { problems.add(path, `port ${value.slice(value.lastIndexOf(':') + 1)} is out of range (0-65535)`); return }
   if (/^[0-9.]+$/.test(e.host) && tryParseIPv4(e.host) === null) problems.add(path, `${e.host} is not an IPv4 address`)
 }
 
-function semanticChecks (config: Config, problems: Problems): void {
+function semanticChecks (config: Config, problems: Problems, raw: { lans?: unknown } = {}): void {
   checkListen(config.api.listen, ['api', 'listen'], problems)
   checkListen(config.boot.http, ['boot', 'http'], problems)
   checkListen(config.boot.tftp, ['boot', 'tftp'], problems)
@@ -143,7 +156,8 @@ function semanticChecks (config: Config, problems: Problems): void {
       if (prev !== undefined) at(['interface'], `interface ${lan.interface} is already used by lans[${prev}] (${config.lans[prev]?.name ?? ''})`)
       else ifaces.set(lan.interface, i)
     }
-    if (lan.relay === true && lan.gateway === undefined) at(['gateway'], 'is required on a relayed LAN (the relay\'s address in the subnet, used as the router)')
+    if (lan.relay === true && lan.gateway === undefined && lan.mode !== 'proxy') at(['gateway'], 'is required on a relayed LAN (the relay\'s address in the subnet, used as the router)')
+    if (lan.mode === 'proxy') proxyChecks(Array.isArray(raw.lans) ? raw.lans[i] as Record<string, unknown> : {}, lan.unknownMachines, at)
 
     const leaseSeconds = parseDuration(lan.leaseTime)
     if (leaseSeconds !== null && (leaseSeconds < 60 || leaseSeconds > 365 * 86400)) at(['leaseTime'], `${lan.leaseTime} is out of range (60s to 365d)`)

@@ -25,6 +25,7 @@ export const LanName = Type.String({ pattern: namedPattern('^[a-z0-9](?:[a-z0-9-
 
 export const LanSchema = Type.Object({
   name: LanName,
+  mode: Type.Enum(['full', 'proxy'], { default: 'full', description: '`full` (default): rackboot is the LAN\'s DHCP server. `proxy`: another DHCP server (the colo\'s, a router\'s) hands out the addresses and rackboot adds only the boot information (proxyDHCP, PXE 2.1): it answers PXE and iPXE clients\' DISCOVERs with an offer carrying no address, only the boot file and next server (or the iPXE script URL), serves their boot file requests on UDP port 4011, stores no leases, and answers nothing else. Machines are still matched by MAC. A proxy LAN needs `interface`, and refuses the keys that only a full DHCP server uses (pool, leaseTime, renewalTime, rebindingTime, leaseIdentity, reserved, gateway, dns, domain, domainSearch, ntp, mtu, routes, options, management, and unknownMachines other than `ignore`).' }),
   interface: Type.Optional(Type.String({ pattern: namedPattern('^[A-Za-z0-9_.:@-]{1,15}$', 'an interface name (at most 15 characters)'), description: 'Local interface this LAN is attached to (e.g. a bridge). DHCP is served on it only. Exactly one of `interface` or `relay`.' })),
   relay: Type.Optional(Type.Boolean({ description: 'The LAN is reached through a DHCP relay: requests are matched to it by `giaddr`. Exactly one of `interface` or `relay`.' })),
   subnet: Type.String({ pattern: CIDR, description: 'The LAN\'s IPv4 subnet, e.g. 10.77.0.0/24. Subnets of different LANs may not overlap.' }),

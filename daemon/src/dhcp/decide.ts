@@ -55,6 +55,7 @@ export interface DecideContext {
 export type DropReason =
   | 'not-dhcp' | 'not-request' | 'not-ethernet' | 'wrong-lan' | 'unknown-mac' | 'pool-exhausted' | 'no-address'
   | 'other-server' | 'no-record' | 'malformed' | 'unsupported-type' | 'not-ours' | 'wrong-subnet' | 'discover-limit'
+  | 'not-pxe' | 'no-boot-file'
 
 export interface LeaseWrite {
   op: 'offer' | 'bind' | 'release' | 'decline'
@@ -73,9 +74,15 @@ export interface LeaseWrite {
 export interface Observation { machineId: number; arch: string | null; uuid: string | null; /** A machine's BMC was given this address (a management LAN): it becomes the machine's bmc.address. */ bmcAddress?: string }
 
 export type Decision =
-  | { kind: 'reply'; type: 'offer' | 'ack' | 'nak'; packet: DhcpPacket; lease: LeaseWrite | null; observe: Observation | null; events: EventInput[] }
+  | {
+    kind: 'reply'; type: 'offer' | 'ack' | 'nak'; packet: DhcpPacket; lease: LeaseWrite | null; observe: Observation | null; events: EventInput[]
+    /** Where the reply goes when not by RFC 2131 §4.1 (a proxyDHCP ACK on port 4011: back to the request's source). */
+    to?: { address: string; port: number }
+    /** proxyDHCP: the address the client has (or asks the other server for). */
+    seen?: string
+  }
   | { kind: 'update'; lease: LeaseWrite; events: EventInput[] }
-  | { kind: 'drop'; reason: DropReason; detail?: string; events: EventInput[]; /** set for `other-server`: whose offer to forget */ client?: string }
+  | { kind: 'drop'; reason: DropReason; detail?: string; events: EventInput[]; /** set for `other-server`: whose offer to forget */ client?: string; seen?: string }
 
 const ACTOR = 'dhcp'
 
@@ -180,6 +187,14 @@ function currentAddress (key: string, machine: MachineView | null, ctx: DecideCo
   return null
 }
 
+/** A registered machine asking on another LAN: a cabling or switch error, worth an alert. */
+export function wrongLan (m: MachineView, lanName: string, mac: string): Decision {
+  return drop('wrong-lan', `registered on ${m.lan}`, [{
+    actor: ACTOR, type: 'dhcp.wrong-lan', machineId: m.id, lan: lanName, mac,
+    detail: { seenOn: lanName, registeredOn: m.lan, hostname: m.hostname }
+  }])
+}
+
 export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
   const lanName = ctx.lan.lan.name
   const type = messageType(req)
@@ -189,13 +204,7 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
   const mac = clientHardwareAddress(req)
 
   const registered = ctx.lookup.machine(mac)
-  if (registered !== null && registered.lan !== lanName) {
-    // A registered machine asking on another LAN: a cabling or switch error, worth an alert.
-    return drop('wrong-lan', `registered on ${registered.lan}`, [{
-      actor: ACTOR, type: 'dhcp.wrong-lan', machineId: registered.id, lan: lanName, mac,
-      detail: { seenOn: lanName, registeredOn: registered.lan, hostname: registered.hostname }
-    }])
-  }
+  if (registered !== null && registered.lan !== lanName) return wrongLan(registered, lanName, mac)
   // A machine's BMC on a management LAN is a known client: its reservation (bmc.address) or a
   // pool address, named after its machine; the address it gets becomes the machine's bmc.address.
   const bmc = registered === null && ctx.lan.lan.config.management === true ? ctx.lookup.bmc?.(mac) ?? null : null

@@ -15,6 +15,7 @@ import type { LoadedConfig } from '../config/load.js'
 import type { Lan } from '../config/lan.js'
 import { AddressBook } from './address-book.js'
 import { decide, REQUIRED_REPLY_OPTIONS, type Decision } from './decide.js'
+import { decideProxy, PXE_PORT } from './proxy.js'
 import { bookLookup } from './lookup.js'
 import { lanContext, relayedLan, type LanContext } from './lan-context.js'
 import { DhcpLedger } from './ledger.js'
@@ -30,11 +31,16 @@ interface LanState {
   ctx: LanContext
   book: AddressBook
   socket: dgram.Socket | null
+  /** proxyDHCP LANs: the boot server socket on port 4011. */
+  pxeSocket: dgram.Socket | null
   ifindex: number | null
   openError: string | null
 }
 
-interface Item { buf: Buffer; from: string; lan: string | null; socket: dgram.Socket }
+interface Item { buf: Buffer; from: string; lan: string | null; socket: dgram.Socket; src: { address: string; port: number }; pxe: boolean }
+
+/** Addresses proxyDHCP clients were seen with (the other server's): which machine has which, for the TFTP timeline. */
+const MAX_SEEN = 16_384
 interface Outgoing { socket: dgram.Socket; buf: Buffer; address: string; port: number; lan: string; type: string }
 
 export interface DhcpServiceOptions {
@@ -88,6 +94,7 @@ export class DhcpService {
   private readonly now: () => number
   private readonly port: number
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
+  private readonly seen = new Map<string, { lan: string; mac: string; machineId: number | null }>()
   private readonly eventSeen = new Map<string, number>()
   private readonly dropsSince = new Map<string, number>()
   private readonly logBudget = new LogBudget(LOG_LINES_PER_TYPE)
@@ -151,9 +158,9 @@ export class DhcpService {
       if (s === undefined) {
         const book = new AddressBook(lan)
         for (const rec of this.leases.load(name)) book.put(rec)
-        this.lans.set(name, { ctx, book, socket: null, ifindex: null, openError: null })
+        this.lans.set(name, { ctx, book, socket: null, pxeSocket: null, ifindex: null, openError: null })
       } else {
-        const ifaceChanged = s.ctx.lan.config.interface !== lan.config.interface
+        const ifaceChanged = s.ctx.lan.config.interface !== lan.config.interface || s.ctx.lan.config.mode !== lan.config.mode
         s.ctx = ctx
         s.book.retarget(lan)
         if (ifaceChanged) this.closeSocket(s)
@@ -193,7 +200,7 @@ export class DhcpService {
       const iface = s.ctx.lan.config.interface
       if (iface === undefined || this.closed) continue
       const index = interfaceIndex(iface)
-      if (s.socket !== null && index === s.ifindex) continue
+      if (s.socket !== null && index === s.ifindex && (s.pxeSocket !== null || s.ctx.lan.config.mode !== 'proxy')) continue
       if (s.socket !== null) {
         this.log.warn({ lan: name, iface, was: s.ifindex, now: index }, index === null ? 'interface went away: DHCP socket closed' : 'interface was recreated: reopening the DHCP socket')
         this.closeSocket(s)
@@ -206,16 +213,29 @@ export class DhcpService {
         continue
       }
       try {
+        const proxy = s.ctx.lan.config.mode === 'proxy'
         const socket = await createBoundSocket({ interface: iface, port: this.port })
-        if (this.closed || this.lans.get(name) !== s) { socket.close(); continue }
+        let pxeSocket: dgram.Socket | null = null
+        try {
+          if (proxy) pxeSocket = await createBoundSocket({ interface: iface, port: PXE_PORT })
+        } catch (err) {
+          socket.close()
+          throw err
+        }
+        if (this.closed || this.lans.get(name) !== s) { socket.close(); pxeSocket?.close(); continue }
         tuneSocket(socket)
         s.socket = socket
+        s.pxeSocket = pxeSocket
         s.ifindex = boundInterface(socket)?.index ?? index
         s.openError = null
         health?.up(`dhcp/${name}`)
-        socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: name, socket }))
-        socket.on('error', err => this.log.error({ lan: name, iface, err }, 'DHCP socket error'))
-        this.log.info({ lan: name, iface, port: this.port }, 'DHCP serving')
+        for (const [sock, pxe] of [[socket, false], [pxeSocket, true]] as const) {
+          if (sock === null) continue
+          sock.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: name, socket: sock, src: { address: rinfo.address, port: rinfo.port }, pxe }))
+          sock.on('error', err => this.log.error({ lan: name, iface, err }, 'DHCP socket error'))
+        }
+        if (proxy) this.log.info({ lan: name, iface, port: this.port, pxePort: PXE_PORT }, 'DHCP serving (proxyDHCP: boot information only, the addresses are another server\'s)')
+        else this.log.info({ lan: name, iface, port: this.port }, 'DHCP serving')
       } catch (err) {
         const msg = (err as Error).message
         if (s.openError !== msg) this.log.error({ lan: name, iface, err: { code: (err as { code?: string }).code, message: msg } }, `LAN ${name} gets no DHCP: ${msg}; retrying every ${WATCH_MS / 1000} s`)
@@ -237,7 +257,7 @@ export class DhcpService {
       throw err
     }
     tuneSocket(socket)
-    socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: null, socket }))
+    socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: null, socket, src: { address: rinfo.address, port: rinfo.port }, pxe: false }))
     socket.on('error', err => this.log.error({ err }, 'DHCP relay socket error'))
     this.relaySocket = socket
     this.log.info({ port: this.port }, 'DHCP serving relayed LANs (requests with giaddr)')
@@ -246,6 +266,8 @@ export class DhcpService {
   private closeSocket (s: LanState): void {
     s.socket?.close()
     s.socket = null
+    s.pxeSocket?.close()
+    s.pxeSocket = null
     s.ifindex = null
   }
 
@@ -377,7 +399,8 @@ export class DhcpService {
     const maxDiscovered = s.ctx.lan.config.maxDiscovered
     const lookup = bookLookup(s.book, now, mac => this.leases.machineByMac(mac), ip => this.leases.isReserved(lan, ip), () => this.leases.discoveredCount(lan) >= maxDiscovered,
       mac => this.leases.bmcByMac(mac, ip => ip >= s.book.lan.subnet.first && ip <= s.book.lan.subnet.last))
-    const decision = decide(req, { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs })
+    const ctx = { lan: s.ctx, now, lookup, offerHoldMs: this.offerHoldMs, quarantineMs: this.quarantineMs }
+    const decision = s.ctx.lan.config.mode === 'proxy' ? decideProxy(req, ctx, item.pxe ? PXE_PORT : 67, item.src) : decide(req, ctx)
     return { req, s, decision }
   }
 
@@ -386,6 +409,7 @@ export class DhcpService {
     const mac = clientHardwareAddress(req)
     applyDecision(d, lan, s.book, this.leases, now)
     this.events(d.events, now)
+    if (d.kind !== 'update' && d.seen !== undefined) this.saw(d.seen, lan, mac, d.events[0]?.machineId ?? null)
     switch (d.kind) {
       case 'drop':
         this.countDrop(lan, d.reason)
@@ -411,11 +435,23 @@ export class DhcpService {
           this.log.warn({ lan, mac, xid: req.xid, err: { code: err.code, message: err.message } }, 'reply does not fit the client\'s maximum message size')
           return null
         }
-        const to = replyDestination(req, d.packet)
+        const to = d.to === undefined ? replyDestination(req, d.packet) : { ...d.to, rule: 'pxe-source' }
         this.log.debug({ lan, mac, xid: req.xid, msgType: d.type, ip: d.packet.yiaddr, to: to.address, rule: to.rule }, 'reply')
         return { socket: item.socket, buf, address: to.address, port: to.port, lan, type: d.type }
       }
     }
+  }
+
+  /** A proxyDHCP client was seen with `ip`: remembered (bounded) so that its TFTP transfers land on its timeline. */
+  private saw (ip: string, lan: string, mac: string, machineId: number | null): void {
+    this.seen.delete(ip)
+    this.seen.set(ip, { lan, mac, machineId })
+    if (this.seen.size > MAX_SEEN) { const oldest = this.seen.keys().next().value; if (oldest !== undefined) this.seen.delete(oldest) }
+  }
+
+  /** Who was last seen with `ip` on a proxyDHCP LAN (their address is the other server's), or null. */
+  proxyHolder (ip: string): { lan: string; mac: string; machineId: number | null } | null {
+    return this.seen.get(ip) ?? null
   }
 
   /** Appends events (inside the batch transaction), holding back repeats of noisy ones. */

@@ -49,7 +49,7 @@ t.test('YAML syntax errors name the line', async t => {
 
 t.test('unknown keys are caught with a suggestion', async t => {
   t.same(problems('api:\n  lisen: 127.0.0.1:1\n'), ['rb.yaml:2: api.lisen: is not a known key (did you mean "listen"?); allowed: listen, bodyLimit'])
-  t.same(problems(`lans:${lan('\n    leaseTme: 1h')}\n`), ['rb.yaml:6: lans[0].leaseTme: is not a known key (did you mean "leaseTime"?); allowed: name, interface, relay, subnet, address, gateway, dns, domain, domainSearch, ntp, mtu, pool, reserved, routes, options, leaseTime, renewalTime, rebindingTime, nextServer, management, provisionWithBmc, ipv6RouterAnswer, installStreams, leaseIdentity, unknownMachines, maxDiscovered'])
+  t.same(problems(`lans:${lan('\n    leaseTme: 1h')}\n`), ['rb.yaml:6: lans[0].leaseTme: is not a known key (did you mean "leaseTime"?); allowed: name, mode, interface, relay, subnet, address, gateway, dns, domain, domainSearch, ntp, mtu, pool, reserved, routes, options, leaseTime, renewalTime, rebindingTime, nextServer, management, provisionWithBmc, ipv6RouterAnswer, installStreams, leaseIdentity, unknownMachines, maxDiscovered'])
 })
 
 t.test('wrong types and formats name the key and the value', async t => {
