@@ -106,7 +106,11 @@ export const ConfigSchema = Type.Object({
     enabled: Type.Boolean({ default: true, description: 'Serve DHCP on the configured LANs. `false` keeps the inventory and boot services without answering DHCP (e.g. while another DHCP server still runs).' }),
     offerHold: Duration('How long an offered address stays held for the client that was offered it.', '30s'),
     declineQuarantine: Duration('How long an address a client declined (found in use, RFC 2131 DHCPDECLINE) is kept out of the pool.', '10m'),
-    ratePerMac: Type.Integer({ minimum: 1, maximum: 10000, default: 20, description: 'Packets per second accepted from one MAC (bursts of twice that); more are dropped and counted.' })
+    ratePerMac: Type.Integer({ minimum: 1, maximum: 10000, default: 20, description: 'Packets per second accepted from one MAC (bursts of twice that); more are dropped and counted.' }),
+    conflictCheck: Type.Object({
+      enabled: Type.Boolean({ default: true, description: 'Before offering a pool address to a client that does not hold it yet, send it one ICMP echo request; an answer means another host uses the address without a lease: it is kept out of the pool for `dhcp.declineQuarantine` (a `dhcp.conflict` event) and the next free address is tried. Never for reservations, never for an address the client already holds. Only the client waiting for the probe waits; needs CAP_NET_RAW (without it, offers go out unprobed and the log says so once).' }),
+      timeoutMs: Type.Integer({ minimum: 10, maximum: 5000, default: 200, description: 'How long the conflict check waits for an echo reply, in milliseconds; this delays the first OFFER of a new pool address by as much.' })
+    }, { additionalProperties: false, default: {}, description: 'The address conflict check before pool offers (Kea\'s ping-check, dnsmasq\'s default).' })
   }, { additionalProperties: false, default: {}, description: 'DHCP server behaviour (all LANs).' }),
   secrets: Type.Object({
     keyFile: Type.Optional(Type.String({ minLength: 1, description: 'File with the 32-byte key that seals secrets at rest (cluster CA keys, bootstrap tokens, BMC passwords) with AES-256-GCM: 32 raw bytes, 64 hex digits or base64. It must be mode 0600 (not readable by group or others). Default: `<dataDir>/secrets.key`, created on first start. Back it up apart from the database: without it the sealed secrets cannot be opened, and the daemon refuses to start with a key that is not the one the database was sealed with.' }))

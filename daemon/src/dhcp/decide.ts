@@ -80,6 +80,8 @@ export type Decision =
     to?: { address: string; port: number }
     /** proxyDHCP: the address the client has (or asks the other server for). */
     seen?: string
+    /** An OFFER of a pool address this client does not hold yet: check first that no other host uses it (conflict check). */
+    probe?: boolean
   }
   | { kind: 'update'; lease: LeaseWrite; events: EventInput[] }
   | { kind: 'drop'; reason: DropReason; detail?: string; events: EventInput[]; /** set for `other-server`: whose offer to forget */ client?: string; seen?: string }
@@ -247,20 +249,25 @@ export function decide (req: DhcpPacket, ctx: DecideContext): Decision {
       // network address for the requesting client." (§4.3.1) — the reservation, else the
       // client's current or previous address, else the requested one, else a free one.
       let ip: string | null
+      let probe = false
       if (machine?.ipv4 != null) {
         ip = machine.ipv4
       } else {
         if (!ctx.lookup.hasPool()) return drop('no-address', 'no reservation and no pool on this LAN')
         const last = ctx.lookup.lease(key)
-        ip = ctx.lookup.allocate(key, [ctx.lookup.offered(key), last?.ip, requestedIpAddress(req)])
+        const held = ctx.lookup.offered(key)
+        ip = ctx.lookup.allocate(key, [held, last?.ip, requestedIpAddress(req)])
         if (ip === null) {
           return drop('pool-exhausted', undefined, [{ actor: ACTOR, type: 'dhcp.pool-exhausted', lan: lanName, mac, detail: { pool: ctx.lan.lan.config.pool ?? null } }])
         }
+        // A pool address the client neither was offered nor holds: someone may use it without
+        // a lease (a static address, a lost lease database). Reservations are never probed.
+        probe = ip !== held && !(last !== null && last.ip === ip && last.state === 'bound' && last.expiresAt > ctx.now)
       }
       const packet = buildReply(req, ctx, MessageType.Offer, ip, machine, sel)
       const boot = bootDetail(req, sel)
       const events: EventInput[] = boot === null ? [] : [{ actor: ACTOR, type: 'dhcp.offer', machineId: machine?.id ?? null, lan: lanName, mac, detail: { ip, ...boot } }]
-      return { kind: 'reply', type: 'offer', packet, lease: write('offer', ip, ctx.now + ctx.offerHoldMs), observe: null, events }
+      return { kind: 'reply', type: 'offer', packet, lease: write('offer', ip, ctx.now + ctx.offerHoldMs), observe: null, events, ...(probe ? { probe } : {}) }
     }
 
     case MessageType.Request: {

@@ -9,6 +9,7 @@ import { createBoundSocket, boundInterface, interfaceIndex } from '@rackboot/net
 import { decode, encodeFitted, maxReplySize, replyDestination, messageTypeName, messageType, clientHardwareAddress, optionName, type DhcpPacket } from '@rackboot/dhcp'
 import { isDecodeError, isEncodeError, formatIPv4 } from '@rackboot/wire'
 import { createSocket } from 'node:dgram'
+import { readFileSync } from 'node:fs'
 import type { Store } from '../store/index.js'
 import type { Metrics } from '../metrics.js'
 import type { LoadedConfig } from '../config/load.js'
@@ -16,6 +17,7 @@ import type { Lan } from '../config/lan.js'
 import { AddressBook } from './address-book.js'
 import { decide, REQUIRED_REPLY_OPTIONS, type Decision } from './decide.js'
 import { decideProxy, PXE_PORT } from './proxy.js'
+import { ConflictCheck } from './conflict.js'
 import { bookLookup } from './lookup.js'
 import { lanContext, relayedLan, type LanContext } from './lan-context.js'
 import { DhcpLedger } from './ledger.js'
@@ -37,11 +39,21 @@ interface LanState {
   openError: string | null
 }
 
-interface Item { buf: Buffer; from: string; lan: string | null; socket: dgram.Socket; src: { address: string; port: number }; pxe: boolean }
+interface Item {
+  buf: Buffer; from: string; lan: string | null; socket: dgram.Socket; src: { address: string; port: number }; pxe: boolean
+  /** How many conflict-checked addresses this request was already found to be in use for. */
+  conflicts?: number
+}
+/** A DISCOVER re-decided after this many addresses answered the conflict check gets no offer. */
+const MAX_CONFLICTS = 3
 
 /** Addresses proxyDHCP clients were seen with (the other server's): which machine has which, for the TFTP timeline. */
 const MAX_SEEN = 16_384
-interface Outgoing { socket: dgram.Socket; buf: Buffer; address: string; port: number; lan: string; type: string }
+interface Outgoing {
+  socket: dgram.Socket; buf: Buffer; address: string; port: number; lan: string; type: string
+  /** An offer that waits for the conflict check of its address. */
+  probe?: { ip: string; mac: string; key: string; machineId: number | null; item: Item }
+}
 
 export interface DhcpServiceOptions {
   store: Store
@@ -69,9 +81,20 @@ const RATE_LIMITED_EVENTS = new Map<string, (e: EventInput) => string>([
   // per LAN: a flood brings a new MAC with every packet
   ['dhcp.discover-limit', e => e.lan ?? '']
 ])
-const WARN_EVENTS = new Set(['dhcp.wrong-lan', 'dhcp.pool-exhausted', 'dhcp.failed', 'dhcp.discover-limit'])
+const WARN_EVENTS = new Set(['dhcp.wrong-lan', 'dhcp.pool-exhausted', 'dhcp.failed', 'dhcp.discover-limit', 'dhcp.conflict'])
 /** Log lines per event type and LAN per summary period; the rest are counted in the summary. */
 const LOG_LINES_PER_TYPE = 60
+
+/** The MAC the kernel's ARP table holds for `ip` (in this network namespace), or null. */
+function neighbourMac (ip: string): string | null {
+  try {
+    for (const line of readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f[0] === ip && f[3] !== undefined && f[3] !== '00:00:00:00:00:00') return f[3].toLowerCase()
+    }
+  } catch { /* not Linux, or no procfs */ }
+  return null
+}
 
 /** Whether carrying out `d` creates a discovered machine (the write that can be refused: its hostname taken). */
 function recordsMachine (d: Decision): boolean {
@@ -107,6 +130,8 @@ export class DhcpService {
   private readonly sent: Counter<'lan' | 'type'>
   private readonly dropped: Counter<'lan' | 'reason'>
   private readonly optionsLeftOut: Counter<'lan' | 'option'>
+  private readonly conflictChecks: Counter<'lan' | 'result'>
+  private conflictCheck: ConflictCheck | null = null
 
   constructor (private readonly opts: DhcpServiceOptions) {
     this.log = opts.log
@@ -118,6 +143,7 @@ export class DhcpService {
     this.received = new Counter({ name: 'rackboot_dhcp_received_total', help: 'DHCP packets received, by LAN and message type.', labelNames: ['lan', 'type'], registers })
     this.sent = new Counter({ name: 'rackboot_dhcp_sent_total', help: 'DHCP replies sent, by LAN and message type.', labelNames: ['lan', 'type'], registers })
     this.dropped = new Counter({ name: 'rackboot_dhcp_dropped_total', help: 'DHCP packets dropped (no reply), by LAN and reason.', labelNames: ['lan', 'reason'], registers })
+    this.conflictChecks = new Counter({ name: 'rackboot_dhcp_conflict_checks_total', help: 'Address conflict checks before pool offers, by LAN and result: free (no answer), in-use (another host answered: the address is quarantined), unprobed (no probe could be sent).', labelNames: ['lan', 'result'], registers })
     this.optionsLeftOut = new Counter({ name: 'rackboot_dhcp_options_left_out_total', help: 'Options left out of replies because they did not fit the client\'s maximum message size (option 57), by LAN and option.', labelNames: ['lan', 'option'], registers })
     opts.metrics.gauge('rackboot_dhcp_pool_held', 'Pool addresses held (leases and pending offers) per LAN.', ['lan'], g => {
       const now = this.now()
@@ -142,6 +168,14 @@ export class DhcpService {
     this.offerHoldMs = loaded.settings.dhcp.offerHoldMs
     this.quarantineMs = loaded.settings.dhcp.declineQuarantineMs
     this.ratePerMac = cfg.dhcp.ratePerMac
+    if (cfg.dhcp.conflictCheck.enabled && this.conflictCheck === null) {
+      this.conflictCheck = new ConflictCheck({ timeoutMs: cfg.dhcp.conflictCheck.timeoutMs, log: this.log, onUnavailable: why => { if (why === null) this.opts.health?.forget('dhcp/conflict-check'); else this.opts.health?.down('dhcp/conflict-check', `the DHCP conflict check cannot send ICMP echo requests: ${why}`) } })
+    } else if (!cfg.dhcp.conflictCheck.enabled && this.conflictCheck !== null) {
+      this.conflictCheck.close()
+      this.conflictCheck = null
+      this.opts.health?.forget('dhcp/conflict-check')
+    }
+    if (this.conflictCheck !== null) this.conflictCheck.timeoutMs = cfg.dhcp.conflictCheck.timeoutMs
     const wanted = cfg.dhcp.enabled ? loaded.lans : new Map<string, Lan>()
     for (const lan of loaded.lans.keys()) if (!wanted.has(lan)) this.opts.health?.forget(`dhcp/${lan}`)
     for (const [name, s] of this.lans) {
@@ -178,6 +212,8 @@ export class DhcpService {
     for (const t of this.timers) clearInterval(t)
     this.timers = []
     for (const s of this.lans.values()) this.closeSocket(s)
+    this.conflictCheck?.close()
+    this.conflictCheck = null
     this.relaySocket?.close()
     this.relaySocket = null
   }
@@ -328,10 +364,49 @@ export class DhcpService {
       return
     }
     for (const o of out) {
-      o.socket.send(o.buf, o.port, o.address, err => {
-        if (err !== null && err !== undefined) { this.countDrop(o.lan, 'send-failed'); this.log.debug({ lan: o.lan, ip: o.address, err: err.message }, 'send failed') } else this.sent.inc({ lan: o.lan, type: o.type })
-      })
+      const probe = o.probe
+      if (probe !== undefined) {
+        if (this.conflictCheck?.check(probe.ip, inUse => this.probed(o, probe, inUse)) === true) continue
+        this.conflictChecks.inc({ lan: o.lan, result: 'unprobed' })
+      }
+      this.send(o)
     }
+  }
+
+  private send (o: Outgoing): void {
+    o.socket.send(o.buf, o.port, o.address, err => {
+      if (err !== null && err !== undefined) { this.countDrop(o.lan, 'send-failed'); this.log.debug({ lan: o.lan, ip: o.address, err: err.message }, 'send failed') } else this.sent.inc({ lan: o.lan, type: o.type })
+    })
+  }
+
+  /**
+   * The conflict check of an offer's address ended. Free: the offer goes out. In use: the
+   * address is quarantined like a declined one (another host has it without a lease), recorded
+   * as `dhcp.conflict`, and the DISCOVER is decided again, which picks the next free address.
+   */
+  private probed (o: Outgoing, probe: NonNullable<Outgoing['probe']>, inUse: boolean): void {
+    this.conflictChecks.inc({ lan: o.lan, result: inUse ? 'in-use' : 'free' })
+    if (this.closed) return
+    if (!inUse) { this.send(o); return }
+    const s = this.lans.get(o.lan)
+    if (s === undefined) return
+    const now = this.now()
+    // Who answered: the kernel's neighbour table has its MAC now (it just resolved it).
+    const answeredBy = neighbourMac(probe.ip)
+    try {
+      this.opts.store.write(() => {
+        const rec = this.leases.record(o.lan, { op: 'decline', ip: probe.ip, mac: answeredBy ?? probe.mac, key: `conflict:${probe.ip}`, machineId: null, expiresAt: now + this.quarantineMs, clientId: null, hostname: null, discover: false }, now)
+        if (rec !== null) s.book.put(rec)
+        s.book.unoffer(probe.key)
+        this.events([{ actor: 'dhcp', type: 'dhcp.conflict', machineId: probe.machineId, lan: o.lan, mac: probe.mac, detail: { ip: probe.ip, offeredTo: probe.mac, answeredBy, quarantineSeconds: Math.round(this.quarantineMs / 1000) } }], now)
+      })
+    } catch (err) {
+      this.log.error({ lan: o.lan, ip: probe.ip, err }, 'cannot quarantine an address found in use; no offer sent')
+      return
+    }
+    const conflicts = (probe.item.conflicts ?? 0) + 1
+    if (conflicts >= MAX_CONFLICTS) { this.countDrop(o.lan, 'conflict'); return }
+    this.enqueue({ ...probe.item, conflicts })
   }
 
   /** A packet whose decision could not be carried out: counted, logged and recorded; no reply. */
@@ -437,7 +512,8 @@ export class DhcpService {
         }
         const to = d.to === undefined ? replyDestination(req, d.packet) : { ...d.to, rule: 'pxe-source' }
         this.log.debug({ lan, mac, xid: req.xid, msgType: d.type, ip: d.packet.yiaddr, to: to.address, rule: to.rule }, 'reply')
-        return { socket: item.socket, buf, address: to.address, port: to.port, lan, type: d.type }
+        const probe = d.probe === true && d.lease !== null ? { ip: d.lease.ip, mac, key: d.lease.key, machineId: d.lease.machineId, item } : undefined
+        return { socket: item.socket, buf, address: to.address, port: to.port, lan, type: d.type, ...(probe === undefined ? {} : { probe }) }
       }
     }
   }

@@ -258,3 +258,13 @@ t.test('non-DHCP input is dropped with a reason', async t => {
   t.match(world().run(ib), { kind: 'drop', reason: 'not-ethernet' })
   t.match(world().run(request(MessageType.Offer, MACS.pooled, p => { p.op = 2 })), { kind: 'drop', reason: 'not-request' }, 'another server\'s OFFER')
 })
+
+t.test('conflict check: only a pool address the client does not hold yet is probed', async t => {
+  const w = world()
+  t.notOk(replyOf(t, w.run(discover(MACS.reserved))).probe, 'a reservation is never probed')
+  const first = replyOf(t, w.run(discover(MACS.pooled)))
+  t.equal(first.probe, true, 'a fresh pool offer is probed')
+  t.notOk(replyOf(t, w.run(discover(MACS.pooled))).probe, 'the offer it holds is not probed again')
+  replyOf(t, w.run(select(MACS.pooled, first.packet.yiaddr)))
+  t.notOk(replyOf(t, w.run(discover(MACS.pooled))).probe, 'nor the address it has bound')
+})
