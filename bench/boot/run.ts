@@ -3,8 +3,10 @@
 //     script, kernel and initrd over HTTP) and UEFI (OVMF's own PXE: DHCP, ipxe.efi over TFTP, then
 //     iPXE as for BIOS), rackboot against dnsmasq (DHCP, TFTP) + nginx (a static iPXE script with the
 //     same kernel command line, the same kernel and initrd, a phone-home location) in the same run:
-//     target ≤ 1.0× the peer's time. Time = QEMU spawned → the test OS's "phone-home ok" line on the
-//     serial console (printed once the POST was answered), for both sides alike. Runs alternate
+//     target ≤ 0.5× the peer's time (rackboot answers iPXE's IPv6 router solicitation, its
+//     default, so iPXE does not wait ~16 s for a router; the peer does not). Time = QEMU spawned
+//     → the test OS's "phone-home ok" line on the serial console (printed once the POST was
+//     answered), for both sides alike. Runs alternate
 //     (rackboot, peer, rackboot, …) per firmware, one VM at a time. Each side has its own network
 //     namespace with a bridge (rackboot 10.77.0.0/24, peer 10.78.0.0/24) that the VM's tap joins;
 //     nothing is sent on this machine's interfaces. Servers on CPU 0, QEMU on CPU 1 (TCG where KVM
@@ -39,6 +41,8 @@ const DURATION = Number(process.env.DURATION ?? 6)
 const MACHINES = 10_000
 const BIG = 256 << 20
 const VMS = process.env.BOOT_VMS ?? '1'
+/** (a): rackboot's boot time against dnsmasq + nginx's. */
+const TARGET_A = 0.5
 const KEEP = process.env.BENCH_KEEP === '1'
 
 interface Part { text: string; pass: boolean }
@@ -339,12 +343,12 @@ async function vmBoots (): Promise<Part> {
     let pass = true
     const rows = FIRMWARES.map(fw => {
       const [r, p] = sides.map(x => median(times.get(fw)?.get(x.name) ?? [])) as [number, number]
-      pass &&= r / p <= 1.0
+      pass &&= r / p <= TARGET_A
       // Enough digits for the verdict to be read off the line: at 0.1 s and 2 decimals, 24.14 vs
       // 24.12 s printed as "24.1 vs 24.1 s = 1.00×" next to FAIL.
       return `${fw.toUpperCase()} rackboot ${r.toFixed(2)} s vs dnsmasq+nginx ${p.toFixed(2)} s = ${(r / p).toFixed(3)}×`
     })
-    return { pass, text: `(a) VM start → phone-home (${acc.toUpperCase()}): ${rows.join(', ')} [target ≤ 1.0×]` }
+    return { pass, text: `(a) VM start → phone-home (${acc.toUpperCase()}): ${rows.join(', ')} [target ≤ ${TARGET_A}×]` }
   } finally {
     for (const x of sides) { await x.stop(); x.ns.remove() }
     if (KEEP) console.error(`bench/boot: (a)'s configs, logs and consoles are in ${dir}`)

@@ -1,7 +1,8 @@
 // The DHCP service: one interface-bound socket per directly attached LAN, one unbound
 // socket for relayed LANs, and a batch loop: packets that arrive together are decided
 // together, their lease writes committed in one transaction, and only then are the
-// replies sent (group commit: no ACK leaves before its lease is durable).
+// ACKs sent (group commit: no ACK leaves before its lease is durable). OFFERs leave as soon
+// as they are decided (an offer's hold lives in memory), or when their conflict check ends.
 import type dgram from 'node:dgram'
 import type { Logger } from 'pino'
 import { Counter } from 'prom-client'
@@ -43,6 +44,8 @@ interface Item {
   buf: Buffer; from: string; lan: string | null; socket: dgram.Socket; src: { address: string; port: number }; pxe: boolean
   /** How many conflict-checked addresses this request was already found to be in use for. */
   conflicts?: number
+  /** performance.now() when it was queued. */
+  at?: number
 }
 /** A DISCOVER re-decided after this many addresses answered the conflict check gets no offer. */
 const MAX_CONFLICTS = 3
@@ -131,6 +134,8 @@ export class DhcpService {
   private readonly dropped: Counter<'lan' | 'reason'>
   private readonly optionsLeftOut: Counter<'lan' | 'option'>
   private readonly conflictChecks: Counter<'lan' | 'result'>
+  private readonly phaseSeconds: Counter<'phase'>
+  private readonly timedPackets: Counter
   private conflictCheck: ConflictCheck | null = null
 
   constructor (private readonly opts: DhcpServiceOptions) {
@@ -144,6 +149,11 @@ export class DhcpService {
     this.sent = new Counter({ name: 'rackboot_dhcp_sent_total', help: 'DHCP replies sent, by LAN and message type.', labelNames: ['lan', 'type'], registers })
     this.dropped = new Counter({ name: 'rackboot_dhcp_dropped_total', help: 'DHCP packets dropped (no reply), by LAN and reason.', labelNames: ['lan', 'reason'], registers })
     this.conflictChecks = new Counter({ name: 'rackboot_dhcp_conflict_checks_total', help: 'Address conflict checks before pool offers, by LAN and result: free (no answer), in-use (another host answered: the address is quarantined), unprobed (no probe could be sent).', labelNames: ['lan', 'result'], registers })
+    // Where a packet's time in the daemon goes, summed over packets (divide by
+    // rackboot_dhcp_timed_packets_total for the average): waiting in the queue for the next batch,
+    // its batch's decisions, the batch's commit, and handing the batch's replies to the kernel.
+    this.phaseSeconds = new Counter({ name: 'rackboot_dhcp_phase_seconds_total', help: 'Time DHCP packets spent in each phase, summed over packets: queue (waiting for their batch), decide (their batch\'s decisions), commit (their batch\'s transaction), send (their batch\'s replies handed to the kernel). Divide by rackboot_dhcp_timed_packets_total for the average per packet.', labelNames: ['phase'], registers })
+    this.timedPackets = new Counter({ name: 'rackboot_dhcp_timed_packets_total', help: 'DHCP packets counted in rackboot_dhcp_phase_seconds_total.', registers })
     this.optionsLeftOut = new Counter({ name: 'rackboot_dhcp_options_left_out_total', help: 'Options left out of replies because they did not fit the client\'s maximum message size (option 57), by LAN and option.', labelNames: ['lan', 'option'], registers })
     opts.metrics.gauge('rackboot_dhcp_pool_held', 'Pool addresses held (leases and pending offers) per LAN.', ['lan'], g => {
       const now = this.now()
@@ -309,6 +319,7 @@ export class DhcpService {
 
   private enqueue (item: Item): void {
     if (this.queue.length >= MAX_QUEUE) { this.countDrop(item.lan ?? 'relay', 'overload'); return }
+    item.at = performance.now()
     this.queue.push(item)
     if (!this.flushing) {
       this.flushing = true
@@ -325,6 +336,8 @@ export class DhcpService {
     const now = this.now()
     const out: Outgoing[] = []
     const store = this.opts.store
+    const t0 = performance.now()
+    let decided = t0
     try {
       store.write(() => {
         for (const item of batch) {
@@ -352,8 +365,13 @@ export class DhcpService {
           } else {
             o = this.carryOut(decision, req, s, item, now)
           }
-          if (o !== null) out.push(o)
+          if (o === null) continue
+          // An OFFER promises nothing durable (its hold lives in memory): it leaves now, before
+          // the batch's other decisions and its commit. ACKs wait for the commit of their lease.
+          if (o.type === 'offer' && o.probe === undefined) this.send(o)
+          else out.push(o)
         }
+        decided = performance.now()
       })
     } catch (err) {
       this.log.error({ err, packets: batch.length }, 'DHCP batch failed to commit: no replies sent; reloading lease state')
@@ -363,6 +381,7 @@ export class DhcpService {
       }
       return
     }
+    const committed = performance.now()
     for (const o of out) {
       const probe = o.probe
       if (probe !== undefined) {
@@ -371,6 +390,14 @@ export class DhcpService {
       }
       this.send(o)
     }
+    const n = batch.length
+    let queued = 0
+    for (const item of batch) queued += t0 - (item.at ?? t0)
+    this.phaseSeconds.inc({ phase: 'queue' }, queued / 1000)
+    this.phaseSeconds.inc({ phase: 'decide' }, (decided - t0) * n / 1000)
+    this.phaseSeconds.inc({ phase: 'commit' }, (committed - decided) * n / 1000)
+    this.phaseSeconds.inc({ phase: 'send' }, (performance.now() - committed) * n / 1000)
+    this.timedPackets.inc(n)
   }
 
   private send (o: Outgoing): void {
@@ -512,7 +539,9 @@ export class DhcpService {
         }
         const to = d.to === undefined ? replyDestination(req, d.packet) : { ...d.to, rule: 'pxe-source' }
         this.log.debug({ lan, mac, xid: req.xid, msgType: d.type, ip: d.packet.yiaddr, to: to.address, rule: to.rule }, 'reply')
-        const probe = d.probe === true && d.lease !== null ? { ip: d.lease.ip, mac, key: d.lease.key, machineId: d.lease.machineId, item } : undefined
+        // A probed offer waits ~timeoutMs with its request (to decide it again on a conflict):
+        // keep an exact copy of the request's bytes, not dgram's receive buffer behind them.
+        const probe = d.probe === true && d.lease !== null ? { ip: d.lease.ip, mac, key: d.lease.key, machineId: d.lease.machineId, item: { ...item, buf: Buffer.from(item.buf) } } : undefined
         return { socket: item.socket, buf, address: to.address, port: to.port, lan, type: d.type, ...(probe === undefined ? {} : { probe }) }
       }
     }
