@@ -250,6 +250,15 @@ typedef struct {
   int from;            // report each datagram's source (an unconnected socket)
   int writable;        // report once when the socket can take sends again
   int parked;          // out of libuv's epoll while the mux spins (see spin())
+  // Armed (see arm()): an in-order ACK of the window's last block is answered here with the
+  // next window, from `body`, without a call into JS.
+  int armed;
+  int advanced;        // acked/sent moved since JS last heard (report before anything else)
+  napi_ref body_ref;
+  const uint8_t *body;
+  size_t body_len;
+  int64_t base, size, acked, sent, last_block, bytes;
+  int32_t blksize, windowsize;
 } watch_t;
 
 #define META 5
@@ -281,15 +290,25 @@ struct mux {
   size_t npfd;
   size_t pfd_cap;
   int pfd_dirty;       // a socket was parked, added or removed: rebuild pfd before the next scan
+  uint32_t fast_sends; // windows the fast path sent since takeFastSends() (the caller's busy poll)
   uv_loop_t *loop;
 };
 
 static void free_watch (uv_handle_t *h) { free(h->data); }
 
+static void disarm (mux_t *m, watch_t *w) {
+  if (!w->armed) return;
+  w->armed = 0;
+  if (w->body_ref != NULL) napi_delete_reference(m->env, w->body_ref);
+  w->body_ref = NULL;
+  w->body = NULL;
+}
+
 static void unwatch (mux_t *m, int fd) {
   if (fd < 0 || (size_t)fd >= m->by_fd_len || m->by_fd[fd] == NULL) return;
   watch_t *w = m->by_fd[fd];
   m->by_fd[fd] = NULL;
+  disarm(m, w);
   if (w->parked) m->pfd_dirty = 1;
   uv_poll_stop(&w->poll);
   uv_close((uv_handle_t *)&w->poll, free_watch);
@@ -365,6 +384,7 @@ static void schedule_check (mux_t *m) {
 // A watched socket is ready: report "writable" (once: the interest is dropped), and read one
 // datagram if readable (level-triggered: the rest next round).
 static void on_event (uv_poll_t *h, int status, int events);
+static int fast_window (watch_t *w, uint16_t wire);
 
 static void service (watch_t *w, int status, int events) {
   mux_t *m = w->mux;
@@ -395,6 +415,7 @@ static void service (watch_t *w, int status, int events) {
   }
   if ((events & UV_READABLE) == 0) return;
   if (m->rx_len - m->off < SLOT) return; // full: JS first
+  if ((w->armed || w->advanced) && m->count + 2 > m->meta_entries) return; // room for a progress report and the datagram
   struct sockaddr_in src;
   socklen_t srclen = sizeof src;
   ssize_t r;
@@ -404,6 +425,19 @@ static void service (watch_t *w, int status, int events) {
                 : recv(w->fd, m->rx + m->off, SLOT, MSG_DONTWAIT | MSG_TRUNC);
   } while (r < 0 && errno == EINTR);
   // Errors (ECONNREFUSED after an ICMP port unreachable) are consumed by the call: nothing to report.
+  if (r >= 0 && (w->armed || w->advanced)) {
+    const uint8_t *d = m->rx + m->off;
+    if (w->armed && r == 4 && d[0] == 0 && d[1] == 4 && fast_window(w, (uint16_t)((d[2] << 8) | d[3]))) return;
+    // Anything else is the transfer's JS: first where the fast path got to, then the datagram.
+    if (w->advanced) {
+      e[0] = w->id; e[1] = (int32_t)w->bytes; e[2] = -3; e[3] = (int32_t)w->acked; e[4] = (int32_t)w->sent;
+      w->advanced = 0;
+      w->bytes = 0;
+      m->count++;
+      e = m->meta + META * m->count;
+    }
+    disarm(m, w);
+  }
   if (r >= 0) {
     e[0] = w->id;
     e[1] = (int32_t)m->off;
@@ -418,6 +452,72 @@ static void service (watch_t *w, int status, int events) {
 
 static void on_event (uv_poll_t *h, int status, int events) {
   service(h->data, status, events);
+}
+
+// The fast path of an armed transfer: `wire` ACKs the window's last block and the next window
+// lies in `body`: send it (sendmmsg, headers built here, bytes from body) and note the
+// progress. 0 when this ACK is not that (a duplicate, a loss, the final ACK): the caller hands
+// it to JS. A send the socket buffer cannot take in full ends the fast path after what went out
+// (JS's retransmission timer deals with the rest, as with a loss).
+static int fast_window (watch_t *w, uint16_t wire) {
+  const int64_t abs = w->acked + (int64_t)((uint16_t)(wire - (uint16_t)(w->acked & 0xffff)));
+  // A duplicate of the ACK that started this window: the state machine ignores those too
+  // (only a timeout resends), so it is dropped here and the fast path goes on.
+  if (abs == w->acked && w->acked < w->sent) return 1;
+  if (abs != w->sent || w->sent >= w->last_block) return 0;
+  const int64_t from = abs + 1;
+  int64_t to = abs + w->windowsize;
+  if (to > w->last_block) to = w->last_block;
+  const int64_t start = (from - 1) * (int64_t)w->blksize;
+  int64_t end = to * (int64_t)w->blksize;
+  if (end > w->size) end = w->size;
+  if (start < w->base || end - w->base > (int64_t)w->body_len) return 0;
+  uint8_t heads[4 * MAX_BATCH];
+  struct iovec iov[2 * MAX_BATCH];
+  struct mmsghdr msgs[MAX_BATCH];
+  int64_t b = from;
+  int64_t bytes = 0;
+  while (b <= to) {
+    int n = 0;
+    for (; n < MAX_BATCH && b + n <= to; n++) {
+      const int64_t blk = b + n;
+      const int64_t off = (blk - 1) * (int64_t)w->blksize;
+      int64_t len = w->size - off;
+      if (len > w->blksize) len = w->blksize;
+      if (len < 0) len = 0;
+      uint8_t *h = heads + 4 * n;
+      h[0] = 0; h[1] = 3; h[2] = (uint8_t)((blk >> 8) & 0xff); h[3] = (uint8_t)(blk & 0xff);
+      iov[2 * n].iov_base = h;
+      iov[2 * n].iov_len = 4;
+      iov[2 * n + 1].iov_base = (void *)(w->body + (off - w->base));
+      iov[2 * n + 1].iov_len = (size_t)len;
+      memset(&msgs[n], 0, sizeof msgs[n]);
+      msgs[n].msg_hdr.msg_iov = &iov[2 * n];
+      msgs[n].msg_hdr.msg_iovlen = 2;
+    }
+    int r;
+    do r = sendmmsg(w->fd, msgs, (unsigned int)n, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
+    if (r < 0) r = 0;
+    for (int i = 0; i < r; i++) bytes += (int64_t)iov[2 * i + 1].iov_len;
+    if (r < n) {
+      // Partly sent: JS takes over from here (its timer resends what the client misses).
+      if (r == 0 && b == from) return 0;
+      w->acked = abs;
+      w->sent = b + r - 1;
+      w->bytes += bytes;
+      w->advanced = 1;
+      w->mux->fast_sends++;
+      disarm(w->mux, w);
+      return 1;
+    }
+    b += n;
+  }
+  w->acked = abs;
+  w->sent = to;
+  w->bytes += bytes;
+  w->advanced = 1;
+  w->mux->fast_sends++;
+  return 1;
 }
 
 // ---- Spinning -------------------------------------------------------------------------------
@@ -651,6 +751,74 @@ static napi_value mux_remove (napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// arm(fd, body, base, size, blksize, windowsize, acked, sent, lastBlock): from now on, an ACK
+// of block `sent` (when acked < sent < lastBlock... see fast_window) is answered here with the
+// next window from `body` (file offset `base`), until anything else arrives on fd.
+static napi_value mux_arm (napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  int64_t v[9];
+  uint8_t *body;
+  size_t body_len;
+  mux_t *m = unwrap_mux(env, info, &argc, argv);
+  if (m == NULL) return NULL;
+  if (m->closed) return NULL;
+  if (argc < 9) ARG_FAIL("arm(fd, body, base, size, blksize, windowsize, acked, sent, lastBlock) needs nine arguments");
+  if (get_int(env, argv[0], 0, INT32_MAX, &v[0]) != 0) ARG_FAIL("fd must be a file descriptor");
+  if (get_bytes(env, argv[1], &body, &body_len) != 0) ARG_FAIL("body must be a typed array");
+  for (int i = 2; i < 9; i++) if (get_int(env, argv[i], 0, INT64_C(1) << 50, &v[i]) != 0) ARG_FAIL("base, size, blksize, windowsize, acked, sent and lastBlock must be non-negative integers");
+  if (v[4] < 8 || v[4] > 65464 || v[5] < 1 || v[5] > 65535 || v[6] > v[7] || v[7] > v[8]) ARG_FAIL("arm: inconsistent transfer state");
+  const int fd = (int)v[0];
+  if ((size_t)fd >= m->by_fd_len || m->by_fd[fd] == NULL) ARG_FAIL("fd is not watched");
+  watch_t *w = m->by_fd[fd];
+  if (w->from) ARG_FAIL("arm: only connected sockets");
+  if (w->advanced) ARG_FAIL("arm: a progress report is pending (call progress() first)");
+  disarm(m, w);
+  if (napi_create_reference(env, argv[1], 1, &w->body_ref) != napi_ok) {
+    throw_code(env, "RB_NETBIND_FAILED", "could not reference the body", 0);
+    return NULL;
+  }
+  w->body = body; w->body_len = body_len;
+  w->base = v[2]; w->size = v[3]; w->blksize = (int32_t)v[4]; w->windowsize = (int32_t)v[5];
+  w->acked = v[6]; w->sent = v[7]; w->last_block = v[8]; w->bytes = 0;
+  w->armed = 1;
+  return NULL;
+}
+
+// progress(fd): [acked, sent, bytes] when the fast path moved the transfer on since JS last
+// heard (and forgets it), else null. The fd stays armed.
+static napi_value mux_progress (napi_env env, napi_callback_info info) {
+  mux_t *m;
+  int fd;
+  napi_value result, x;
+  if (!mux_fd_call(env, info, &m, &fd)) return NULL;
+  if ((size_t)fd >= m->by_fd_len || m->by_fd[fd] == NULL || !m->by_fd[fd]->advanced) {
+    napi_get_null(env, &result);
+    return result;
+  }
+  watch_t *w = m->by_fd[fd];
+  if (napi_create_array_with_length(env, 3, &result) != napi_ok) return NULL;
+  const double vals[3] = { (double)w->acked, (double)w->sent, (double)w->bytes };
+  for (uint32_t i = 0; i < 3; i++) {
+    if (napi_create_double(env, vals[i], &x) != napi_ok || napi_set_element(env, result, i, x) != napi_ok) return NULL;
+  }
+  w->advanced = 0;
+  w->bytes = 0;
+  return result;
+}
+
+// takeFastSends(): how many windows the fast path sent since the last call (and resets it).
+static napi_value mux_take_fast_sends (napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  napi_value result;
+  mux_t *m = unwrap_mux(env, info, &argc, NULL);
+  if (m == NULL) return NULL;
+  const uint32_t n = m->fast_sends;
+  m->fast_sends = 0;
+  if (napi_create_uint32(env, n, &result) != napi_ok) return NULL;
+  return result;
+}
+
 static napi_value mux_writable (napi_env env, napi_callback_info info) {
   mux_t *m;
   int fd;
@@ -699,6 +867,9 @@ int udpio_init (napi_env env, napi_value exports) {
     { "remove", NULL, mux_remove, NULL, NULL, NULL, napi_default_method, NULL },
     { "writable", NULL, mux_writable, NULL, NULL, NULL, napi_default_method, NULL },
     { "spin", NULL, mux_spin, NULL, NULL, NULL, napi_default_method, NULL },
+    { "arm", NULL, mux_arm, NULL, NULL, NULL, napi_default_method, NULL },
+    { "progress", NULL, mux_progress, NULL, NULL, NULL, napi_default_method, NULL },
+    { "takeFastSends", NULL, mux_take_fast_sends, NULL, NULL, NULL, napi_default_method, NULL },
     { "close", NULL, mux_close_js, NULL, NULL, NULL, napi_default_method, NULL }
   };
   if (napi_create_function(env, "openConnectedUdp", NAPI_AUTO_LENGTH, open_connected_udp, NULL, &fn) != napi_ok ||
@@ -711,7 +882,7 @@ int udpio_init (napi_env env, napi_value exports) {
       napi_set_named_property(env, exports, "localPort", fn) != napi_ok ||
       napi_create_function(env, "sendTo", NAPI_AUTO_LENGTH, send_to, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "sendTo", fn) != napi_ok ||
-      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 5, methods, &cls) != napi_ok ||
+      napi_define_class(env, "UdpMux", NAPI_AUTO_LENGTH, mux_new, NULL, 8, methods, &cls) != napi_ok ||
       napi_set_named_property(env, exports, "UdpMux", cls) != napi_ok) {
     return -1;
   }

@@ -24,6 +24,9 @@ export interface NativeMux {
   remove (fd: number): void
   writable (fd: number): void
   spin (on: boolean): void
+  arm (fd: number, body: Uint8Array, base: number, size: number, blksize: number, windowsize: number, acked: number, sent: number, lastBlock: number): void
+  progress (fd: number): number[] | null
+  takeFastSends (): number
   close (): void
 }
 

@@ -5,6 +5,6 @@ export {
 } from './bound-socket.js'
 export { interfaceIndex, interfaceExists } from './interfaces.js'
 export {
-  UdpMux, openConnectedUdp, openUdp, localPort, sendTo, sendGather, udpIoAvailable, MUX_SLOT_BYTES, MUX_WRITABLE, MAX_GATHER, MuxBatch
+  UdpMux, openConnectedUdp, openUdp, localPort, sendTo, sendGather, udpIoAvailable, MUX_SLOT_BYTES, MUX_WRITABLE, MUX_ADVANCED, MAX_GATHER, MuxBatch
 } from './udpio.js'
 export { openIcmp6Socket, openIcmp4Socket, internetChecksum, type RawIcmpSocket, type RawPacketHandler } from './raw.js'

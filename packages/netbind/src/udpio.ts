@@ -84,6 +84,8 @@ export function sendGather (fd: number, head: Uint8Array, body: Uint8Array, layo
 
 /** `MuxBatch.length(i)` of an entry that says the socket has room for sends again (`UdpMux.writable`). */
 export const MUX_WRITABLE = -2
+/** The `length` of an entry saying how far an armed socket's fast path got (UdpMux.arm). */
+export const MUX_ADVANCED = -3
 
 /**
  * The datagrams of one loop turn, valid only during the `UdpMux` callback (the buffers are
@@ -102,6 +104,10 @@ export class MuxBatch {
   offset (i: number): number { return this.meta[META * i + 1] as number }
   length (i: number): number { return this.meta[META * i + 2] as number }
   fromPort (i: number): number { return this.meta[META * i + 4] as number }
+  /** Entries of length MUX_ADVANCED (see UdpMux.arm): the transfer's acked and sent blocks, DATA bytes sent. */
+  advancedAcked (i: number): number { return this.meta[META * i + 3] as number }
+  advancedSent (i: number): number { return this.meta[META * i + 4] as number }
+  advancedBytes (i: number): number { return this.meta[META * i + 1] as number }
   fromAddress (i: number): string {
     const a = this.meta[META * i + 3] as number // the address as a host-order 32-bit number
     return `${a >>> 24}.${(a >>> 16) & 0xff}.${(a >>> 8) & 0xff}.${a & 0xff}`
@@ -162,6 +168,32 @@ export class UdpMux {
    */
   spin (on: boolean): void {
     if (!this.closed) this.mux.spin(on)
+  }
+
+  /**
+   * The fast path of a TFTP read transfer on connected `fd`: until anything else arrives on it,
+   * an ACK of block `sent` (absolute numbers; 16-bit on the wire) is answered in native code
+   * with the next window (DATA blocks of `blksize` from `body`, which holds the file's bytes
+   * from offset `base`; the last block ends at `size`), without a call into JS, as long as that
+   * window lies in `body` and `sent < lastBlock`. Whatever else arrives (a duplicate, a loss,
+   * the final ACK, an error) is reported as usual, preceded by an entry of length MUX_ADVANCED
+   * (`advancedAcked`, `advancedSent`, `advancedBytes`) when the fast path moved the transfer on;
+   * `progress(fd)` asks the same in between (for the caller's timers).
+   */
+  arm (fd: number, body: Uint8Array, base: number, size: number, blksize: number, windowsize: number, acked: number, sent: number, lastBlock: number): void {
+    if (!this.closed) this.mux.arm(fd, body, base, size, blksize, windowsize, acked, sent, lastBlock)
+  }
+
+  /** Where the fast path of `fd` got to since the caller last heard: { acked, sent, bytes }, or null. */
+  progress (fd: number): { acked: number, sent: number, bytes: number } | null {
+    if (this.closed) return null
+    const p = this.mux.progress(fd)
+    return p === null ? null : { acked: p[0] as number, sent: p[1] as number, bytes: p[2] as number }
+  }
+
+  /** How many windows the fast path (arm) sent since the last call: a caller that busy-polls after its own sends counts these too. */
+  takeFastSends (): number {
+    return this.closed ? 0 : this.mux.takeFastSends()
   }
 
   /** Stop watching `fd` (before closing it). Unknown fds are ignored. */

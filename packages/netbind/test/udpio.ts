@@ -355,3 +355,48 @@ t.test('a spinning mux does not keep the process alive', { skip: linux ? false :
   t.equal(r.status, 0)
   t.equal(r.stdout.trim(), 'spinning', 'exited on its own')
 })
+
+t.test('arm: in-order ACKs get the next window from native code; anything else reaches JS after a progress entry', { skip: linux ? false : 'Linux only' }, async (t) => {
+  // The "client": a plain dgram socket; the "server": a connected fd on the mux, armed with a
+  // 10-block file of 8-byte blocks (the last one short: 4 bytes), windowsize 3.
+  const p = await peer(t)
+  const fd = connected(t, p.port)
+  const batches: Array<Array<{ length: number, data: string, acked: number, sent: number, bytes: number }>> = []
+  const mux = new UdpMux((b: MuxBatch) => {
+    const list = []
+    for (let i = 0; i < b.count; i++) list.push({ length: b.length(i), data: Buffer.from(b.data(i) ?? []).toString('hex'), acked: b.advancedAcked(i), sent: b.advancedSent(i), bytes: b.advancedBytes(i) })
+    batches.push(list)
+  })
+  t.teardown(() => { mux.close() })
+  mux.add(fd, 1)
+  const file = Buffer.from('AAAAAAAABBBBBBBBCCCCCCCCDDDDDDDDEEEEEEEEFFFFFFFFGGGGGGGGHHHHHHHHIIIIIIIIJJJJ')
+  const ack = (n: number) => { p.socket.send(Buffer.from([0, 4, n >> 8, n & 0xff]), localPort(fd), LO) }
+  // JS sent blocks 1..3 (acked 0): arm, and let the client acknowledge 3.
+  mux.arm(fd, file, 0, file.length, 8, 3, 0, 3, 10)
+  ack(3)
+  await until(() => p.got.length === 3)
+  const blocks = (from: number) => p.got.slice(from).map(g => `${g.data.charCodeAt(3)}:${g.data.slice(4)}`)
+  t.same(blocks(0), ['4:DDDDDDDD', '5:EEEEEEEE', '6:FFFFFFFF'], 'the next window, DATA headers built natively')
+  t.same(batches, [], 'no call into JS')
+  ack(3) // a duplicate of the window's first ACK: dropped, the fast path goes on
+  ack(6)
+  await until(() => p.got.length === 6)
+  t.same(blocks(3), ['7:GGGGGGGG', '8:HHHHHHHH', '9:IIIIIIII'])
+  t.same(mux.progress(fd), { acked: 6, sent: 9, bytes: 48 }, 'progress() says how far it got')
+  t.equal(mux.takeFastSends(), 2, 'two windows sent below JS (for the caller\'s busy poll)')
+  t.equal(mux.takeFastSends(), 0)
+  t.equal(mux.progress(fd), null, 'and only once')
+  ack(9)
+  await until(() => p.got.length === 7)
+  t.same(blocks(6), ['10:JJJJ'], 'the last, short block')
+  ack(10) // the final ACK: always for JS, after where the fast path got
+  await until(() => batches.length > 0)
+  t.same(batches[0]?.map(e => e.length), [-3, 4])
+  t.match(batches[0]?.[0], { acked: 9, sent: 10, bytes: 4 })
+  t.equal(batches[0]?.[1]?.data, '0004000a')
+  ack(10)
+  await until(() => batches.length > 1)
+  t.same(batches[1]?.map(e => e.length), [4], 'disarmed: no progress entry any more')
+  t.throws(() => { mux.arm(fd, file, 0, file.length, 8, 0, 0, 3, 10) }, { code: 'RB_NETBIND_INVALID_ARGUMENT' }, 'windowsize 0 refused')
+  t.throws(() => { mux.arm(fd, file, 0, file.length, 8, 3, 5, 3, 10) }, { code: 'RB_NETBIND_INVALID_ARGUMENT' }, 'acked > sent refused')
+})

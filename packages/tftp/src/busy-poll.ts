@@ -13,7 +13,8 @@ export class BusyPoll {
   private sentSincePoll = false
   private polling = false
 
-  constructor (private readonly us: number, private readonly active: () => boolean, private readonly spin: (on: boolean) => void) {}
+  /** `sentBelow`: whether the I/O layer sent on its own since last asked (the native fast path): that keeps the poll on too. */
+  constructor (private readonly us: number, private readonly active: () => boolean, private readonly spin: (on: boolean) => void, private readonly sentBelow: () => boolean = () => false) {}
 
   /** A packet left: poll on (no-op when busy polling is off). */
   readonly sent = (): void => {
@@ -28,7 +29,7 @@ export class BusyPoll {
 
   private readonly poll = (): void => {
     const at = performance.now()
-    if (this.sentSincePoll) {
+    if (this.sentSincePoll || this.sentBelow()) {
       this.lastSendAt = at
       this.sentSincePoll = false
     }

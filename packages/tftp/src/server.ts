@@ -60,6 +60,14 @@ export interface TftpServerOptions {
    * is built (Linux), else node:dgram. 'dgram': node:dgram always.
    */
   io?: 'auto' | 'dgram'
+  /**
+   * With native I/O, a transfer whose remaining bytes are all in memory (a cached file) has its
+   * in-order ACKs answered with the next window inside the I/O layer (UdpMux.arm), without a
+   * turn through JS; anything else (a loss, a duplicate, the final ACK, a timeout) comes back
+   * to the state machine, told first how far the fast path got. True turns that off (tests
+   * compare both paths). Default false.
+   */
+  noFastPath?: boolean
   /** Negotiation limits and retransmission timing. */
   transfer?: Partial<TransferConfig>
 }
@@ -110,6 +118,8 @@ export interface TftpCounters {
   busy: number
   /** DATA payload bytes sent, retransmissions included. */
   bytesSent: number
+  /** Of those, sent by the native fast path in answer to in-order ACKs (see `noFastPath`). */
+  fastPathBytes: number
   retransmits: number
   decodeErrors: number
   unknownTid: number
@@ -131,6 +141,7 @@ interface Host {
   datagram (t: Active, bytes: Uint8Array, at: number): void
   oversized (t: Active, limit: number): void
   stray (t: Active, address: string, port: number): void
+  advanced (t: Active, acked: number, sent: number, bytes: number, at: number): void
   readAheadBytes: number
 }
 
@@ -162,6 +173,7 @@ class Active implements TransferIoHandler {
   oversized (limit: number): void { this.host.oversized(this, limit) }
   stray (address: string, port: number): void { this.host.stray(this, address, port) }
   failed (): void { this.host.feed(this, { type: 'abort', now: now(), message: 'Cannot open a transfer socket' }) }
+  advanced (acked: number, sent: number, bytes: number, at: number): void { this.host.advanced(this, acked, sent, bytes, at) }
 
   /**
    * Bytes per read (ReadAhead): readAheadBytes, or for windowed transfers 16 windows up to
@@ -189,6 +201,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     failed: 0,
     busy: 0,
     bytesSent: 0,
+    fastPathBytes: 0,
     retransmits: 0,
     decodeErrors: 0,
     unknownTid: 0
@@ -220,6 +233,7 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       readAheadBytes: 65536,
       busyPollUs: 0,
       io: 'auto',
+      noFastPath: false,
       ...options
     }
     this.config = { ...defaultTransferConfig, ...options.transfer }
@@ -241,9 +255,14 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
         this.drop('unknown-tid', { address, port })
         t.io.unknownTid(address, port)
       },
+      advanced: (t, acked, sent, bytes, at) => {
+        this.counters.bytesSent += bytes
+        this.counters.fastPathBytes += bytes
+        this.feed(t, { type: 'advanced', now: at, acked, sent })
+      },
       readAheadBytes: this.options.readAheadBytes
     }
-    this.busyPoll = new BusyPoll(this.options.busyPollUs, () => this.active.size > 0, (on) => { this.hub?.spin(on) })
+    this.busyPoll = new BusyPoll(this.options.busyPollUs, () => this.active.size > 0, (on) => { this.hub?.spin(on) }, () => this.hub?.sentBelow() ?? false)
     if (this.options.io === 'auto' && this.type === 'udp4' && udpIoAvailable()) this.hub = new NativeHub(this.options.address, this.busyPoll.sent)
   }
 
@@ -472,6 +491,9 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
     t.timer = setTimeout(() => {
       t.timer = undefined
       t.armedAt = null
+      // The native fast path may have moved the transfer on meanwhile: that first.
+      const p = t.io.progress?.() ?? null
+      if (p !== null) this.host.advanced(t, p.acked, p.sent, p.bytes, now())
       this.feed(t, { type: 'timeout', now: now() })
     }, Math.max(0, Math.ceil(at - now())))
   }
@@ -502,6 +524,13 @@ export class TftpServer extends EventEmitter<TftpServerEvents> {
       first = false
     }
     this.counters.bytesSent += t.io.sendWindow(sends, data?.body ?? EMPTY, data?.base ?? 0)
+    // The rest of the file is in this one buffer (a cached file): the next windows can leave
+    // from the I/O layer, in answer to in-order ACKs, without a turn through this code.
+    const st = t.state
+    if (t.io.arm !== undefined && data !== undefined && st.phase === 'data' && st.sent < st.lastBlock && !this.options.noFastPath &&
+        data.base <= st.sent * st.blksize && data.base + data.body.length >= st.size) {
+      t.io.arm(data.body, data.base, st.size, st.blksize, st.windowsize, st.acked, st.sent, st.lastBlock)
+    }
     return true
   }
 

@@ -19,7 +19,7 @@ import { createSocket, type Socket, type SocketOptions } from 'node:dgram'
 import { closeSync } from 'node:fs'
 import { isIPv6 } from 'node:net'
 import { performance } from 'node:perf_hooks'
-import { MAX_GATHER, MUX_SLOT_BYTES, MUX_WRITABLE, UdpMux, localPort, openConnectedUdp, openUdp, sendGather, sendTo, type MuxBatch } from '@rackboot/netbind'
+import { MAX_GATHER, MUX_ADVANCED, MUX_SLOT_BYTES, MUX_WRITABLE, UdpMux, localPort, openConnectedUdp, openUdp, sendGather, sendTo, type MuxBatch } from '@rackboot/netbind'
 import { TftpErrorCode } from './errors.js'
 import { ackBlock, encode, Opcode } from './packet.js'
 import type { Send } from './transfer.js'
@@ -43,6 +43,8 @@ export interface TransferIoHandler {
   stray (address: string, port: number): void
   /** The sockets could not be opened: the transfer must abort. */
   failed (): void
+  /** The fast path (arm) answered in-order ACKs: the client acknowledged `acked`, blocks up to `sent` went out (`bytes` of DATA). */
+  advanced (acked: number, sent: number, bytes: number, at: number): void
 }
 
 export interface TransferIo {
@@ -62,6 +64,13 @@ export interface TransferIo {
   queued (): number
   /** Closes the sockets; a promise when that takes a callback (node:dgram). */
   close (): Promise<void> | undefined
+  /**
+   * Native I/O only: answer in-order ACKs of the window's last block with the next window from
+   * `body` below JS until anything else arrives (UdpMux.arm); false when it cannot (a backlog).
+   */
+  arm? (body: Uint8Array, base: number, size: number, blksize: number, windowsize: number, acked: number, sent: number, lastBlock: number): boolean
+  /** Native I/O only: where the fast path got to since last asked, or null. */
+  progress? (): { acked: number, sent: number, bytes: number } | null
 }
 
 // Peers are always IP literals: skip dns.lookup and its process.nextTick hop on every send.
@@ -232,6 +241,7 @@ export class NativeHub {
       if (io === undefined) continue // closed in this round
       const length = b.length(i)
       if (length === MUX_WRITABLE) { io.flushBacklog(); continue }
+      if (length === MUX_ADVANCED) { io.handler.advanced(b.advancedAcked(i), b.advancedSent(i), b.advancedBytes(i), at); continue }
       const port = b.fromPort(i)
       // On the unconnected fd: not from the client.
       if (port !== 0) { io.handler.stray(b.fromAddress(i), port); continue }
@@ -243,6 +253,15 @@ export class NativeHub {
   }
 
   writable (fd: number): void { this.mux?.writable(fd) }
+
+  arm (fd: number, body: Uint8Array, base: number, size: number, blksize: number, windowsize: number, acked: number, sent: number, lastBlock: number): void {
+    this.mux?.arm(fd, body, base, size, blksize, windowsize, acked, sent, lastBlock)
+  }
+
+  progress (fd: number): { acked: number, sent: number, bytes: number } | null { return this.mux?.progress(fd) ?? null }
+
+  /** Whether the fast path sent a window since last asked. */
+  sentBelow (): boolean { return (this.mux?.takeFastSends() ?? 0) > 0 }
 
   /** While the server busy-polls, the sockets leave epoll and are scanned each loop turn. */
   spin (on: boolean): void { this.mux?.spin(on) }
@@ -317,6 +336,17 @@ export class NativeIo implements TransferIo {
 
   unknownTid (address: string, port: number): void {
     if (this.ready && this.strayFd >= 0) sendTo(this.strayFd, UNKNOWN_TID, address, port)
+  }
+
+  arm (body: Uint8Array, base: number, size: number, blksize: number, windowsize: number, acked: number, sent: number, lastBlock: number): boolean {
+    // Never around packets waiting in the backlog: the fast path would overtake them.
+    if (!this.ready || this.fd < 0 || this.backlog.length > 0) return false
+    this.hub.arm(this.fd, body, base, size, blksize, windowsize, acked, sent, lastBlock)
+    return true
+  }
+
+  progress (): { acked: number, sent: number, bytes: number } | null {
+    return this.fd < 0 ? null : this.hub.progress(this.fd)
   }
 
   queued (): number {

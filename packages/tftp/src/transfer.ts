@@ -125,6 +125,8 @@ export type TransferEvent =
   | { type: 'packet', now: number, packet: TftpPacket }
   | { type: 'timeout', now: number }
   | { type: 'abort', now: number, message: string }
+  /** The I/O layer answered in-order ACKs itself (a native fast path): the client acknowledged `acked`, blocks up to `sent` went out. */
+  | { type: 'advanced', now: number, acked: number, sent: number }
 
 export interface StepResult {
   state: TransferState
@@ -307,6 +309,18 @@ function onAck (state: TransferState, wire: number, now: number): StepResult {
   return sendNextWindow(state, now, abs)
 }
 
+/** Progress made below the state machine (in-order ACKs answered with the next window): taken as if it had made it. */
+function onAdvanced (state: TransferState, acked: number, sent: number, now: number): StepResult {
+  if (state.phase !== 'data' || acked < state.acked || sent < state.sent || acked > sent || sent > state.lastBlock) return pending(state)
+  const next = copy(state)
+  next.acked = acked
+  next.sent = sent
+  next.progressAt = now
+  next.retransmitMs = state.baseRetransmitMs
+  next.timerAt = now + state.baseRetransmitMs
+  return { state: next, timer: next.timerAt }
+}
+
 function onTimeout (state: TransferState, now: number): StepResult {
   if (state.timerAt === null || now < state.timerAt) return pending(state)
   const { config } = state
@@ -375,6 +389,8 @@ export function step (state: TransferState, event: TransferEvent): StepResult {
       return onPacket(state, event.packet, event.now)
     case 'timeout':
       return onTimeout(state, event.now)
+    case 'advanced':
+      return onAdvanced(state, event.acked, event.sent, event.now)
     case 'abort':
       return finish(state, 'aborted', [errorPacket(TftpErrorCode.NotDefined, event.message)], {
         code: 'RB_TFTP_ABORTED', message: event.message

@@ -6,7 +6,7 @@ import { TftpErrorCode, TftpFileError } from '../src/errors.js'
 import { layeredSource, memorySource, type FileSource, type OpenFile } from '../src/file-source.js'
 import { Opcode, type TftpPacket } from '../src/packet.js'
 import { TftpServer, type DropInfo, type TftpServerOptions, type TransferInfo } from '../src/server.js'
-import { download, LOOPBACK, TestClient } from './helpers/client.js'
+import { download, LOOPBACK, TestClient, type DownloadOptions } from './helpers/client.js'
 
 /** Deterministic content: byte i is a function of i, so any offset can be generated or checked. */
 function pattern (size: number, seed = 7): Buffer {
@@ -458,4 +458,46 @@ t.test('a file the source holds in memory (OpenFile.bytes) is sent from it, with
   const r = await download(await client(t), port2, 'x', { options: { blksize: '1468' } })
   t.equal(sha(r.data), sha(mega), 'byte-exact from reads')
   t.ok(reads > 0, `${reads} reads`)
+})
+
+// The fast path exists with native I/O only: under node:dgram (server-dgram.ts) the same
+// downloads must come out the same with every window from JS.
+const NATIVE = IO !== 'dgram' && process.platform === 'linux'
+
+t.test(`fast path: in-order ACKs of a cached file ${NATIVE ? 'answered below JS' : '(none with node:dgram)'}, losses and duplicates back in JS, same bytes`, async (t) => {
+  const cases: Array<[string, DownloadOptions]> = [
+    ['lockstep', { options: { blksize: '1024' } }],
+    ['windowed', { options: { blksize: '1468', windowsize: '8' } }],
+    ['windowed with losses', { options: { blksize: '1024', windowsize: '8' }, lose: [3, 100, 501, 647] }],
+    ['lockstep, every ACK twice', { options: { blksize: '1024' }, ackTwice: true }]
+  ]
+  for (const [label, opts] of cases) {
+    const { port, server, transfers } = await serve(t, { transfer: { retransmitMs: 5000 } })
+    const c = await client(t)
+    const r = await download(c, port, 'mega.bin', opts)
+    t.equal(sha(r.data), sha(mega), `${label}: byte-exact`)
+    await settle()
+    t.equal(transfers[0]?.outcome, 'complete', `${label}: complete`)
+    if (NATIVE) t.ok(server.counters.fastPathBytes > mega.length / 2, `${label}: most DATA left from the fast path (${server.counters.fastPathBytes} of ${server.counters.bytesSent} bytes)`)
+    else t.equal(server.counters.fastPathBytes, 0, `${label}: node:dgram, every window from JS`)
+    t.ok(server.counters.bytesSent >= mega.length, `${label}: every byte counted (${server.counters.bytesSent})`)
+    t.equal(server.counters.retransmits, 0, `${label}: no timeout needed`)
+  }
+  const { port, server } = await serve(t, { noFastPath: true })
+  const r = await download(await client(t), port, 'mega.bin', { options: { blksize: '1468', windowsize: '8' } })
+  t.equal(sha(r.data), sha(mega))
+  t.equal(server.counters.fastPathBytes, 0, 'noFastPath: every window from JS')
+})
+
+t.test('fast path: a stalled client is retransmitted to from where the fast path got', async (t) => {
+  const { port, server, transfers } = await serve(t, { transfer: { retransmitMs: 100 } })
+  const c = await client(t)
+  // The client goes quiet past the server's retransmission timeout in the middle of the file:
+  // the timer must first learn how far the fast path got, then resend that window.
+  const r = await download(c, port, 'mega.bin', { options: { blksize: '1024', windowsize: '4' }, stall: { block: 600, ms: 400 } })
+  t.equal(sha(r.data), sha(mega), 'byte-exact')
+  await settle()
+  t.equal(transfers[0]?.outcome, 'complete')
+  t.ok(server.counters.retransmits >= 1, `resent after the stall (${server.counters.retransmits})`)
+  t.equal(server.counters.fastPathBytes > 0, NATIVE, NATIVE ? 'the fast path ran before the stall' : 'node:dgram: no fast path')
 })

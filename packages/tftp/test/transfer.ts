@@ -360,3 +360,31 @@ t.test('windowed resend across the rollover', async (t) => {
   t.same(r.send, undefined)
   t.equal(r.state.acked, 65536)
 })
+
+t.test('advanced: progress made below the state machine (a native fast path) is taken as its own', async (t) => {
+  // 10 blocks of 512 (5000 bytes), windowsize 2: JS sent 1-2, then the I/O layer answered ACK 2
+  // with 3-4 and ACK 4 with 5-6 and says so.
+  const config = { ...defaultTransferConfig }
+  const first = start(rrq('windowsize=2'), config, 0)
+  let r = step(first.state, { type: 'opened', now: 0, size: 5000 })
+  r = step(r.state, { type: 'packet', now: 1, packet: { opcode: Opcode.ACK, block: 0 } })
+  t.same((r.send ?? []).map(show), ['DATA 1 @0+512', 'DATA 2 @512+512'])
+  const adv = step(r.state, { type: 'advanced', now: 50, acked: 4, sent: 6 })
+  t.same(adv.send ?? [], [], 'nothing sent: the I/O layer sent it')
+  t.match(adv.state, { acked: 4, sent: 6, progressAt: 50, timerAt: 50 + config.retransmitMs })
+  t.equal(adv.timer, 50 + config.retransmitMs, 'the deadline moves with the progress')
+  // Then a loss comes back to JS: ACK 5 (block 6 lost) resends from 6.
+  const loss = step(adv.state, { type: 'packet', now: 60, packet: { opcode: Opcode.ACK, block: 5 } })
+  t.same((loss.send ?? []).map(show), ['DATA 6 @2560+512', 'DATA 7 @3072+512'])
+  // A timeout after the progress resends the window the I/O layer sent, not JS's old one.
+  const to = step(adv.state, { type: 'timeout', now: 50 + config.retransmitMs })
+  t.same((to.send ?? []).map(show), ['DATA 5 @2048+512 re', 'DATA 6 @2560+512 re'])
+  // Stale or impossible reports change nothing.
+  for (const [acked, sent] of [[1, 6], [4, 1], [5, 4], [4, 11]] as Array<[number, number]>) {
+    const s = step(adv.state, { type: 'advanced', now: 70, acked, sent })
+    t.equal(s.state.acked, 4, `advanced ${acked}/${sent} ignored`)
+    t.equal(s.state.sent, 6)
+  }
+  const before = step(first.state, { type: 'advanced', now: 1, acked: 1, sent: 2 })
+  t.equal(before.state.phase, 'opening', 'not before the data phase')
+})
