@@ -19,7 +19,7 @@ import type { LoadedConfig } from '../config/load.js'
 import type { Health } from '../health.js'
 import { emptyAdvertisement, parseNdp } from './ndp.js'
 
-export const LISTEN_MS = 550
+const LISTEN_MS = 550
 const PER_SOURCE_MS = 1_000
 const MULTICAST_MS = 3_000
 const GLOBAL_RATE = 20
@@ -110,12 +110,6 @@ export class RouterAnswerService {
     this.timer = null
     for (const s of this.lans.values()) this.stop(s)
     this.lans.clear()
-  }
-
-  /** What the LAN's answer is doing, for tests and the log. */
-  state (lan: string): { open: boolean; otherRouter: string | null } | null {
-    const s = this.lans.get(lan)
-    return s === undefined ? null : { open: s.socket !== null, otherRouter: s.otherRouter }
   }
 
   private stop (s: LanRa): void {
