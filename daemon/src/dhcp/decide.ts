@@ -123,7 +123,7 @@ function uuidOf (req: DhcpPacket): string | null {
 }
 
 /** Boot-related facts worth an event: only for netboot clients, so OS renewals stay quiet. */
-function bootDetail (req: DhcpPacket, sel: BootSelection): Record<string, unknown> | null {
+export function bootDetail (req: DhcpPacket, sel: BootSelection): Record<string, unknown> | null {
   if (sel.kind === 'unsupported') return null
   return {
     arch: archName(req),

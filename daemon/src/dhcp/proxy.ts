@@ -18,7 +18,7 @@ import {
   isIpxe, Option, HardwareType, PxeDiscoveryControl, PxeSubOption, ALWAYS_SEND, type DhcpPacket
 } from '@rackboot/dhcp'
 import { IPV4_ANY, IPV4_BROADCAST } from '@rackboot/wire'
-import { wrongLan, type Decision, type DecideContext } from './decide.js'
+import { bootDetail, wrongLan, type Decision, type DecideContext } from './decide.js'
 import type { EventInput } from '../store/events.js'
 
 export const PXE_PORT = 4011
@@ -86,10 +86,7 @@ export function decideProxy (req: DhcpPacket, ctx: DecideContext, port: 67 | 401
   if (uuid !== undefined && validUuid(req)) p.options.set(Option.ClientMachineId, Uint8Array.from(uuid))
   withRequestedOrder(req, { always: [...ALWAYS_SEND, Option.ClientMachineId] })(p)
 
-  const client = sel.kind === 'ipxe-script' ? 'ipxe' : sel.kind === 'http' ? 'uefi-http' : 'pxe'
-  const bootFile = sel.kind === 'tftp' ? sel.file : sel.url
-  const arch = req.options.get(Option.ClientSystemArchitecture)
-  const detail = { proxy: true, arch: arch === undefined || arch.length < 2 ? null : String(((arch[0] as number) << 8) | (arch[1] as number)), client, bootFile }
+  const detail = { proxy: true, ...bootDetail(req, sel) }
   if (port === 67) {
     return { kind: 'reply', type: 'offer', packet: p, lease: null, observe: null, events: [{ actor: ACTOR, type: 'dhcp.offer', machineId: machine.id, lan: lanName, mac, detail: { ip: null, ...detail } }] }
   }

@@ -41,7 +41,7 @@ interface LanState {
 }
 
 interface Item {
-  buf: Buffer; from: string; lan: string | null; socket: dgram.Socket; src: { address: string; port: number }; pxe: boolean
+  buf: Buffer; lan: string | null; socket: dgram.Socket; src: { address: string; port: number }; pxe: boolean
   /** How many conflict-checked addresses this request was already found to be in use for. */
   conflicts?: number
   /** performance.now() when it was queued. */
@@ -277,7 +277,7 @@ export class DhcpService {
         health?.up(`dhcp/${name}`)
         for (const [sock, pxe] of [[socket, false], [pxeSocket, true]] as const) {
           if (sock === null) continue
-          sock.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: name, socket: sock, src: { address: rinfo.address, port: rinfo.port }, pxe }))
+          sock.on('message', (buf, rinfo) => this.enqueue({ buf, lan: name, socket: sock, src: { address: rinfo.address, port: rinfo.port }, pxe }))
           sock.on('error', err => this.log.error({ lan: name, iface, err }, 'DHCP socket error'))
         }
         if (proxy) this.log.info({ lan: name, iface, port: this.port, pxePort: PXE_PORT }, 'DHCP serving (proxyDHCP: boot information only, the addresses are another server\'s)')
@@ -303,7 +303,7 @@ export class DhcpService {
       throw err
     }
     tuneSocket(socket)
-    socket.on('message', (buf, rinfo) => this.enqueue({ buf, from: `${rinfo.address}:${rinfo.port}`, lan: null, socket, src: { address: rinfo.address, port: rinfo.port }, pxe: false }))
+    socket.on('message', (buf, rinfo) => this.enqueue({ buf, lan: null, socket, src: { address: rinfo.address, port: rinfo.port }, pxe: false }))
     socket.on('error', err => this.log.error({ err }, 'DHCP relay socket error'))
     this.relaySocket = socket
     this.log.info({ port: this.port }, 'DHCP serving relayed LANs (requests with giaddr)')
@@ -479,7 +479,7 @@ export class DhcpService {
     } catch (err) {
       if (!isDecodeError(err)) throw err
       this.countDrop(item.lan ?? 'relay', 'malformed-packet')
-      this.log.debug({ lan: item.lan, from: item.from, reason: err.code, field: err.field, offset: err.offset }, 'drop')
+      this.log.debug({ lan: item.lan, from: `${item.src.address}:${item.src.port}`, reason: err.code, field: err.field, offset: err.offset }, 'drop')
       return null
     }
     const s = this.lanFor(req, item)
@@ -487,7 +487,7 @@ export class DhcpService {
       // The relay socket also hears the directly attached LANs' broadcasts: those are not its.
       if (item.lan === null && req.giaddr === '0.0.0.0') return null
       this.countDrop(item.lan ?? 'relay', req.giaddr === '0.0.0.0' ? 'no-lan' : 'unknown-relay')
-      this.log.debug({ from: item.from, giaddr: req.giaddr, reason: 'unknown-relay' }, 'drop')
+      this.log.debug({ from: `${item.src.address}:${item.src.port}`, giaddr: req.giaddr, reason: 'unknown-relay' }, 'drop')
       return null
     }
     const lan = s.ctx.lan.name
